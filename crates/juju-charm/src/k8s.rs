@@ -1,0 +1,1 @@
+//! Kubernetes access (owned by the Pebble/Kubernetes work).

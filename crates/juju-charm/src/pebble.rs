@@ -1,0 +1,1 @@
+//! Pebble client (owned by the Pebble/Kubernetes work).

@@ -1,0 +1,1 @@
+//! Pebble server (owned by the tools/Pebble work).

@@ -1,0 +1,1 @@
+//! Hook tools: protocol and dispatch (owned by the tools/Pebble work).

@@ -1,0 +1,2 @@
+#!/usr/bin/env bash
+echo "kube-testbed build script not written yet" >&2
