@@ -1,6 +1,14 @@
 //! juju-sim: a simulated Juju unit agent and Pebble that run real charm binaries against the
 //! real API server of `kube-testbed`. Never linked into a charm.
+//!
+//! Modules: [`meta`] (charm metadata), [`k8s`] (what Juju creates in Kubernetes, and the
+//! StatefulSet controller's pods), plus the hook tools ([`tools`]), the model state ([`state`])
+//! and Pebble ([`pebble`]).
 
+pub mod charm;
+pub mod k8s;
+pub mod meta;
 pub mod pebble;
+pub mod runner;
 pub mod state;
 pub mod tools;
