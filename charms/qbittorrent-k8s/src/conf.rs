@@ -1,0 +1,204 @@
+//! `qBittorrent.conf` reconciliation: set the few keys the charm manages in `[Preferences]` and
+//! keep every other line the operator (or qBittorrent) wrote, byte for byte.
+//!
+//! qBittorrent's file is a Qt `QSettings` INI file: `[Section]` headers and `key=value` lines,
+//! with backslashes inside keys (`WebUI\Port`). Only lines inside `[Preferences]` are touched.
+
+/// The managed keys and their values, in the order they are appended when missing. Values are
+/// produced from validated types (username, our own hash, a port number), so none holds a
+/// newline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Managed {
+    /// `WebUI\Username`.
+    pub username: String,
+    /// `WebUI\Password_PBKDF2`, written quoted as qBittorrent does.
+    pub password_hash: String,
+    /// `WebUI\Port`.
+    pub port: u16,
+}
+
+impl Managed {
+    fn entries(&self) -> [(&'static str, String); 3] {
+        [
+            ("WebUI\\Username", self.username.clone()),
+            (
+                "WebUI\\Password_PBKDF2",
+                format!("\"{}\"", self.password_hash),
+            ),
+            ("WebUI\\Port", self.port.to_string()),
+        ]
+    }
+}
+
+const SECTION: &str = "[Preferences]";
+
+/// The value of `key` in `[Preferences]`, if present (e.g. to verify the stored hash).
+pub fn get<'a>(content: &'a str, key: &str) -> Option<&'a str> {
+    let mut in_section = false;
+    for line in content.lines() {
+        let t = line.trim();
+        if t.starts_with('[') {
+            in_section = t == SECTION;
+        } else if in_section
+            && let Some((k, v)) = t.split_once('=')
+            && k.trim() == key
+        {
+            return Some(v.trim());
+        }
+    }
+    None
+}
+
+/// The file with the managed keys set. `None` (no file yet) gives a minimal file. Applying it
+/// twice gives the same text as applying it once.
+pub fn reconcile(existing: Option<&str>, managed: &Managed) -> String {
+    let entries = managed.entries();
+    let Some(content) = existing else {
+        let mut out = String::from(SECTION);
+        out.push('\n');
+        for (k, v) in &entries {
+            out.push_str(k);
+            out.push('=');
+            out.push_str(v);
+            out.push('\n');
+        }
+        return out;
+    };
+
+    let mut done = [false; 3];
+    let mut out: Vec<String> = Vec::new();
+    let mut in_section = false;
+    let mut section_seen = false;
+    let mut section_end: Option<usize> = None; // index in `out` after the section's last line
+
+    for line in content.lines() {
+        let t = line.trim();
+        if t.starts_with('[') {
+            if in_section {
+                section_end = Some(out.len());
+            }
+            in_section = t == SECTION;
+            section_seen |= in_section;
+            out.push(line.to_owned());
+            continue;
+        }
+        if in_section
+            && let Some((k, _)) = t.split_once('=')
+            && let Some(i) = entries.iter().position(|(key, _)| *key == k.trim())
+        {
+            if !done[i] {
+                done[i] = true;
+                out.push(format!("{}={}", entries[i].0, entries[i].1));
+            }
+            // A duplicate of a managed key is dropped: QSettings would read the first.
+            continue;
+        }
+        out.push(line.to_owned());
+    }
+    if in_section {
+        // The section runs to the end of the file; insert before trailing blank lines.
+        let mut end = out.len();
+        while end > 0 && out[end - 1].trim().is_empty() {
+            end -= 1;
+        }
+        section_end = Some(end);
+    }
+
+    let missing: Vec<String> = entries
+        .iter()
+        .zip(done)
+        .filter(|(_, d)| !d)
+        .map(|((k, v), _)| format!("{k}={v}"))
+        .collect();
+    if !missing.is_empty() {
+        if section_seen {
+            let at = section_end.unwrap_or(out.len());
+            // Keep a blank separator line before the next section where there was one.
+            let at = if at > 0 && at < out.len() && out[at - 1].trim().is_empty() {
+                at - 1
+            } else {
+                at
+            };
+            out.splice(at..at, missing);
+        } else {
+            if out.last().is_some_and(|l| !l.trim().is_empty()) {
+                out.push(String::new());
+            }
+            out.push(SECTION.to_owned());
+            out.extend(missing);
+        }
+    }
+    let mut text = out.join("\n");
+    text.push('\n');
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn managed() -> Managed {
+        Managed {
+            username: "admin".into(),
+            password_hash: "@ByteArray(s:h)".into(),
+            port: 8080,
+        }
+    }
+
+    #[test]
+    fn fresh_file() {
+        assert_eq!(
+            reconcile(None, &managed()),
+            "[Preferences]\nWebUI\\Username=admin\nWebUI\\Password_PBKDF2=\"@ByteArray(s:h)\"\nWebUI\\Port=8080\n"
+        );
+    }
+
+    #[test]
+    fn keeps_operator_settings_and_other_sections() {
+        let before = "[BitTorrent]\nSession\\Port=6881\n\n[Preferences]\nDownloads\\SavePath=/downloads/\nWebUI\\Port=9090\nWebUI\\Username=old\n\n[Meta]\nMigrationVersion=6\n";
+        let after = reconcile(Some(before), &managed());
+        assert_eq!(
+            after,
+            "[BitTorrent]\nSession\\Port=6881\n\n[Preferences]\nDownloads\\SavePath=/downloads/\nWebUI\\Port=8080\nWebUI\\Username=admin\nWebUI\\Password_PBKDF2=\"@ByteArray(s:h)\"\n\n[Meta]\nMigrationVersion=6\n"
+        );
+        assert_eq!(reconcile(Some(&after), &managed()), after, "idempotent");
+        assert_eq!(
+            get(&after, "WebUI\\Password_PBKDF2"),
+            Some("\"@ByteArray(s:h)\"")
+        );
+        assert_eq!(
+            get(&after, "Session\\Port"),
+            None,
+            "other sections are not read"
+        );
+    }
+
+    #[test]
+    fn managed_key_in_another_section_is_not_touched() {
+        let before = "[Other]\nWebUI\\Port=1\n";
+        let after = reconcile(Some(before), &managed());
+        assert!(
+            after.starts_with("[Other]\nWebUI\\Port=1\n\n[Preferences]\n"),
+            "{after}"
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn reconcile_is_idempotent_and_keeps_foreign_lines(lines in proptest::collection::vec("[ -~]{0,20}", 0..12)) {
+            let before = lines.join("\n");
+            let once = reconcile(Some(&before), &managed());
+            proptest::prop_assert_eq!(&reconcile(Some(&once), &managed()), &once);
+            proptest::prop_assert_eq!(get(&once, "WebUI\\Port"), Some("8080"));
+            for l in &lines {
+                let t = l.trim();
+                let managed_line = ["WebUI\\Username", "WebUI\\Password_PBKDF2", "WebUI\\Port"]
+                    .iter().any(|k| t.split_once('=').is_some_and(|(key, _)| key.trim() == *k));
+                // Blank lines may be normalised at the end of the file; content lines may not.
+                if !managed_line && !t.is_empty() {
+                    proptest::prop_assert!(once.lines().any(|o| o == l), "lost line {:?}", l);
+                }
+            }
+        }
+    }
+}
