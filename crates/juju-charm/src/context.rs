@@ -106,9 +106,10 @@ impl Context {
     ///
     /// Variables whose name or value is not UTF-8 are ignored: Juju sets only UTF-8.
     pub fn from_env() -> Self {
-        Self::from_vars(std::env::vars_os().filter_map(|(k, v)| {
-            Some((k.into_string().ok()?, v.into_string().ok()?))
-        }))
+        Self::from_vars(
+            std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
+        )
     }
 
     /// Builds a context from explicit variables, as if they were the environment.
@@ -207,7 +208,10 @@ impl Context {
     /// share its network namespace), unless `CHARMARR_WORKLOAD_ADDR_<CONTAINER>_<PORT>`
     /// overrides it (the simulator runs workloads elsewhere).
     pub fn workload_addr(&self, container: &str, port: u16) -> String {
-        let key = format!("{}_{port}", container.to_ascii_uppercase().replace('-', "_"));
+        let key = format!(
+            "{}_{port}",
+            container.to_ascii_uppercase().replace('-', "_")
+        );
         self.workload_addrs
             .get(&key)
             .cloned()

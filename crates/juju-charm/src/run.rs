@@ -1,0 +1,259 @@
+//! The run loop: what a charm's `main` calls.
+//!
+//! [`run`] builds the [`Context`] from the environment, installs logging, hands the charm a
+//! [`Juju`] handle and the [`Hook`], sets the collected status once at the end, and maps the
+//! result to the exit code Juju expects: non-zero only when Juju should retry the hook (Juju
+//! then discards the hook's relation, secret and port changes and retries with back-off;
+//! `status-set` and `juju-log` already took effect).
+//!
+//! Without `JUJU_DISPATCH_PATH` the binary is not running a hook: [`run_or_cli`] turns it into
+//! a clap CLI with the charm's subcommands and built-in `--help`/`--version`.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use crate::context::Context;
+use crate::hook::Hook;
+use crate::log::error_chain;
+use crate::status::{Status, StatusCollector, StatusLevel};
+use crate::tools::{ProcessRunner, ToolError, Tools};
+
+/// The charm's handle on Juju for one hook: context, hook tools and the status collector.
+#[derive(Debug)]
+pub struct Juju {
+    ctx: Context,
+    tools: Tools,
+    status: StatusCollector,
+    leader: Option<bool>,
+}
+
+impl Juju {
+    /// A handle over an explicit context and tools (tests, the simulator).
+    pub fn new(ctx: Context, tools: Tools) -> Self {
+        Self {
+            ctx,
+            tools,
+            status: StatusCollector::new(),
+            leader: None,
+        }
+    }
+
+    /// What Juju told this process.
+    pub fn context(&self) -> &Context {
+        &self.ctx
+    }
+
+    /// The hook tools.
+    pub fn tools(&self) -> &Tools {
+        &self.tools
+    }
+
+    /// Records a status; the most severe one is set when the hook ends.
+    pub fn add_status(&mut self, status: Status) {
+        self.status.add(status);
+    }
+
+    /// The status collector (for unit-only or application-only entries).
+    pub fn status(&mut self) -> &mut StatusCollector {
+        &mut self.status
+    }
+
+    /// Whether this unit leads, asked once per hook (`is-leader` holds for Juju's 30 s lease,
+    /// longer than a hook should run).
+    pub fn is_leader(&mut self) -> Result<bool, ToolError> {
+        if let Some(leader) = self.leader {
+            return Ok(leader);
+        }
+        let leader = self.tools.is_leader()?;
+        self.leader = Some(leader);
+        Ok(leader)
+    }
+
+    /// The Pebble socket of a workload container (see [`Context::pebble_socket`]).
+    pub fn pebble_socket(&self, container: &str) -> PathBuf {
+        self.ctx.pebble_socket(container)
+    }
+
+    /// Where to reach a workload port (see [`Context::workload_addr`]).
+    pub fn workload_addr(&self, container: &str, port: u16) -> String {
+        self.ctx.workload_addr(container, port)
+    }
+
+    /// Sets the collected status once: the unit's, and the application's on the leader.
+    ///
+    /// Nothing is set when nothing was collected (actions, `stop`, `remove` usually collect
+    /// nothing and must not overwrite the status the last reconcile set). A folded `error`
+    /// sets nothing and fails the hook so Juju retries it and shows the error.
+    pub fn set_status(&mut self) -> Result<(), FinishError> {
+        if self.status.is_empty() {
+            return Ok(());
+        }
+        let outcome = self.status.outcome();
+        if outcome.unit.level == StatusLevel::Error {
+            return Err(FinishError::ErrorStatus(outcome.unit.message));
+        }
+        self.tools
+            .status_set(&outcome.unit, false)
+            .map_err(FinishError::SetUnitStatus)?;
+        if self.is_leader().map_err(FinishError::CheckLeader)? {
+            if outcome.app.level == StatusLevel::Error {
+                return Err(FinishError::ErrorStatus(outcome.app.message));
+            }
+            self.tools
+                .status_set(&outcome.app, true)
+                .map_err(FinishError::SetAppStatus)?;
+        }
+        Ok(())
+    }
+}
+
+/// Why the end of a hook failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FinishError {
+    /// The charm reported an `error` status.
+    #[error("error status: {0}")]
+    ErrorStatus(String),
+    /// `status-set` for the unit failed.
+    #[error("could not set the unit status")]
+    SetUnitStatus(#[source] ToolError),
+    /// `is-leader` failed.
+    #[error("could not check leadership before setting the application status")]
+    CheckLeader(#[source] ToolError),
+    /// `status-set --application` failed.
+    #[error("could not set the application status")]
+    SetAppStatus(#[source] ToolError),
+}
+
+/// How a hook ended, for Juju.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done (whatever the status): exit 0, Juju commits the hook's changes.
+    Done,
+    /// Failed: exit 1, Juju discards the hook's changes and retries it.
+    Retry,
+}
+
+impl From<Outcome> for ExitCode {
+    fn from(outcome: Outcome) -> Self {
+        match outcome {
+            Outcome::Done => Self::SUCCESS,
+            Outcome::Retry => Self::FAILURE,
+        }
+    }
+}
+
+/// Runs one hook with an explicit context and tools (no global logging is installed): calls
+/// the charm, sets status once, logs a failure's error chain.
+pub fn run_hook<F, E>(ctx: Context, tools: Tools, f: F) -> Outcome
+where
+    F: FnOnce(&mut Juju, &Hook) -> Result<(), E>,
+    E: std::error::Error,
+{
+    let hook = Hook::from_context(&ctx);
+    let mut juju = Juju::new(ctx, tools);
+    tracing::debug!(?hook, "running hook");
+    if let Err(error) = f(&mut juju, &hook) {
+        // No status is set: Juju shows the hook as failed and retries it.
+        tracing::error!("hook {hook:?} failed: {}", error_chain(&error));
+        return Outcome::Retry;
+    }
+    if let Err(error) = juju.set_status() {
+        tracing::error!("hook {hook:?} failed: {}", error_chain(&error));
+        return Outcome::Retry;
+    }
+    Outcome::Done
+}
+
+/// A charm's `main`: runs the hook Juju dispatched (see the module docs).
+///
+/// Outside Juju (no `JUJU_DISPATCH_PATH`) it prints a short explanation and exits 2; charms
+/// that want a CLI there use [`run_or_cli`].
+pub fn run<F, E>(f: F) -> ExitCode
+where
+    F: FnOnce(&mut Juju, &Hook) -> Result<(), E>,
+    E: std::error::Error,
+{
+    let ctx = Context::from_env();
+    if !ctx.under_juju() {
+        eprintln!("JUJU_DISPATCH_PATH is not set: this is a Juju charm, run by Juju.");
+        return ExitCode::from(2);
+    }
+    run_under_juju(ctx, f)
+}
+
+fn run_under_juju<F, E>(ctx: Context, f: F) -> ExitCode
+where
+    F: FnOnce(&mut Juju, &Hook) -> Result<(), E>,
+    E: std::error::Error,
+{
+    let tools = Tools::new(Arc::new(ProcessRunner::new()));
+    crate::log::install(&ctx, &tools);
+    run_hook(ctx, tools, f).into()
+}
+
+/// Name, version and one-line description of a charm binary's CLI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CliInfo {
+    /// The binary name, e.g. `env!("CARGO_PKG_NAME")`.
+    pub name: &'static str,
+    /// Its version, e.g. `env!("CARGO_PKG_VERSION")`.
+    pub version: &'static str,
+    /// One line about it.
+    pub about: &'static str,
+}
+
+/// Parses CLI arguments (the first is the program name) into the charm's subcommand, with
+/// `--help` and `--version` built in. Help and version requests come back as the `Err` clap
+/// uses for them (print it; its exit code is 0).
+pub fn parse_cli<C, I, T>(info: &CliInfo, args: I) -> Result<C, clap::Error>
+where
+    C: clap::Subcommand,
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let command = C::augment_subcommands(
+        clap::Command::new(info.name)
+            .version(info.version)
+            .about(info.about)
+            .subcommand_required(true)
+            .arg_required_else_help(true),
+    );
+    let matches = command.try_get_matches_from(args)?;
+    C::from_arg_matches(&matches)
+}
+
+/// A charm's `main` with a CLI: under Juju it runs the hook (as [`run`]); otherwise it parses
+/// the command line into the charm's clap subcommand `C` and calls `cli` with it.
+pub fn run_or_cli<C, F, E, G, E2>(info: &CliInfo, hook: F, cli: G) -> ExitCode
+where
+    C: clap::Subcommand,
+    F: FnOnce(&mut Juju, &Hook) -> Result<(), E>,
+    E: std::error::Error,
+    G: FnOnce(C) -> Result<(), E2>,
+    E2: std::error::Error,
+{
+    let ctx = Context::from_env();
+    if ctx.under_juju() {
+        return run_under_juju(ctx, hook);
+    }
+    match parse_cli::<C, _, _>(info, std::env::args_os()) {
+        Err(error) => {
+            // Help and version go to stdout with exit 0; usage errors to stderr with exit 2.
+            let _ = error.print();
+            ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(2))
+        }
+        Ok(command) => {
+            let tools = Tools::new(Arc::new(ProcessRunner::new()));
+            crate::log::install(&ctx, &tools);
+            match cli(command) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("error: {}", error_chain(&error));
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}

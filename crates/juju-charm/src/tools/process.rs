@@ -1,0 +1,84 @@
+//! [`ProcessRunner`]: runs hook tools as real child processes.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use super::{OutputError, ToolError, ToolRunner};
+
+/// Spawns each hook tool as a child process, like ops' `subprocess.run(..., check=True,
+/// capture_output=True)`: stdout is returned, stderr kept for the error, a non-zero exit is an
+/// error. Juju puts the tools on the hook's `PATH`.
+#[derive(Debug, Clone, Default)]
+pub struct ProcessRunner {
+    dir: Option<PathBuf>,
+}
+
+impl ProcessRunner {
+    /// Finds tools on `PATH` (what Juju provides).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Runs tools from `dir` instead of `PATH` (tests and the simulator).
+    pub fn in_dir(dir: impl Into<PathBuf>) -> Self {
+        Self {
+            dir: Some(dir.into()),
+        }
+    }
+}
+
+impl ToolRunner for ProcessRunner {
+    fn run(&self, tool: &str, args: &[String], stdin: Option<&str>) -> Result<String, ToolError> {
+        let program = self
+            .dir
+            .as_ref()
+            .map_or_else(|| PathBuf::from(tool), |dir| dir.join(tool));
+        let mut child = Command::new(program)
+            .args(args)
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|source| {
+                if source.kind() == std::io::ErrorKind::NotFound {
+                    ToolError::ToolMissing {
+                        tool: tool.to_owned(),
+                    }
+                } else {
+                    ToolError::Spawn {
+                        tool: tool.to_owned(),
+                        source,
+                    }
+                }
+            })?;
+        // Feed stdin from another thread while we drain stdout/stderr, so a tool that writes
+        // before it has read all its input cannot deadlock us.
+        let output = std::thread::scope(|scope| {
+            if let (Some(mut pipe), Some(input)) = (child.stdin.take(), stdin) {
+                scope.spawn(move || {
+                    // A tool that exits without reading its input breaks the pipe; its exit
+                    // status says what went wrong, so the write error adds nothing.
+                    let _ = pipe.write_all(input.as_bytes());
+                });
+            }
+            child.wait_with_output()
+        })
+        .map_err(|source| ToolError::Spawn {
+            tool: tool.to_owned(),
+            source,
+        })?;
+        if !output.status.success() {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            return Err(ToolError::from_failure(tool, output.status.code(), &stderr));
+        }
+        String::from_utf8(output.stdout).map_err(|source| ToolError::BadOutput {
+            tool: tool.to_owned(),
+            source: OutputError::NotUtf8(source),
+        })
+    }
+}

@@ -1,0 +1,101 @@
+//! Unit-level writes that take effect at once: `status-set`, `application-version-set`,
+//! `juju-log`.
+
+use std::fmt;
+
+use super::{ToolError, Tools, argv};
+use crate::status::{Status, StatusLevel};
+
+/// ops' `MAX_LOG_LINE_LEN`: longer messages are sent in chunks of this many characters.
+pub const MAX_LOG_LINE_LEN: usize = 131_071;
+
+/// A `juju-log --log-level` value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum LogLevel {
+    /// `TRACE`.
+    Trace,
+    /// `DEBUG`.
+    Debug,
+    /// `INFO`.
+    Info,
+    /// `WARNING`.
+    Warning,
+    /// `ERROR`.
+    Error,
+}
+
+impl LogLevel {
+    /// The name `juju-log` takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Trace => "TRACE",
+            Self::Debug => "DEBUG",
+            Self::Info => "INFO",
+            Self::Warning => "WARNING",
+            Self::Error => "ERROR",
+        }
+    }
+}
+
+impl fmt::Display for LogLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Tools {
+    /// Sets the unit's (or, with `app`, the application's; leader only) status:
+    /// `status-set --application=<True|False> <level> -- <message>`, the form ops uses
+    /// (`ops/hookcmds/_status.py`). `error` is refused before running the tool (Juju refuses it).
+    pub fn status_set(&self, status: &Status, app: bool) -> Result<(), ToolError> {
+        const TOOL: &str = "status-set";
+        if status.level == StatusLevel::Error {
+            return Err(ToolError::InvalidArgument {
+                tool: TOOL.to_owned(),
+                reason: "Juju sets error status itself; a charm cannot".to_owned(),
+            });
+        }
+        let application = if app {
+            "--application=True"
+        } else {
+            "--application=False"
+        };
+        let args = argv([application, status.level.as_str(), "--", &status.message]);
+        self.run(TOOL, &args).map(drop)
+    }
+
+    /// The workload version shown in `juju status`: `application-version-set -- <version>`.
+    pub fn application_version_set(&self, version: &str) -> Result<(), ToolError> {
+        self.run("application-version-set", &argv(["--", version]))
+            .map(drop)
+    }
+
+    /// Writes to the unit's log: `juju-log --log-level <LEVEL> -- <message>`. A message longer
+    /// than [`MAX_LOG_LINE_LEN`] characters is announced and sent in chunks, as ops does.
+    pub fn juju_log(&self, level: LogLevel, message: &str) -> Result<(), ToolError> {
+        let chars: Vec<char> = message.chars().collect();
+        if chars.len() > MAX_LOG_LINE_LEN {
+            self.juju_log_line(
+                level,
+                &format!(
+                    "Log string greater than {MAX_LOG_LINE_LEN}. Splitting into multiple chunks: "
+                ),
+            )?;
+        }
+        for chunk in chars.chunks(MAX_LOG_LINE_LEN) {
+            self.juju_log_line(level, &chunk.iter().collect::<String>())?;
+        }
+        if chars.is_empty() {
+            self.juju_log_line(level, "")?;
+        }
+        Ok(())
+    }
+
+    fn juju_log_line(&self, level: LogLevel, line: &str) -> Result<(), ToolError> {
+        self.run(
+            "juju-log",
+            &argv(["--log-level", level.as_str(), "--", line]),
+        )
+        .map(drop)
+    }
+}
