@@ -1,0 +1,87 @@
+//! The client side (qbittorrent-k8s and any other consumer): what it adds to its own
+//! StatefulSet for routing, and its ConfigMap (SPEC §4).
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{ConfigMap, Container};
+
+use crate::hash::config_hash;
+use crate::owner::Owner;
+use crate::pod::{POD_GATEWAY_IMAGE, config_map_volume, config_mount, env, net_admin, strings};
+use crate::settings::client_settings;
+use crate::statefulset::{OwnedNames, PodAdditions};
+use crate::types::AppName;
+use crate::wire::ProviderData;
+use crate::wrapper::VPN_ROUTE_INIT_SCRIPT;
+
+/// Init container: joins the gateway's VXLAN and routes through it.
+pub const VPN_ROUTE_INIT: &str = "vpn-route-init";
+/// Sidecar: watches the tunnel and re-runs the client init when it breaks.
+pub const VPN_ROUTE_SIDECAR: &str = "vpn-route-sidecar";
+/// Volume holding the client ConfigMap.
+pub const CLIENT_VOLUME: &str = "pod-gateway-config";
+/// Template annotation holding the config hash.
+pub const CLIENT_HASH_ANNOTATION: &str = "charmarr.io/gateway-client-config-hash";
+/// The environment variable pod-gateway reads the gateway's DNS name from.
+pub const GATEWAY_ENV: &str = "gateway";
+
+/// `<app>-gateway-client-config`.
+pub fn client_config_map_name(app: &AppName) -> String {
+    format!("{app}-gateway-client-config")
+}
+
+/// The client ConfigMap, for server-side apply.
+pub fn client_config_map(owner: &Owner, data: &ProviderData) -> ConfigMap {
+    ConfigMap {
+        metadata: owner.metadata(client_config_map_name(&owner.app)),
+        data: Some(client_settings(data)),
+        ..ConfigMap::default()
+    }
+}
+
+/// What a client adds to its StatefulSet: `vpn-route-init` (the bounded wrapper),
+/// `vpn-route-sidecar`, the `pod-gateway-config` volume and the hash annotation.
+pub fn client_additions(app: &AppName, data: &ProviderData) -> PodAdditions {
+    let gateway = || vec![env(GATEWAY_ENV, data.gateway_dns_name.to_string())];
+    let init = Container {
+        name: VPN_ROUTE_INIT.to_owned(),
+        image: Some(POD_GATEWAY_IMAGE.to_owned()),
+        command: Some(strings(&["/bin/sh", "-c", VPN_ROUTE_INIT_SCRIPT])),
+        security_context: Some(net_admin()),
+        env: Some(gateway()),
+        volume_mounts: Some(config_mount(CLIENT_VOLUME)),
+        ..Container::default()
+    };
+    let sidecar = Container {
+        name: VPN_ROUTE_SIDECAR.to_owned(),
+        image: Some(POD_GATEWAY_IMAGE.to_owned()),
+        command: Some(strings(&["/bin/client_sidecar.sh"])),
+        security_context: Some(net_admin()),
+        env: Some(gateway()),
+        volume_mounts: Some(config_mount(CLIENT_VOLUME)),
+        ..Container::default()
+    };
+    PodAdditions {
+        init_containers: vec![init],
+        containers: vec![sidecar],
+        volumes: vec![config_map_volume(
+            CLIENT_VOLUME,
+            client_config_map_name(app),
+        )],
+        annotations: BTreeMap::from([(
+            CLIENT_HASH_ANNOTATION.to_owned(),
+            config_hash(&client_settings(data)),
+        )]),
+        container_overrides: Vec::new(),
+    }
+}
+
+/// The names [`client_additions`] owns: what is removed when the relation goes away.
+pub fn client_owned_names() -> OwnedNames {
+    OwnedNames {
+        init_containers: strings(&[VPN_ROUTE_INIT]),
+        containers: strings(&[VPN_ROUTE_SIDECAR]),
+        volumes: strings(&[CLIENT_VOLUME]),
+        annotations: strings(&[CLIENT_HASH_ANNOTATION]),
+    }
+}

@@ -1,0 +1,110 @@
+//! The kill switch (SPEC §4): a NetworkPolicy that lets the client pod reach only the
+//! cluster CIDRs, in-cluster pods (by namespace, for CNIs that match pods by identity) and
+//! DNS in `kube-system`; and, where Cilium's CRD exists, a CiliumNetworkPolicy letting the
+//! charm reach the API server (Cilium matches it by identity, not by CIDR).
+
+use k8s_openapi::api::networking::v1::{
+    IPBlock, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyPeer, NetworkPolicyPort,
+    NetworkPolicySpec,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use serde_json::{Value, json};
+
+use crate::cidrs::ClusterCidrs;
+use crate::owner::Owner;
+use crate::types::AppName;
+
+/// The CRD whose presence means Cilium enforces policy here.
+pub const CILIUM_CRD: &str = "ciliumnetworkpolicies.cilium.io";
+/// API version of the CiliumNetworkPolicy.
+pub const CILIUM_API_VERSION: &str = "cilium.io/v2";
+/// Kind of the CiliumNetworkPolicy.
+pub const CILIUM_KIND: &str = "CiliumNetworkPolicy";
+/// Namespace of the cluster DNS.
+pub const DNS_NAMESPACE: &str = "kube-system";
+/// The label every namespace carries with its own name.
+pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
+
+/// `<app>-vpn-killswitch`.
+pub fn network_policy_name(app: &AppName) -> String {
+    format!("{app}-vpn-killswitch")
+}
+
+/// `<app>-vpn-killswitch-cilium`.
+pub fn cilium_policy_name(app: &AppName) -> String {
+    format!("{app}-vpn-killswitch-cilium")
+}
+
+/// The kill-switch NetworkPolicy, for server-side apply: egress only, one `ipBlock` rule per
+/// cluster CIDR, one rule to every namespace, one to `kube-system` on port 53 UDP and TCP.
+pub fn network_policy(owner: &Owner, cidrs: &ClusterCidrs) -> NetworkPolicy {
+    let mut egress: Vec<NetworkPolicyEgressRule> = cidrs
+        .as_slice()
+        .iter()
+        .map(|cidr| NetworkPolicyEgressRule {
+            to: Some(vec![NetworkPolicyPeer {
+                ip_block: Some(IPBlock {
+                    cidr: cidr.to_string(),
+                    ..IPBlock::default()
+                }),
+                ..NetworkPolicyPeer::default()
+            }]),
+            ..NetworkPolicyEgressRule::default()
+        })
+        .collect();
+    egress.push(NetworkPolicyEgressRule {
+        to: Some(vec![NetworkPolicyPeer {
+            namespace_selector: Some(LabelSelector::default()),
+            ..NetworkPolicyPeer::default()
+        }]),
+        ..NetworkPolicyEgressRule::default()
+    });
+    let dns_port = |protocol: &str| NetworkPolicyPort {
+        protocol: Some(protocol.to_owned()),
+        port: Some(IntOrString::Int(53)),
+        ..NetworkPolicyPort::default()
+    };
+    egress.push(NetworkPolicyEgressRule {
+        to: Some(vec![NetworkPolicyPeer {
+            namespace_selector: Some(LabelSelector {
+                match_labels: Some(
+                    [(NAMESPACE_NAME_LABEL.to_owned(), DNS_NAMESPACE.to_owned())].into(),
+                ),
+                ..LabelSelector::default()
+            }),
+            ..NetworkPolicyPeer::default()
+        }]),
+        ports: Some(vec![dns_port("UDP"), dns_port("TCP")]),
+    });
+    NetworkPolicy {
+        metadata: owner.metadata(network_policy_name(&owner.app)),
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(LabelSelector {
+                match_labels: Some(owner.pod_selector_labels()),
+                ..LabelSelector::default()
+            }),
+            policy_types: Some(vec!["Egress".to_owned()]),
+            egress: Some(egress),
+            ..NetworkPolicySpec::default()
+        }),
+    }
+}
+
+/// The CiliumNetworkPolicy granting egress to the `kube-apiserver` entity, for server-side
+/// apply (a custom resource, so plain JSON).
+pub fn cilium_policy(owner: &Owner) -> Value {
+    json!({
+        "apiVersion": CILIUM_API_VERSION,
+        "kind": CILIUM_KIND,
+        "metadata": {
+            "name": cilium_policy_name(&owner.app),
+            "namespace": owner.namespace.as_str(),
+            "labels": owner.labels(),
+        },
+        "spec": {
+            "endpointSelector": { "matchLabels": owner.pod_selector_labels() },
+            "egress": [ { "toEntities": ["kube-apiserver"] } ],
+        },
+    })
+}

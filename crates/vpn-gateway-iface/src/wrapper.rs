@@ -1,0 +1,79 @@
+//! The `vpn-route-init` wrapper around pod-gateway's `/bin/client_init.sh`.
+//!
+//! A constant: no databag value is ever interpolated into it. The values the upstream script
+//! needs arrive through the `gateway` environment variable and the mounted `settings.sh`,
+//! both rendered from validated types.
+//!
+//! Why a wrapper (details in DECISIONS.md):
+//! - Init containers gate the charm container. A bare `client_init.sh` that fails (gateway
+//!   down, DNS not ready) is restarted forever, so the Juju agent never starts and the charm
+//!   can never repair itself. So: a bounded number of attempts, each bounded in time, then
+//!   exit 0 and let the pod start with the kill-switch NetworkPolicy as its only egress
+//!   path; `vpn-route-sidecar` keeps trying to bring the tunnel up.
+//! - The upstream script deletes the default route before it creates `vxlan0`; a failure in
+//!   between leaves no default route and no `vxlan0`, and every later run then reads an
+//!   empty Kubernetes gateway address. Before each attempt, and after the last, a missing
+//!   default route is restored from a route the earlier attempt added via that gateway.
+//! - `timeout` exists in the image (GNU coreutils is installed on top of busybox in
+//!   pod-gateway v1.13.0's alpine image); if a future image lacks it the script still runs,
+//!   just without the time bound.
+//! - POSIX `sh` (busybox ash): no bashisms; the restored address lives in a variable that
+//!   cannot shadow `gateway`, which the upstream script reads.
+
+/// Attempts at `client_init.sh`.
+pub const ATTEMPTS: u32 = 3;
+/// Seconds each attempt may take before it is killed.
+pub const ATTEMPT_TIMEOUT_SECONDS: u32 = 40;
+/// Seconds between attempts.
+pub const PAUSE_SECONDS: u32 = 5;
+
+/// The script run by `/bin/sh -c` in `vpn-route-init`. Worst case it exits after
+/// `ATTEMPTS * ATTEMPT_TIMEOUT_SECONDS + (ATTEMPTS - 1) * PAUSE_SECONDS` = 130 s.
+pub const VPN_ROUTE_INIT_SCRIPT: &str = r#"restore_default_route() {
+    if ! ip route show default | grep -q .; then
+        k8s_route_via=$(ip route show | awk '/ via / {print $3; exit}')
+        if [ -n "$k8s_route_via" ]; then
+            echo "vpn-route-init: restoring default route via $k8s_route_via"
+            ip route add default via "$k8s_route_via" || true
+        fi
+    fi
+}
+if command -v timeout >/dev/null 2>&1; then
+    bounded() { timeout -s KILL 40 "$@"; }
+else
+    bounded() { "$@"; }
+fi
+attempt=1
+while [ "$attempt" -le 3 ]; do
+    restore_default_route
+    echo "vpn-route-init: attempt $attempt of 3"
+    if bounded /bin/client_init.sh; then
+        exit 0
+    fi
+    if [ "$attempt" -lt 3 ]; then
+        sleep 5
+    fi
+    attempt=$((attempt + 1))
+done
+restore_default_route
+echo "vpn-route-init: gateway unreachable after 3 attempts; starting without the tunnel (egress is limited by the kill switch; vpn-route-sidecar keeps retrying)" >&2
+exit 0
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constants_match_the_script() {
+        let script = VPN_ROUTE_INIT_SCRIPT;
+        assert!(script.contains(&format!("timeout -s KILL {ATTEMPT_TIMEOUT_SECONDS} ")));
+        assert!(script.contains(&format!("-le {ATTEMPTS} ]")));
+        assert!(script.contains(&format!("sleep {PAUSE_SECONDS}\n")));
+        assert!(script.trim_end().ends_with("exit 0"));
+        assert!(script.contains("/bin/client_init.sh"));
+        // Never reads or shadows the upstream `gateway` variable.
+        assert!(!script.contains("gateway="));
+        assert!(!script.contains("$gateway"));
+    }
+}
