@@ -1,1 +1,934 @@
-//! Kubernetes access (owned by the Pebble/Kubernetes work).
+//! Kubernetes access: the charm's few reads and writes, with retries inside a per-hook budget.
+//!
+//! The write mechanism is fixed by ADR 0008:
+//! - the StatefulSet (owned by Juju): GET → the caller's plan decides from the live object
+//!   whether anything is missing → if so a strategic-merge patch carrying
+//!   `metadata.resourceVersion` ([`Kube::patch_with`]); a 409 re-reads and re-plans;
+//! - wholly-owned objects (ConfigMap, NetworkPolicy, CiliumNetworkPolicy): GET → the caller's
+//!   "holds" check → if not, server-side apply of the full object with our field manager and
+//!   `force=true` ([`Kube::apply_if_changed`], [`Kube::apply_dynamic_if_changed`]).
+//!
+//! Nothing is written when the live object already holds what the charm wants.
+//!
+//! Every request has its own timeout and all of them share the hook's time budget. 429 (with
+//! `Retry-After`, capped), 5xx, timeouts and connection errors are retried with exponential
+//! backoff; 403 becomes [`KubeError::Forbidden`] (deploy with `--trust`); 404 is `None` on
+//! reads and [`KubeError::NotFound`] elsewhere; other 4xx are [`Failure::Rejected`] with the
+//! server's message. Requests are built with `kube::core::Request` and sent with
+//! `Client::send` so that status codes and headers (`Retry-After`) are ours to interpret;
+//! kube's own retry layer is switched off so that it cannot outlive the budget.
+
+use std::fmt::Debug;
+use std::time::{Duration, Instant};
+
+use http_body_util::BodyExt as _;
+use hyper::http;
+use kube::api::{ApiResource, DeleteParams, DynamicObject, GetParams, Patch, PatchParams};
+use kube::core::{Request, Status};
+use kube::{Client, Config, Resource};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// Timeouts and retry bounds. The hook's total budget is given to [`Kube::connect`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Deadline of one HTTP request (connect, send, full answer).
+    pub request_timeout: Duration,
+    /// First backoff after a transient failure; doubles on each further one.
+    pub first_backoff: Duration,
+    /// Upper bound of one backoff.
+    pub max_backoff: Duration,
+    /// Upper bound on a server's `Retry-After`.
+    pub max_retry_after: Duration,
+    /// Attempts per request before giving up on transient failures.
+    pub max_attempts: u32,
+    /// Re-reads after 409 Conflict (someone else wrote in between) before giving up.
+    pub max_conflicts: u32,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            request_timeout: Duration::from_secs(10),
+            first_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(2),
+            max_retry_after: Duration::from_secs(5),
+            max_attempts: 6,
+            max_conflicts: 5,
+        }
+    }
+}
+
+/// Why a request did not succeed (the source of a step's error).
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// The server refused the request for good (422 Invalid, 400, ...): not retried.
+    #[error("HTTP {code} {reason}: {message}")]
+    Rejected {
+        /// HTTP status.
+        code: u16,
+        /// Kubernetes reason (`Invalid`, `BadRequest`, ...).
+        reason: String,
+        /// The server's message.
+        message: String,
+    },
+    /// Someone else kept changing the object between our read and our write.
+    #[error("the object kept changing under us ({attempts} conflicts); Juju will retry the hook")]
+    Conflict {
+        /// How many writes were refused as stale.
+        attempts: u32,
+    },
+    /// Transient failures (429, 5xx, timeouts, connection errors) lasted past the retry bounds.
+    #[error(
+        "gave up after {attempts} attempts in {elapsed:?} (last: {last}); Juju will retry the hook"
+    )]
+    GaveUp {
+        /// Attempts made.
+        attempts: u32,
+        /// Time spent.
+        elapsed: Duration,
+        /// The last failure.
+        last: String,
+    },
+    /// The hook's time budget was already used up before this request.
+    #[error("the hook's Kubernetes time budget is used up; Juju will retry the hook")]
+    BudgetExhausted,
+    /// The answer was not the JSON we expected.
+    #[error("cannot decode the server's answer")]
+    Decode(#[source] serde_json::Error),
+    /// Our request could not be built or encoded.
+    #[error("cannot build the request: {0}")]
+    Build(String),
+}
+
+/// Errors of [`Kube`]. The step variants name what we were doing; [`Failure`] says why it
+/// failed.
+#[derive(Debug, thiserror::Error)]
+pub enum KubeError {
+    /// No usable client configuration (neither in-cluster nor `KUBECONFIG`).
+    #[error("cannot configure the Kubernetes client")]
+    Configure(#[source] kube::config::InferConfigError),
+    /// The client could not be built from the configuration.
+    #[error("cannot build the Kubernetes client")]
+    Client(#[source] kube::Error),
+    /// The charm lacks a permission: it was deployed without `--trust`.
+    #[error(
+        "missing Kubernetes permission: cannot {verb} {resource} ({name}); \
+         this charm requires --trust: deploy with `juju deploy ... --trust` \
+         or run `juju trust {application} --scope=cluster`"
+    )]
+    Forbidden {
+        /// Verb refused (`get`, `patch`, `create`, ...).
+        verb: String,
+        /// Resource refused, with its API group when not core (`statefulsets.apps`).
+        resource: String,
+        /// Object name.
+        name: String,
+        /// The application to trust, from the service account in the server's message
+        /// (`<application>` when the message does not name one).
+        application: String,
+        /// The server's message.
+        message: String,
+    },
+    /// The object does not exist.
+    #[error("{resource} {name:?} not found ({step})")]
+    NotFound {
+        /// What we were doing.
+        step: &'static str,
+        /// Resource plural.
+        resource: String,
+        /// Object name.
+        name: String,
+    },
+    /// Reading an object failed.
+    #[error("cannot read {resource} {name:?}")]
+    GetObject {
+        /// Resource plural.
+        resource: String,
+        /// Object name.
+        name: String,
+        /// Why.
+        #[source]
+        source: Failure,
+    },
+    /// The strategic-merge patch of an object (our StatefulSet) failed.
+    #[error("cannot patch {resource} {name:?}")]
+    PatchObject {
+        /// Resource plural.
+        resource: String,
+        /// Object name.
+        name: String,
+        /// Why.
+        #[source]
+        source: Failure,
+    },
+    /// The server-side apply of an owned object failed.
+    #[error("cannot apply {resource} {name:?}")]
+    ApplyObject {
+        /// Resource plural.
+        resource: String,
+        /// Object name.
+        name: String,
+        /// Why.
+        #[source]
+        source: Failure,
+    },
+    /// Deleting an object failed.
+    #[error("cannot delete {resource} {name:?}")]
+    DeleteObject {
+        /// Resource plural.
+        resource: String,
+        /// Object name.
+        name: String,
+        /// Why.
+        #[source]
+        source: Failure,
+    },
+}
+
+impl KubeError {
+    /// True for [`KubeError::Forbidden`] (the charm should go Blocked, not fail the hook).
+    pub fn is_forbidden(&self) -> bool {
+        matches!(self, Self::Forbidden { .. })
+    }
+
+    /// True for [`KubeError::NotFound`].
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Self::NotFound { .. })
+    }
+}
+
+/// What a conditional write did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome<K> {
+    /// The live object already held what we want: nothing was sent.
+    Unchanged(K),
+    /// We wrote; this is the object the server returned.
+    Written(K),
+}
+
+impl<K> Outcome<K> {
+    /// Whether a write was sent.
+    pub fn written(&self) -> bool {
+        matches!(self, Self::Written(_))
+    }
+
+    /// The live object after the call.
+    pub fn into_inner(self) -> K {
+        match self {
+            Self::Unchanged(k) | Self::Written(k) => k,
+        }
+    }
+}
+
+/// The step being executed, for errors and logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Get,
+    Patch,
+    Apply,
+    Delete,
+}
+
+impl Step {
+    fn verb(self) -> &'static str {
+        match self {
+            Self::Get => "get",
+            Self::Patch | Self::Apply => "patch",
+            Self::Delete => "delete",
+        }
+    }
+
+    fn error(self, resource: &str, name: &str, source: Failure) -> KubeError {
+        let (resource, name) = (resource.to_owned(), name.to_owned());
+        match self {
+            Self::Get => KubeError::GetObject {
+                resource,
+                name,
+                source,
+            },
+            Self::Patch => KubeError::PatchObject {
+                resource,
+                name,
+                source,
+            },
+            Self::Apply => KubeError::ApplyObject {
+                resource,
+                name,
+                source,
+            },
+            Self::Delete => KubeError::DeleteObject {
+                resource,
+                name,
+                source,
+            },
+        }
+    }
+}
+
+/// Where an object lives: its collection URL and names for errors.
+struct Target<'a> {
+    url_path: String,
+    resource: String,
+    name: &'a str,
+}
+
+/// Why one attempt failed.
+enum AttemptError {
+    /// Retry after (at least) this long.
+    Transient {
+        wait: Option<Duration>,
+        what: String,
+    },
+    /// The write was stale (409, or 422 about resourceVersion): re-read and re-plan.
+    Stale(String),
+    /// Final.
+    Final(KubeError),
+}
+
+/// A Kubernetes client bound to the charm's namespace, field manager and hook budget.
+#[derive(Clone)]
+pub struct Kube {
+    client: Client,
+    namespace: String,
+    field_manager: String,
+    policy: RetryPolicy,
+    deadline: Instant,
+}
+
+impl Debug for Kube {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kube")
+            .field("namespace", &self.namespace)
+            .field("field_manager", &self.field_manager)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Kube {
+    /// Connects with the inferred configuration: `KUBECONFIG` (what the simulator gives) or
+    /// the pod's service account (what Juju gives). `budget` is the total time all requests
+    /// of this hook may take, retries included.
+    pub async fn connect(
+        namespace: &str,
+        field_manager: &str,
+        budget: Duration,
+    ) -> Result<Self, KubeError> {
+        Self::connect_with(namespace, field_manager, budget, RetryPolicy::default()).await
+    }
+
+    /// [`Kube::connect`] with explicit retry bounds.
+    pub async fn connect_with(
+        namespace: &str,
+        field_manager: &str,
+        budget: Duration,
+        policy: RetryPolicy,
+    ) -> Result<Self, KubeError> {
+        let deadline = Instant::now() + budget;
+        let mut config = Config::infer().await.map_err(KubeError::Configure)?;
+        // kube's own retry layer (15 tries, up to 1000 s) would ignore our budget.
+        config.default_retry = false;
+        config.connect_timeout = Some(policy.request_timeout);
+        config.read_timeout = Some(policy.request_timeout);
+        config.write_timeout = Some(policy.request_timeout);
+        let client = Client::try_from(config).map_err(KubeError::Client)?;
+        Ok(Self {
+            client,
+            namespace: namespace.to_owned(),
+            field_manager: field_manager.to_owned(),
+            policy,
+            deadline,
+        })
+    }
+
+    /// Wraps an existing client. Build it with `default_retry = false` (kube's retry layer
+    /// would ignore the budget).
+    pub fn from_client(
+        client: Client,
+        namespace: &str,
+        field_manager: &str,
+        budget: Duration,
+        policy: RetryPolicy,
+    ) -> Self {
+        Self {
+            client,
+            namespace: namespace.to_owned(),
+            field_manager: field_manager.to_owned(),
+            policy,
+            deadline: Instant::now() + budget,
+        }
+    }
+
+    /// The namespace (the Juju model).
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// The field manager our writes use.
+    pub fn field_manager(&self) -> &str {
+        &self.field_manager
+    }
+
+    /// Time left in the hook's budget.
+    pub fn remaining(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+
+    fn target<'a, K: Resource>(
+        dt: &K::DynamicType,
+        namespace: Option<&str>,
+        name: &'a str,
+    ) -> Target<'a> {
+        let group = K::group(dt);
+        let plural = K::plural(dt);
+        Target {
+            url_path: K::url_path(dt, namespace),
+            resource: if group.is_empty() {
+                plural.into_owned()
+            } else {
+                format!("{plural}.{group}")
+            },
+            name,
+        }
+    }
+
+    /// Reads `name` in our namespace; `None` when absent.
+    pub async fn get<K>(&self, name: &str) -> Result<Option<K>, KubeError>
+    where
+        K: Resource + DeserializeOwned,
+        K::DynamicType: Default,
+    {
+        let dt = K::DynamicType::default();
+        self.get_at::<K>(&Self::target::<K>(&dt, Some(&self.namespace), name))
+            .await
+    }
+
+    /// Reads `name` in `namespace` (`None` for cluster-scoped kinds); `None` when absent.
+    pub async fn get_in<K>(
+        &self,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Option<K>, KubeError>
+    where
+        K: Resource + DeserializeOwned,
+        K::DynamicType: Default,
+    {
+        let dt = K::DynamicType::default();
+        self.get_at::<K>(&Self::target::<K>(&dt, namespace, name))
+            .await
+    }
+
+    /// Reads a dynamic object (e.g. a CiliumNetworkPolicy) in our namespace.
+    pub async fn get_dynamic(
+        &self,
+        resource: &ApiResource,
+        name: &str,
+    ) -> Result<Option<DynamicObject>, KubeError> {
+        self.get_at::<DynamicObject>(&Self::target::<DynamicObject>(
+            resource,
+            Some(&self.namespace),
+            name,
+        ))
+        .await
+    }
+
+    /// Whether the CustomResourceDefinition `name` (e.g. `ciliumnetworkpolicies.cilium.io`)
+    /// is installed.
+    pub async fn crd_exists(&self, name: &str) -> Result<bool, KubeError> {
+        let target = Target {
+            url_path: "/apis/apiextensions.k8s.io/v1/customresourcedefinitions".to_owned(),
+            resource: "customresourcedefinitions.apiextensions.k8s.io".to_owned(),
+            name,
+        };
+        Ok(self.get_at::<Value>(&target).await?.is_some())
+    }
+
+    async fn get_at<K: DeserializeOwned>(
+        &self,
+        target: &Target<'_>,
+    ) -> Result<Option<K>, KubeError> {
+        let request = Request::new(&target.url_path).get(target.name, &GetParams::default());
+        match self.execute(Step::Get, target, request).await {
+            Ok(body) => decode(&body)
+                .map(Some)
+                .map_err(|e| Step::Get.error(&target.resource, target.name, e)),
+            Err(AttemptError::Final(KubeError::NotFound { .. })) => Ok(None),
+            Err(e) => Err(Self::finalize(Step::Get, target, e)),
+        }
+    }
+
+    /// The StatefulSet write: GET `name`, let `plan` compute a strategic-merge patch from the
+    /// live object (`None` = it already holds everything: no write), send it with our field
+    /// manager. The patch should carry the live `metadata.resourceVersion` as a precondition;
+    /// on 409 Conflict the object is re-read and re-planned, at most
+    /// [`RetryPolicy::max_conflicts`] times.
+    pub async fn patch_with<K, F>(&self, name: &str, plan: F) -> Result<Outcome<K>, KubeError>
+    where
+        K: Resource + DeserializeOwned + Clone,
+        K::DynamicType: Default,
+        F: FnMut(&K) -> Option<Value>,
+    {
+        let dt = K::DynamicType::default();
+        self.patch_at(&Self::target::<K>(&dt, Some(&self.namespace), name), plan)
+            .await
+    }
+
+    async fn patch_at<K, F>(
+        &self,
+        target: &Target<'_>,
+        mut plan: F,
+    ) -> Result<Outcome<K>, KubeError>
+    where
+        K: DeserializeOwned + Clone,
+        F: FnMut(&K) -> Option<Value>,
+    {
+        let mut conflicts = 0;
+        loop {
+            let Some(live) = self.get_at::<K>(target).await? else {
+                return Err(not_found("patch", target));
+            };
+            let Some(patch) = plan(&live) else {
+                tracing::debug!(resource = %target.resource, name = target.name,
+                    "live object already holds our additions; no patch");
+                return Ok(Outcome::Unchanged(live));
+            };
+            let params = PatchParams {
+                field_manager: Some(self.field_manager.clone()),
+                ..PatchParams::default()
+            };
+            let request = Request::new(&target.url_path).patch(
+                target.name,
+                &params,
+                &Patch::Strategic(&patch),
+            );
+            match self.execute(Step::Patch, target, request).await {
+                Ok(body) => {
+                    return decode(&body)
+                        .map(Outcome::Written)
+                        .map_err(|e| Step::Patch.error(&target.resource, target.name, e));
+                }
+                Err(AttemptError::Stale(what)) => {
+                    conflicts += 1;
+                    tracing::debug!(resource = %target.resource, name = target.name, %what,
+                        conflicts, "stale write; re-reading");
+                    if conflicts > self.policy.max_conflicts {
+                        return Err(Step::Patch.error(
+                            &target.resource,
+                            target.name,
+                            Failure::Conflict {
+                                attempts: conflicts,
+                            },
+                        ));
+                    }
+                }
+                Err(e) => return Err(Self::finalize(Step::Patch, target, e)),
+            }
+        }
+    }
+
+    /// The owned-object write: GET the object named in `desired`; when absent, or when
+    /// `holds(live, desired)` is false, server-side apply `desired` in full with our field
+    /// manager and `force=true` (creates, updates, and takes over objects someone else made).
+    pub async fn apply_if_changed<K>(
+        &self,
+        desired: &K,
+        holds: impl Fn(&K, &K) -> bool,
+    ) -> Result<Outcome<K>, KubeError>
+    where
+        K: Resource + Serialize + DeserializeOwned + Clone,
+        K::DynamicType: Default,
+    {
+        let dt = K::DynamicType::default();
+        let name = desired.meta().name.clone().unwrap_or_default();
+        self.apply_at(
+            &Self::target::<K>(&dt, Some(&self.namespace), &name),
+            desired,
+            holds,
+        )
+        .await
+    }
+
+    /// [`Kube::apply_if_changed`] for a custom resource (`desired.types` must be set).
+    pub async fn apply_dynamic_if_changed(
+        &self,
+        resource: &ApiResource,
+        desired: &DynamicObject,
+        holds: impl Fn(&DynamicObject, &DynamicObject) -> bool,
+    ) -> Result<Outcome<DynamicObject>, KubeError> {
+        let name = desired.metadata.name.clone().unwrap_or_default();
+        self.apply_at(
+            &Self::target::<DynamicObject>(resource, Some(&self.namespace), &name),
+            desired,
+            holds,
+        )
+        .await
+    }
+
+    async fn apply_at<K>(
+        &self,
+        target: &Target<'_>,
+        desired: &K,
+        holds: impl Fn(&K, &K) -> bool,
+    ) -> Result<Outcome<K>, KubeError>
+    where
+        K: Serialize + DeserializeOwned + Clone,
+    {
+        if target.name.is_empty() {
+            return Err(Step::Apply.error(
+                &target.resource,
+                "",
+                Failure::Build("the desired object has no metadata.name".into()),
+            ));
+        }
+        if let Some(live) = self.get_at::<K>(target).await?
+            && holds(&live, desired)
+        {
+            tracing::debug!(resource = %target.resource, name = target.name,
+                "live object already holds the desired state; no apply");
+            return Ok(Outcome::Unchanged(live));
+        }
+        let mut body = serde_json::to_value(desired)
+            .map_err(|e| Step::Apply.error(&target.resource, target.name, Failure::Decode(e)))?;
+        if let Some(meta) = body.get_mut("metadata").and_then(Value::as_object_mut) {
+            // Server-side apply refuses managedFields; a resourceVersion would be a
+            // precondition we do not want for a forced apply of our own object.
+            for key in [
+                "managedFields",
+                "resourceVersion",
+                "uid",
+                "creationTimestamp",
+            ] {
+                meta.remove(key);
+            }
+            meta.insert("namespace".into(), Value::String(self.namespace.clone()));
+        }
+        let params = PatchParams::apply(&self.field_manager).force();
+        let request =
+            Request::new(&target.url_path).patch(target.name, &params, &Patch::Apply(&body));
+        match self.execute(Step::Apply, target, request).await {
+            Ok(body) => decode(&body)
+                .map(Outcome::Written)
+                .map_err(|e| Step::Apply.error(&target.resource, target.name, e)),
+            Err(e) => Err(Self::finalize(Step::Apply, target, e)),
+        }
+    }
+
+    /// Deletes `name` in our namespace; `false` when it was already absent.
+    pub async fn delete<K>(&self, name: &str) -> Result<bool, KubeError>
+    where
+        K: Resource,
+        K::DynamicType: Default,
+    {
+        let dt = K::DynamicType::default();
+        self.delete_at(&Self::target::<K>(&dt, Some(&self.namespace), name))
+            .await
+    }
+
+    /// Deletes a dynamic object (e.g. a CiliumNetworkPolicy); `false` when already absent.
+    pub async fn delete_dynamic(
+        &self,
+        resource: &ApiResource,
+        name: &str,
+    ) -> Result<bool, KubeError> {
+        self.delete_at(&Self::target::<DynamicObject>(
+            resource,
+            Some(&self.namespace),
+            name,
+        ))
+        .await
+    }
+
+    async fn delete_at(&self, target: &Target<'_>) -> Result<bool, KubeError> {
+        let request = Request::new(&target.url_path).delete(target.name, &DeleteParams::default());
+        match self.execute(Step::Delete, target, request).await {
+            Ok(_) => Ok(true),
+            Err(AttemptError::Final(KubeError::NotFound { .. })) => Ok(false),
+            Err(e) => Err(Self::finalize(Step::Delete, target, e)),
+        }
+    }
+
+    fn finalize(step: Step, target: &Target<'_>, error: AttemptError) -> KubeError {
+        match error {
+            AttemptError::Final(e) => e,
+            // Only patch_with re-plans on a stale write; elsewhere it is a plain conflict.
+            AttemptError::Stale(what) => step.error(
+                &target.resource,
+                target.name,
+                Failure::Rejected {
+                    code: 409,
+                    reason: "Conflict".into(),
+                    message: what,
+                },
+            ),
+            AttemptError::Transient { what, .. } => step.error(
+                &target.resource,
+                target.name,
+                Failure::GaveUp {
+                    attempts: 0,
+                    elapsed: Duration::ZERO,
+                    last: what,
+                },
+            ),
+        }
+    }
+
+    /// Sends one request, retrying transient failures with backoff within the budget.
+    /// Returns the body of a 2xx answer.
+    async fn execute(
+        &self,
+        step: Step,
+        target: &Target<'_>,
+        request: Result<http::Request<Vec<u8>>, kube::core::request::Error>,
+    ) -> Result<Vec<u8>, AttemptError> {
+        let request = request.map_err(|e| {
+            AttemptError::Final(step.error(
+                &target.resource,
+                target.name,
+                Failure::Build(e.to_string()),
+            ))
+        })?;
+        let started = Instant::now();
+        let mut backoff = self.policy.first_backoff;
+        let mut attempts = 0;
+        loop {
+            let remaining = self.remaining();
+            if remaining.is_zero() {
+                return Err(AttemptError::Final(step.error(
+                    &target.resource,
+                    target.name,
+                    Failure::BudgetExhausted,
+                )));
+            }
+            attempts += 1;
+            tracing::debug!(method = %request.method(), uri = %request.uri(), attempt = attempts,
+                "Kubernetes request");
+            let failure = match self
+                .attempt(step, target, clone_request(&request), remaining)
+                .await
+            {
+                Ok(body) => return Ok(body),
+                Err(AttemptError::Transient { wait, what }) => (wait, what),
+                Err(other) => return Err(other),
+            };
+            let (server_wait, what) = failure;
+            let wait = server_wait.map_or(backoff, |w| w.min(self.policy.max_retry_after));
+            backoff = (backoff * 2).min(self.policy.max_backoff);
+            tracing::debug!(%what, attempt = attempts, ?wait, "transient Kubernetes failure");
+            let give_up = |what: String| {
+                AttemptError::Final(step.error(
+                    &target.resource,
+                    target.name,
+                    Failure::GaveUp {
+                        attempts,
+                        elapsed: started.elapsed(),
+                        last: what,
+                    },
+                ))
+            };
+            if attempts >= self.policy.max_attempts || wait >= self.remaining() {
+                return Err(give_up(what));
+            }
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    async fn attempt(
+        &self,
+        step: Step,
+        target: &Target<'_>,
+        request: http::Request<Vec<u8>>,
+        remaining: Duration,
+    ) -> Result<Vec<u8>, AttemptError> {
+        let timeout = self.policy.request_timeout.min(remaining);
+        let exchange = async {
+            let response = self
+                .client
+                .send(request.map(kube::client::Body::from))
+                .await?;
+            let (parts, body) = response.into_parts();
+            let body = body.collect().await?.to_bytes().to_vec();
+            Ok::<_, kube::Error>((parts, body))
+        };
+        let (parts, body) = match tokio::time::timeout(timeout, exchange).await {
+            Err(_) => {
+                return Err(AttemptError::Transient {
+                    wait: None,
+                    what: format!("no answer within {timeout:?}"),
+                });
+            }
+            Ok(Err(e)) => return Err(classify_client_error(step, target, e)),
+            Ok(Ok(answer)) => answer,
+        };
+        let code = parts.status.as_u16();
+        if parts.status.is_success() {
+            return Ok(body);
+        }
+        let status: Option<Status> = serde_json::from_slice(&body).ok();
+        let message = status.as_ref().map_or_else(
+            || String::from_utf8_lossy(&body).trim().to_owned(),
+            |s| s.message.clone(),
+        );
+        let reason = status
+            .as_ref()
+            .map(|s| s.reason.clone())
+            .unwrap_or_default();
+        tracing::debug!(code, %reason, %message, "Kubernetes error answer");
+        Err(match code {
+            403 => AttemptError::Final(forbidden(step, target, message)),
+            404 => AttemptError::Final(not_found(step.verb(), target)),
+            409 if step == Step::Patch => AttemptError::Stale(message),
+            422 if step == Step::Patch && message.contains("resourceVersion") => {
+                AttemptError::Stale(message)
+            }
+            429 => AttemptError::Transient {
+                wait: retry_after(&parts.headers, status.as_ref()),
+                what: format!("HTTP 429 {message}"),
+            },
+            500..=599 => AttemptError::Transient {
+                wait: retry_after(&parts.headers, status.as_ref()),
+                what: format!("HTTP {code} {message}"),
+            },
+            _ => AttemptError::Final(step.error(
+                &target.resource,
+                target.name,
+                Failure::Rejected {
+                    code,
+                    reason,
+                    message,
+                },
+            )),
+        })
+    }
+}
+
+fn clone_request(request: &http::Request<Vec<u8>>) -> http::Request<Vec<u8>> {
+    let mut copy = http::Request::new(request.body().clone());
+    *copy.method_mut() = request.method().clone();
+    *copy.uri_mut() = request.uri().clone();
+    *copy.headers_mut() = request.headers().clone();
+    copy
+}
+
+/// Transport-level errors (connection refused or dropped, TLS, timeouts inside the client)
+/// are transient; configuration errors (e.g. unreadable token) are not.
+fn classify_client_error(step: Step, target: &Target<'_>, error: kube::Error) -> AttemptError {
+    match error {
+        kube::Error::HyperError(_) | kube::Error::Service(_) => AttemptError::Transient {
+            wait: None,
+            what: error_chain(&error),
+        },
+        other => AttemptError::Final(step.error(
+            &target.resource,
+            target.name,
+            Failure::Build(error_chain(&other)),
+        )),
+    }
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        source = e.source();
+    }
+    text
+}
+
+fn retry_after(headers: &http::HeaderMap, status: Option<&Status>) -> Option<Duration> {
+    headers
+        .get(http::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .or_else(|| {
+            status
+                .and_then(|s| s.details.as_ref())
+                .map(|d| u64::from(d.retry_after_seconds))
+                .filter(|&s| s > 0)
+        })
+        .map(Duration::from_secs)
+}
+
+fn not_found(step: &'static str, target: &Target<'_>) -> KubeError {
+    KubeError::NotFound {
+        step,
+        resource: target.resource.clone(),
+        name: target.name.to_owned(),
+    }
+}
+
+/// Builds [`KubeError::Forbidden`] from the server's message, e.g.
+/// `statefulsets.apps "app" is forbidden: User "system:serviceaccount:demo:app" cannot patch
+/// resource "statefulsets" in API group "apps" in the namespace "demo"`.
+fn forbidden(step: Step, target: &Target<'_>, message: String) -> KubeError {
+    let parsed = parse_forbidden(&message);
+    let (verb, resource) = parsed.map_or_else(
+        || (step.verb().to_owned(), target.resource.clone()),
+        |(verb, resource, group)| {
+            let resource = if group.is_empty() {
+                resource
+            } else {
+                format!("{resource}.{group}")
+            };
+            (verb, resource)
+        },
+    );
+    let application = quoted_after(&message, "User \"system:serviceaccount:")
+        .and_then(|sa| sa.rsplit(':').next().map(str::to_owned))
+        .unwrap_or_else(|| "<application>".to_owned());
+    KubeError::Forbidden {
+        verb,
+        resource,
+        name: target.name.to_owned(),
+        application,
+        message,
+    }
+}
+
+/// `(verb, resource, group)` from `... cannot <verb> resource "<r>" in API group "<g>" ...`.
+fn parse_forbidden(message: &str) -> Option<(String, String, String)> {
+    let rest = &message[message.find(" cannot ")? + " cannot ".len()..];
+    let (verb, rest) = rest.split_once(" resource \"")?;
+    let (resource, rest) = rest.split_once('"')?;
+    let group = quoted_after(rest, " in API group \"").unwrap_or_default();
+    Some((verb.trim().to_owned(), resource.to_owned(), group))
+}
+
+/// The text between `prefix` and the next `"`.
+fn quoted_after(text: &str, prefix: &str) -> Option<String> {
+    let start = text.find(prefix)? + prefix.len();
+    let rest = &text[start..];
+    Some(rest[..rest.find('"')?].to_owned())
+}
+
+fn decode<K: DeserializeOwned>(body: &[u8]) -> Result<K, Failure> {
+    serde_json::from_slice(body).map_err(Failure::Decode)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forbidden_message_names_the_permission_and_app() {
+        let target = Target {
+            url_path: String::new(),
+            resource: "statefulsets.apps".into(),
+            name: "app",
+        };
+        let message = "statefulsets.apps \"app\" is forbidden: User \"system:serviceaccount:demo:qbt\" cannot patch resource \"statefulsets\" in API group \"apps\" in the namespace \"demo\"";
+        let error = forbidden(Step::Patch, &target, message.into());
+        let text = error.to_string();
+        assert!(text.contains("cannot patch statefulsets.apps"), "{text}");
+        assert!(text.contains("--trust"), "{text}");
+        assert!(text.contains("juju trust qbt --scope=cluster"), "{text}");
+        let core = "configmaps \"x\" is forbidden: User \"u\" cannot create resource \"configmaps\" in API group \"\" in the namespace \"demo\"";
+        assert_eq!(
+            parse_forbidden(core),
+            Some(("create".into(), "configmaps".into(), String::new()))
+        );
+    }
+}

@@ -156,7 +156,10 @@ pub(crate) fn encode_push(metadata: &[u8], path: &str, content: &[u8]) -> (Vec<u
     );
     body.extend_from_slice(content);
     body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    (body, format!("multipart/form-data; boundary=\"{boundary}\""))
+    (
+        body,
+        format!("multipart/form-data; boundary=\"{boundary}\""),
+    )
 }
 
 /// One part of a `multipart/form-data` body.
@@ -176,13 +179,14 @@ pub(crate) fn multipart_boundary(content_type: &str) -> Option<String> {
     if !media.eq_ignore_ascii_case("multipart/form-data") {
         return None;
     }
-    params.find_map(|p| {
-        let (key, value) = p.trim().split_once('=')?;
-        key.trim()
-            .eq_ignore_ascii_case("boundary")
-            .then(|| value.trim().trim_matches('"').to_owned())
-    })
-    .filter(|b| !b.is_empty())
+    params
+        .find_map(|p| {
+            let (key, value) = p.trim().split_once('=')?;
+            key.trim()
+                .eq_ignore_ascii_case("boundary")
+                .then(|| value.trim().trim_matches('"').to_owned())
+        })
+        .filter(|b| !b.is_empty())
 }
 
 /// Splits a `multipart/form-data` body (as Go's `mime/multipart` writes it) into its parts.
