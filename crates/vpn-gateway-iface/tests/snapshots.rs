@@ -1,0 +1,80 @@
+//! Snapshots (JSON) of every object we build and every file we render. Review changes with
+//! `INSTA_UPDATE=always cargo test -p vpn-gateway-iface` and `git diff`.
+
+mod common;
+
+use common::{app, juju_statefulset, ok, owner, provider_data};
+use insta::{assert_json_snapshot, assert_snapshot};
+use vpn_gateway_iface::RequirerData;
+use vpn_gateway_iface::client::{client_additions, client_config_map, client_owned_names};
+use vpn_gateway_iface::gateway::{gateway_additions, gateway_config_map, gateway_owned_names};
+use vpn_gateway_iface::killswitch::{cilium_policy, network_policy};
+use vpn_gateway_iface::settings::{client_settings, gateway_settings};
+use vpn_gateway_iface::wrapper::VPN_ROUTE_INIT_SCRIPT;
+
+#[test]
+fn provider_databag() {
+    assert_snapshot!("provider_databag", provider_data().to_databag());
+    let requirer = RequirerData {
+        instance_name: app("qbittorrent"),
+    };
+    assert_snapshot!("requirer_databag", requirer.to_databag());
+}
+
+#[test]
+fn rendered_files() {
+    let data = provider_data();
+    let gateway = gateway_settings(&data.vxlan);
+    assert_snapshot!("gateway_settings_sh", gateway["settings.sh"]);
+    assert_snapshot!("client_settings_sh", client_settings(&data)["settings.sh"]);
+    assert_snapshot!("vpn_route_init_script", VPN_ROUTE_INIT_SCRIPT);
+}
+
+#[test]
+fn gateway_objects() {
+    let data = provider_data();
+    let additions = gateway_additions(&app("vpnarr"), &data.vxlan);
+    assert_json_snapshot!("gateway_add_patch", additions.add_patch("4711"));
+    assert_json_snapshot!(
+        "gateway_remove_patch",
+        gateway_owned_names().remove_patch("4711")
+    );
+    assert_json_snapshot!(
+        "gateway_config_map",
+        gateway_config_map(&owner("vpnarr", "gluetun-k8s"), &data.vxlan)
+    );
+    let sts = juju_statefulset("vpnarr", "gluetun");
+    assert_json_snapshot!(
+        "gateway_statefulset_after_add",
+        ok(additions.emulate_add(&sts))
+    );
+}
+
+#[test]
+fn client_objects() {
+    let data = provider_data();
+    let additions = client_additions(&app("qbittorrent"), &data);
+    assert_json_snapshot!("client_add_patch", additions.add_patch("4711"));
+    assert_json_snapshot!(
+        "client_remove_patch",
+        client_owned_names().remove_patch("4711")
+    );
+    let owner = owner("qbittorrent", "qbittorrent-k8s");
+    assert_json_snapshot!("client_config_map", client_config_map(&owner, &data));
+    let sts = juju_statefulset("qbittorrent", "qbittorrent");
+    let added = ok(additions.emulate_add(&sts));
+    assert_json_snapshot!("client_statefulset_after_add", added);
+    let removed = ok(client_owned_names().emulate_remove(&added));
+    assert_eq!(removed, sts);
+}
+
+#[test]
+fn kill_switch_objects() {
+    let data = provider_data();
+    let owner = owner("qbittorrent", "qbittorrent-k8s");
+    assert_json_snapshot!(
+        "kill_switch_network_policy",
+        network_policy(&owner, &data.cluster_cidrs)
+    );
+    assert_json_snapshot!("kill_switch_cilium_policy", cilium_policy(&owner));
+}
