@@ -1,0 +1,471 @@
+//! The charm config, parsed and validated in one place. Every option is checked before use;
+//! a problem becomes Blocked naming the option (`<option>: <what is wrong>`). Option names,
+//! types and defaults equal the reference charm's (metadata/gluetun-k8s/charmcraft.yaml).
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use ipnet::IpNet;
+use serde_json::{Map, Value};
+use vpn_gateway_iface::{ClusterCidrs, VxlanId};
+
+/// A config option that is wrong, and what is wrong with it. Never echoes the raw value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{option}: {problem}")]
+pub struct ConfigError {
+    /// The option's name as the operator types it.
+    pub option: &'static str,
+    /// What is wrong.
+    pub problem: String,
+}
+
+fn err(option: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError {
+        option,
+        problem: problem.into(),
+    }
+}
+
+/// Providers for which gluetun needs `WIREGUARD_ADDRESSES`.
+const NEED_ADDRESSES: [&str; 2] = ["mullvad", "custom"];
+/// Environment variables `custom-overrides` may not set: they would put the key in the Pebble
+/// plan or break the authenticated health check.
+const RESERVED_PREFIXES: [&str; 2] = ["WIREGUARD_PRIVATE_KEY", "HTTP_CONTROL_SERVER_"];
+const MAX_TEXT: usize = 1024;
+
+/// Validated charm config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GluetunConfig {
+    /// `cluster-cidrs`: private or link-local ranges only.
+    pub cluster_cidrs: ClusterCidrs,
+    /// `vpn-provider`, lower-cased.
+    pub provider: String,
+    /// `wireguard-private-key-secret`: the secret's URI or id.
+    pub private_key_secret: String,
+    /// `wireguard-addresses`.
+    pub wireguard_addresses: Vec<IpNet>,
+    /// `server-countries`.
+    pub server_countries: Option<String>,
+    /// `server-cities`.
+    pub server_cities: Option<String>,
+    /// For provider `custom`: endpoint IP, port and server public key.
+    pub custom_endpoint: Option<CustomEndpoint>,
+    /// `vxlan-id`.
+    pub vxlan_id: VxlanId,
+    /// `dns-over-tls`.
+    pub dns_over_tls: bool,
+    /// `custom-overrides`, validated names and values.
+    pub overrides: BTreeMap<String, String>,
+}
+
+/// The `custom` provider's server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomEndpoint {
+    /// `vpn-endpoint-ip`.
+    pub ip: IpAddr,
+    /// `vpn-endpoint-port`.
+    pub port: u16,
+    /// `wireguard-public-key`.
+    pub public_key: String,
+}
+
+impl GluetunConfig {
+    /// Parses the output of `config-get --format=json`. Checks run in the order an operator
+    /// fixes things: required options first.
+    pub fn parse(raw: &Map<String, Value>) -> Result<Self, ConfigError> {
+        let vpn_type = text(raw, "vpn-type")?.unwrap_or_else(|| "wireguard".into());
+        if !vpn_type.eq_ignore_ascii_case("wireguard") {
+            return Err(err("vpn-type", "only wireguard is supported"));
+        }
+        let cidrs_text =
+            text(raw, "cluster-cidrs")?.ok_or_else(|| err("cluster-cidrs", "required"))?;
+        let cluster_cidrs =
+            ClusterCidrs::parse(&cidrs_text).map_err(|p| err("cluster-cidrs", p.to_string()))?;
+        let provider = text(raw, "vpn-provider")?
+            .ok_or_else(|| err("vpn-provider", "required"))?
+            .to_ascii_lowercase();
+        let provider_ok = provider.len() <= 64
+            && provider.bytes().all(|b| {
+                b.is_ascii_lowercase()
+                    || b.is_ascii_digit()
+                    || matches!(b, b' ' | b'.' | b'-' | b'_')
+            });
+        if !provider_ok {
+            return Err(err(
+                "vpn-provider",
+                "must be a gluetun provider name (letters, digits, spaces, '.', '-')",
+            ));
+        }
+        let private_key_secret = text(raw, "wireguard-private-key-secret")?.ok_or_else(|| {
+            err(
+                "wireguard-private-key-secret",
+                "required: a Juju secret with a private-key attribute",
+            )
+        })?;
+        if !is_secret_ref(&private_key_secret) {
+            return Err(err("wireguard-private-key-secret", "not a Juju secret URI"));
+        }
+
+        let wireguard_addresses = match text(raw, "wireguard-addresses")? {
+            None => Vec::new(),
+            Some(list) => parse_addresses(&list)?,
+        };
+        if NEED_ADDRESSES.contains(&provider.as_str()) && wireguard_addresses.is_empty() {
+            return Err(err(
+                "wireguard-addresses",
+                format!("required for provider {provider}"),
+            ));
+        }
+        let server_countries = free_text(raw, "server-countries")?;
+        let server_cities = free_text(raw, "server-cities")?;
+
+        let custom_endpoint = if provider == "custom" {
+            let ip = text(raw, "vpn-endpoint-ip")?
+                .ok_or_else(|| err("vpn-endpoint-ip", "required for provider custom"))?
+                .parse::<IpAddr>()
+                .map_err(|_| err("vpn-endpoint-ip", "not an IP address"))?;
+            let port = int(raw, "vpn-endpoint-port", 51_820)?;
+            let port = u16::try_from(port)
+                .ok()
+                .filter(|p| *p != 0)
+                .ok_or_else(|| err("vpn-endpoint-port", "must be 1-65535"))?;
+            let public_key = text(raw, "wireguard-public-key")?
+                .ok_or_else(|| err("wireguard-public-key", "required for provider custom"))?;
+            if !is_wireguard_key(&public_key) {
+                return Err(err(
+                    "wireguard-public-key",
+                    "not a WireGuard key (44 characters of base64)",
+                ));
+            }
+            Some(CustomEndpoint {
+                ip,
+                port,
+                public_key,
+            })
+        } else {
+            None
+        };
+
+        let vxlan_id =
+            VxlanId::new(int(raw, "vxlan-id", 42)?).map_err(|p| err("vxlan-id", p.to_string()))?;
+        let dns_over_tls = match raw.get("dns-over-tls") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return Err(err("dns-over-tls", "must be true or false")),
+        };
+        let overrides = match text(raw, "custom-overrides")? {
+            None => BTreeMap::new(),
+            Some(json) => parse_overrides(&json)?,
+        };
+
+        Ok(Self {
+            cluster_cidrs,
+            provider,
+            private_key_secret,
+            wireguard_addresses,
+            server_countries,
+            server_cities,
+            custom_endpoint,
+            vxlan_id,
+            dns_over_tls,
+            overrides,
+        })
+    }
+}
+
+/// A string option, trimmed; empty counts as unset.
+fn text(raw: &Map<String, Value>, option: &'static str) -> Result<Option<String>, ConfigError> {
+    match raw.get(option) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => {
+            let t = s.trim();
+            if t.len() > 64 * 1024 {
+                return Err(err(option, "too long"));
+            }
+            Ok((!t.is_empty()).then(|| t.to_owned()))
+        }
+        Some(_) => Err(err(option, "must be a string")),
+    }
+}
+
+fn int(raw: &Map<String, Value>, option: &'static str, default: i64) -> Result<i64, ConfigError> {
+    match raw.get(option) {
+        None | Some(Value::Null) => Ok(default),
+        Some(Value::Number(n)) => n.as_i64().ok_or_else(|| err(option, "must be an integer")),
+        Some(_) => Err(err(option, "must be an integer")),
+    }
+}
+
+/// Free text that ends up in an environment variable: bounded, no control characters.
+fn free_text(
+    raw: &Map<String, Value>,
+    option: &'static str,
+) -> Result<Option<String>, ConfigError> {
+    let value = text(raw, option)?;
+    if let Some(v) = &value
+        && (v.len() > MAX_TEXT || v.chars().any(char::is_control))
+    {
+        return Err(err(
+            option,
+            "must be at most 1024 characters without control characters",
+        ));
+    }
+    Ok(value)
+}
+
+fn parse_addresses(list: &str) -> Result<Vec<IpNet>, ConfigError> {
+    let entries: Vec<&str> = list
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    if entries.len() > 8 {
+        return Err(err("wireguard-addresses", "at most 8 addresses"));
+    }
+    entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            e.parse::<IpNet>().map_err(|_| {
+                err(
+                    "wireguard-addresses",
+                    format!("entry {} is not an address in CIDR form", i + 1),
+                )
+            })
+        })
+        .collect()
+}
+
+/// A Juju secret reference: `secret:<id>`, `secret://<model-uuid>/<id>` or a bare id.
+fn is_secret_ref(s: &str) -> bool {
+    s.len() <= 256
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b':' | b'/' | b'-' | b'_' | b'.'))
+        && !s.starts_with('-')
+}
+
+/// A WireGuard key: base64 of exactly 32 bytes.
+pub fn is_wireguard_key(s: &str) -> bool {
+    s.len() == 44 && STANDARD.decode(s).is_ok_and(|k| k.len() == 32)
+}
+
+fn parse_overrides(json: &str) -> Result<BTreeMap<String, String>, ConfigError> {
+    const OPT: &str = "custom-overrides";
+    let Ok(Value::Object(map)) = serde_json::from_str::<Value>(json) else {
+        return Err(err(OPT, "must be a JSON object of environment variables"));
+    };
+    if map.len() > 64 {
+        return Err(err(OPT, "at most 64 variables"));
+    }
+    let mut out = BTreeMap::new();
+    for (name, value) in map {
+        let name_ok = name.len() <= 64
+            && name.bytes().next().is_some_and(|b| b.is_ascii_uppercase())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+        if !name_ok {
+            return Err(err(
+                OPT,
+                "variable names must be upper-case letters, digits and '_'",
+            ));
+        }
+        if RESERVED_PREFIXES.iter().any(|p| name.starts_with(p)) {
+            return Err(err(
+                OPT,
+                format!("{name} is managed by the charm and cannot be overridden"),
+            ));
+        }
+        let value = match value {
+            Value::String(s) => s,
+            Value::Number(n) => n.to_string(),
+            Value::Bool(b) => b.to_string(),
+            _ => {
+                return Err(err(
+                    OPT,
+                    format!("{name} must be a string, number or boolean"),
+                ));
+            }
+        };
+        if value.len() > MAX_TEXT || value.chars().any(char::is_control) {
+            return Err(err(
+                OPT,
+                format!("{name} must be at most 1024 characters without control characters"),
+            ));
+        }
+        out.insert(name, value);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn base() -> Map<String, Value> {
+        let Value::Object(m) = json!({
+            "cluster-cidrs": "10.1.0.0/16, 10.152.183.0/24",
+            "vpn-provider": "ProtonVPN",
+            "vpn-type": "wireguard",
+            "wireguard-private-key-secret": "secret:d0f6t2fmp25c77ggkdsg",
+            "wireguard-addresses": "",
+            "server-countries": "Netherlands,Switzerland",
+            "server-cities": "",
+            "vpn-endpoint-ip": "",
+            "vpn-endpoint-port": 51820,
+            "wireguard-public-key": "",
+            "vxlan-id": 42,
+            "dns-over-tls": false,
+            "custom-overrides": ""
+        }) else {
+            unreachable!()
+        };
+        m
+    }
+
+    fn with(key: &str, v: Value) -> Map<String, Value> {
+        let mut m = base();
+        m.insert(key.into(), v);
+        m
+    }
+
+    #[test]
+    fn valid_config() {
+        let c = GluetunConfig::parse(&base()).unwrap();
+        assert_eq!(c.provider, "protonvpn");
+        assert_eq!(
+            c.cluster_cidrs.to_comma_separated(),
+            "10.1.0.0/16,10.152.183.0/24"
+        );
+        assert_eq!(
+            c.server_countries.as_deref(),
+            Some("Netherlands,Switzerland")
+        );
+        assert_eq!(c.server_cities, None);
+        assert_eq!(c.custom_endpoint, None);
+        assert_eq!(c.vxlan_id.get(), 42);
+    }
+
+    #[test]
+    fn each_bad_option_is_named() {
+        let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+        let cases: Vec<(Map<String, Value>, &str)> = vec![
+            (with("vpn-type", json!("openvpn")), "vpn-type"),
+            (with("cluster-cidrs", json!("")), "cluster-cidrs"),
+            (with("cluster-cidrs", json!("0.0.0.0/0")), "cluster-cidrs"),
+            (
+                with("cluster-cidrs", json!("10.0.0.0/8; rm -rf /")),
+                "cluster-cidrs",
+            ),
+            (with("vpn-provider", json!("")), "vpn-provider"),
+            (with("vpn-provider", json!("a$(reboot)")), "vpn-provider"),
+            (
+                with("wireguard-private-key-secret", Value::Null),
+                "wireguard-private-key-secret",
+            ),
+            (
+                with("wireguard-private-key-secret", json!("secret:x y")),
+                "wireguard-private-key-secret",
+            ),
+            (
+                with("vpn-provider", json!("mullvad")),
+                "wireguard-addresses",
+            ),
+            (
+                with("wireguard-addresses", json!("10.64.0.1")),
+                "wireguard-addresses",
+            ),
+            (
+                with("server-cities", json!("Amsterdam\nX=1")),
+                "server-cities",
+            ),
+            (with("vxlan-id", json!(0)), "vxlan-id"),
+            (with("vxlan-id", json!(16_777_216)), "vxlan-id"),
+            (with("vxlan-id", json!("42")), "vxlan-id"),
+            (with("dns-over-tls", json!("yes")), "dns-over-tls"),
+            (with("custom-overrides", json!("[1]")), "custom-overrides"),
+            (
+                with("custom-overrides", json!(r#"{"lower": "x"}"#)),
+                "custom-overrides",
+            ),
+            (
+                with(
+                    "custom-overrides",
+                    json!(r#"{"WIREGUARD_PRIVATE_KEY": "x"}"#),
+                ),
+                "custom-overrides",
+            ),
+            (
+                with(
+                    "custom-overrides",
+                    json!(r#"{"HTTP_CONTROL_SERVER_ADDRESS": ":1"}"#),
+                ),
+                "custom-overrides",
+            ),
+            (
+                with("custom-overrides", json!(r#"{"A": "x\ny"}"#)),
+                "custom-overrides",
+            ),
+            (
+                with("custom-overrides", json!(r#"{"A": {"b": 1}}"#)),
+                "custom-overrides",
+            ),
+        ];
+        for (raw, option) in cases {
+            let e = GluetunConfig::parse(&raw).unwrap_err();
+            assert_eq!(e.option, option, "{e}");
+        }
+        let mut custom = with("vpn-provider", json!("custom"));
+        custom.insert("wireguard-addresses".into(), json!("10.64.0.1/32"));
+        assert_eq!(
+            GluetunConfig::parse(&custom).unwrap_err().option,
+            "vpn-endpoint-ip"
+        );
+        custom.insert("vpn-endpoint-ip".into(), json!("203.0.113.7"));
+        assert_eq!(
+            GluetunConfig::parse(&custom).unwrap_err().option,
+            "wireguard-public-key"
+        );
+        custom.insert("wireguard-public-key".into(), json!("short"));
+        assert_eq!(
+            GluetunConfig::parse(&custom).unwrap_err().option,
+            "wireguard-public-key"
+        );
+        custom.insert("wireguard-public-key".into(), json!(key));
+        custom.insert("vpn-endpoint-port".into(), json!(70000));
+        assert_eq!(
+            GluetunConfig::parse(&custom).unwrap_err().option,
+            "vpn-endpoint-port"
+        );
+        custom.insert("vpn-endpoint-port".into(), json!(51821));
+        let c = GluetunConfig::parse(&custom).unwrap();
+        let ep = c.custom_endpoint.unwrap();
+        assert_eq!(
+            (ep.ip.to_string().as_str(), ep.port),
+            ("203.0.113.7", 51821)
+        );
+    }
+
+    #[test]
+    fn overrides_accept_scalars() {
+        let c = GluetunConfig::parse(&with(
+            "custom-overrides",
+            json!(r#"{"UPDATER_PERIOD": "24h", "LOG_LEVEL_X": 3, "DOT": true}"#),
+        ))
+        .unwrap();
+        assert_eq!(c.overrides["UPDATER_PERIOD"], "24h");
+        assert_eq!(c.overrides["LOG_LEVEL_X"], "3");
+        assert_eq!(c.overrides["DOT"], "true");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parse_never_panics(key in "[a-z-]{1,30}", s in ".{0,200}", n in proptest::num::i64::ANY) {
+            let _ = GluetunConfig::parse(&with(&key, json!(s)));
+            let _ = GluetunConfig::parse(&with(&key, json!(n)));
+        }
+    }
+}
