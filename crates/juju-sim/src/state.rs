@@ -605,7 +605,7 @@ impl<'a> HookScope<'a> {
             }
         }
         for op in self.pending.secret_ops {
-            apply_secret_op(state, op, &mut effects);
+            apply_secret_op(&mut state.secrets, op, &mut effects);
         }
         if let Some(app) = state.applications.get_mut(&self.app) {
             let before = app.opened_ports.clone();
@@ -641,10 +641,15 @@ pub fn apply_settings(data: &mut BTreeMap<String, String>, changes: &BTreeMap<St
     }
 }
 
-fn apply_secret_op(state: &mut ModelState, op: SecretOp, effects: &mut Effects) {
+/// Applies one secret operation to a set of secrets (the model's, or a copy for a hook's view).
+pub fn apply_secret_op(
+    secrets: &mut BTreeMap<String, Secret>,
+    op: SecretOp,
+    effects: &mut Effects,
+) {
     match op {
         SecretOp::Add(secret) => {
-            state.secrets.insert(secret.id.clone(), secret);
+            secrets.insert(secret.id.clone(), secret);
         }
         SecretOp::Update {
             id,
@@ -654,7 +659,7 @@ fn apply_secret_op(state: &mut ModelState, op: SecretOp, effects: &mut Effects) 
             rotate,
             expire,
         } => {
-            let Some(secret) = state.secrets.get_mut(&id) else {
+            let Some(secret) = secrets.get_mut(&id) else {
                 return;
             };
             if let Some(content) = content {
@@ -679,25 +684,25 @@ fn apply_secret_op(state: &mut ModelState, op: SecretOp, effects: &mut Effects) 
             }
         }
         SecretOp::Grant { id, app, grant } => {
-            if let Some(secret) = state.secrets.get_mut(&id) {
+            if let Some(secret) = secrets.get_mut(&id) {
                 secret.grants.insert(app, grant);
             }
         }
         SecretOp::Revoke { id, app } => {
-            if let Some(secret) = state.secrets.get_mut(&id) {
+            if let Some(secret) = secrets.get_mut(&id) {
                 secret.grants.remove(&app);
             }
         }
         SecretOp::Remove { id, revision } => match revision {
             None => {
-                state.secrets.remove(&id);
+                secrets.remove(&id);
                 effects.secrets_removed.insert(id);
             }
             Some(rev) => {
-                if let Some(secret) = state.secrets.get_mut(&id) {
+                if let Some(secret) = secrets.get_mut(&id) {
                     secret.revisions.retain(|r| r.revision != rev);
                     if secret.revisions.is_empty() {
-                        state.secrets.remove(&id);
+                        secrets.remove(&id);
                         effects.secrets_removed.insert(id);
                     }
                 }
@@ -709,7 +714,7 @@ fn apply_secret_op(state: &mut ModelState, op: SecretOp, effects: &mut Effects) 
             label,
             revision,
         } => {
-            if let Some(secret) = state.secrets.get_mut(&id) {
+            if let Some(secret) = secrets.get_mut(&id) {
                 if let Some(label) = label {
                     secret.consumer_labels.insert(unit.clone(), label);
                 }

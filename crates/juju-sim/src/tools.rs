@@ -11,7 +11,14 @@ use std::io::{Read, Write};
 
 use serde::{Deserialize, Serialize};
 
-use crate::state::HookScope;
+mod args;
+mod other;
+mod relation;
+mod secret;
+
+pub use args::ToolError;
+
+use crate::state::{HookScope, PortOp, ToolCall};
 
 /// Largest message accepted on the wire (stdin of `relation-set --file -` and the like).
 pub const MAX_MESSAGE: u32 = 64 * 1024 * 1024;
@@ -135,11 +142,115 @@ pub fn dispatch(scope: &mut HookScope<'_>, req: &ToolRequest) -> ToolResponse {
         .first()
         .map(|a| a.rsplit('/').next().unwrap_or(a).to_owned())
         .unwrap_or_default();
-    let resp = ToolResponse::fail(127, format!("ERROR unknown command \"{name}\"\n"));
-    scope.tool_calls.push(crate::state::ToolCall {
-        argv: req.argv.clone(),
+    let args = req.argv.get(1..).unwrap_or_default();
+    let resp = match run_tool(scope, &name, args, &req.stdin) {
+        Ok(resp) => resp,
+        Err(e) => ToolResponse::fail(e.code, format!("ERROR {}\n", e.message)),
+    };
+    scope.tool_calls.push(ToolCall {
+        argv: redact(&name, &req.argv),
         code: resp.code,
         stdin_len: req.stdin.len(),
     });
     resp
+}
+
+/// The hook tools [`dispatch`] knows (the runner installs the client under each name).
+pub const TOOL_NAMES: &[&str] = &[
+    "action-fail",
+    "action-get",
+    "action-log",
+    "action-set",
+    "application-version-set",
+    "close-port",
+    "config-get",
+    "credential-get",
+    "goal-state",
+    "is-leader",
+    "juju-log",
+    "k8s-raw-get",
+    "k8s-raw-set",
+    "k8s-spec-get",
+    "k8s-spec-set",
+    "network-get",
+    "open-port",
+    "opened-ports",
+    "pod-spec-get",
+    "pod-spec-set",
+    "relation-get",
+    "relation-ids",
+    "relation-list",
+    "relation-model-get",
+    "relation-set",
+    "secret-add",
+    "secret-get",
+    "secret-grant",
+    "secret-ids",
+    "secret-info-get",
+    "secret-remove",
+    "secret-revoke",
+    "secret-set",
+    "status-get",
+    "status-set",
+    "storage-get",
+    "storage-list",
+];
+
+type Outcome = Result<ToolResponse, ToolError>;
+
+fn run_tool(scope: &mut HookScope<'_>, name: &str, args: &[String], stdin: &[u8]) -> Outcome {
+    match name {
+        "relation-ids" => relation::relation_ids(scope, args),
+        "relation-list" => relation::relation_list(scope, args),
+        "relation-get" => relation::relation_get(scope, args),
+        "relation-set" => relation::relation_set(scope, args, stdin),
+        "relation-model-get" => relation::relation_model_get(scope, args),
+        "secret-add" => secret::secret_add(scope, args),
+        "secret-get" => secret::secret_get(scope, args),
+        "secret-set" => secret::secret_set(scope, args),
+        "secret-grant" => secret::secret_grant(scope, args),
+        "secret-revoke" => secret::secret_revoke(scope, args),
+        "secret-remove" => secret::secret_remove(scope, args),
+        "secret-ids" => secret::secret_ids(scope, args),
+        "secret-info-get" => secret::secret_info_get(scope, args),
+        "config-get" => other::config_get(scope, args),
+        "is-leader" => other::is_leader(scope, args),
+        "status-set" => other::status_set(scope, args),
+        "status-get" => other::status_get(scope, args),
+        "application-version-set" => other::application_version_set(scope, args),
+        "juju-log" => other::juju_log(scope, args),
+        "goal-state" => other::goal_state(scope, args),
+        "open-port" => other::port(scope, args, PortOp::Open),
+        "close-port" => other::port(scope, args, PortOp::Close),
+        "opened-ports" => other::opened_ports(scope, args),
+        "action-get" => other::action_get(scope, args),
+        "action-set" => other::action_set(scope, args),
+        "action-fail" => other::action_fail(scope, args),
+        "action-log" => other::action_log(scope, args),
+        "storage-get" => other::storage_get(scope, args),
+        "storage-list" => other::storage_list(scope, args),
+        "network-get" => other::network_get(scope, args),
+        "credential-get" => other::credential_get(scope, args),
+        "pod-spec-set" | "pod-spec-get" | "k8s-spec-set" | "k8s-spec-get" | "k8s-raw-set"
+        | "k8s-raw-get" => Err(ToolError::run(format!(
+            "{name} is not supported for sidecar charms (juju-sim: podspec charms are not simulated)"
+        ))),
+        _ => Ok(ToolResponse::fail(
+            127,
+            format!("juju-sim-tool: {name}: hook tool not supported by juju-sim\n"),
+        )),
+    }
+}
+
+/// Replaces secret content values in `secret-add`/`secret-set` arguments with `***`.
+fn redact(name: &str, argv: &[String]) -> Vec<String> {
+    if name != "secret-add" && name != "secret-set" {
+        return argv.to_vec();
+    }
+    argv.iter()
+        .map(|a| match a.split_once('=') {
+            Some((k, _)) if !a.starts_with('-') => format!("{k}=***"),
+            _ => a.clone(),
+        })
+        .collect()
 }
