@@ -117,7 +117,7 @@ impl ToolError {
         let tool_name = tool.rsplit('/').next().unwrap_or(tool);
         let (tool, stderr) = (tool.to_owned(), stderr.trim_end().to_owned());
         if (tool_name.starts_with("relation-") || tool_name.starts_with("network-"))
-            && lower.contains("relation not found")
+            && says_relation_not_found(&lower)
         {
             Self::RelationNotFound { tool, stderr }
         } else if tool_name.starts_with("secret-") && lower.contains("not found") {
@@ -137,4 +137,15 @@ impl ToolError {
             Self::Failed { .. } | Self::Spawn { .. } | Self::ContentFile { .. }
         )
     }
+}
+
+/// "relation not found" or "relation <one token> not found" somewhere in (lower-cased) stderr.
+fn says_relation_not_found(lower: &str) -> bool {
+    lower.match_indices("relation ").any(|(at, m)| {
+        let rest = &lower[at + m.len()..];
+        rest.starts_with("not found")
+            || rest
+                .split_once(' ')
+                .is_some_and(|(token, tail)| !token.is_empty() && tail.starts_with("not found"))
+    })
 }
