@@ -86,6 +86,9 @@ pub struct AppSpec<'a> {
     pub meta: &'a CharmMeta,
     /// Units to create the StatefulSet with (Juju's `InitialScale`).
     pub initial_scale: i32,
+    /// Juju's `CharmModifiedVersion` (bumped by `refresh`; part of `charm-init`'s args, so a
+    /// refresh changes the template and rolls the pods, as in Juju).
+    pub charm_modified_version: u32,
 }
 
 impl AppSpec<'_> {
@@ -216,11 +219,7 @@ impl AppSpec<'_> {
             Self::sub_mount("/charm/containers", "charm/containers", false),
             Self::sub_mount(DEFAULT_PEBBLE_DIR, "containeragent/pebble", false),
             Self::sub_mount("/var/log/juju", "containeragent/var/log/juju", false),
-            Self::sub_mount(
-                "/usr/bin/juju-introspect",
-                "charm/bin/containeragent",
-                true,
-            ),
+            Self::sub_mount("/usr/bin/juju-introspect", "charm/bin/containeragent", true),
             Self::sub_mount("/usr/bin/juju-exec", "charm/bin/containeragent", true),
             Self::sub_mount(
                 "/etc/profile.d/juju-introspection.sh",
@@ -256,7 +255,11 @@ impl AppSpec<'_> {
             let port = (38813 + i).to_string();
             let mut mounts = vec![
                 Self::sub_mount("/charm/bin/pebble", "charm/bin/pebble", true),
-                Self::sub_mount("/charm/container", &format!("charm/containers/{name}"), false),
+                Self::sub_mount(
+                    "/charm/container",
+                    &format!("charm/containers/{name}"),
+                    false,
+                ),
             ];
             for m in &c.mounts {
                 mounts.push(json!({"name": self.volume_name(&m.storage), "mountPath": m.location}));
@@ -292,7 +295,7 @@ impl AppSpec<'_> {
             "command": ["/opt/containeragent"],
             "args": [
                 "init", "--containeragent-pebble-dir", "/containeragent/pebble",
-                "--charm-modified-version", "0", "--data-dir", DATA_DIR,
+                "--charm-modified-version", self.charm_modified_version.to_string(), "--data-dir", DATA_DIR,
                 "--bin-dir", "/charm/bin", "--profile-dir", "/containeragent/etc/profile.d",
             ],
             "env": [
@@ -381,7 +384,10 @@ fn juju_post() -> PostParams {
 
 /// `Ensure` on deploy: the Secret, both Services and the StatefulSet, created with field
 /// manager `juju` (an object that already exists is re-applied, as `Ensure` does).
-pub async fn ensure_application(client: &kube::Client, spec: &AppSpec<'_>) -> Result<(), KubeError> {
+pub async fn ensure_application(
+    client: &kube::Client,
+    spec: &AppSpec<'_>,
+) -> Result<(), KubeError> {
     let secrets: Api<Secret> = Api::namespaced(client.clone(), spec.namespace);
     let secret: Secret = decode("secret", spec.secret())?;
     match secrets.create(&juju_post(), &secret).await {
@@ -392,7 +398,10 @@ pub async fn ensure_application(client: &kube::Client, spec: &AppSpec<'_>) -> Re
     }
     let services: Api<Service> = Api::namespaced(client.clone(), spec.namespace);
     for svc in [spec.service(), spec.headless_service()] {
-        let name = svc["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+        let name = svc["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         let obj: Service = decode("service", svc)?;
         match services.create(&juju_post(), &obj).await {
             Err(e) if is_status(&e, 409) => {}
@@ -466,7 +475,12 @@ pub async fn template_of(
 }
 
 /// Sets the StatefulSet's replicas (what `scale-application` makes Juju do).
-pub async fn scale(client: &kube::Client, namespace: &str, app: &str, n: i32) -> Result<(), KubeError> {
+pub async fn scale(
+    client: &kube::Client,
+    namespace: &str,
+    app: &str,
+    n: i32,
+) -> Result<(), KubeError> {
     let api: Api<StatefulSet> = Api::namespaced(client.clone(), namespace);
     let pp = PatchParams {
         field_manager: Some(JUJU_FIELD_MANAGER.to_owned()),
@@ -536,7 +550,10 @@ pub async fn create_pod(
     if template["metadata"]["annotations"].is_object() {
         metadata["annotations"] = template["metadata"]["annotations"].clone();
     }
-    let pod: Pod = decode("pod", json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec}))?;
+    let pod: Pod = decode(
+        "pod",
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec}),
+    )?;
     let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
     pods.create(&PostParams::default(), &pod)
         .await
@@ -545,11 +562,20 @@ pub async fn create_pod(
 }
 
 /// Deletes a Pod immediately (grace period 0), ignoring one that is already gone.
-pub async fn delete_pod(client: &kube::Client, namespace: &str, name: &str) -> Result<(), KubeError> {
+pub async fn delete_pod(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+) -> Result<(), KubeError> {
     let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
-    match pods.delete(name, &DeleteParams::default().grace_period(0)).await {
+    match pods
+        .delete(name, &DeleteParams::default().grace_period(0))
+        .await
+    {
         Err(e) if is_status(&e, 404) => Ok(()),
-        r => r.map(|_| ()).map_err(api_err("delete", format!("pod {name}"))),
+        r => r
+            .map(|_| ())
+            .map_err(api_err("delete", format!("pod {name}"))),
     }
 }
 
@@ -565,4 +591,116 @@ pub fn storage_locations(meta: &CharmMeta) -> BTreeMap<String, String> {
         .keys()
         .map(|k| (k.clone(), AppSpec::charm_storage_location(k)))
         .collect()
+}
+
+/// What Juju creates for the application's identity (in place of its ServiceAccount, Role and
+/// RoleBinding; rights as kube-testbed's untrusted identity: get/list/patch pods and services,
+/// create pods/exec), created with the admin client, plus a token from a TokenRequest.
+pub async fn ensure_identity(
+    client: &kube::Client,
+    namespace: &str,
+    app: &str,
+) -> Result<String, KubeError> {
+    use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+    use k8s_openapi::api::core::v1::ServiceAccount;
+    use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+    let pp = PatchParams::apply(JUJU_FIELD_MANAGER).force();
+    let sas: Api<ServiceAccount> = Api::namespaced(client.clone(), namespace);
+    sas.patch(
+        app,
+        &pp,
+        &Patch::Apply(json!({"apiVersion": "v1", "kind": "ServiceAccount",
+            "metadata": {"name": app, "namespace": namespace,
+                "labels": {"app.kubernetes.io/name": app, "app.kubernetes.io/managed-by": "juju"}}})),
+    )
+    .await
+    .map_err(api_err("apply", format!("serviceaccount {app}")))?;
+    let roles: Api<Role> = Api::namespaced(client.clone(), namespace);
+    roles
+        .patch(
+            app,
+            &pp,
+            &Patch::Apply(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+                "metadata": {"name": app, "namespace": namespace},
+                "rules": [
+                    {"apiGroups": [""], "resources": ["pods", "services"], "verbs": ["get", "list", "patch"]},
+                    {"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["create"]},
+                ]})),
+        )
+        .await
+        .map_err(api_err("apply", format!("role {app}")))?;
+    let bindings: Api<RoleBinding> = Api::namespaced(client.clone(), namespace);
+    bindings
+        .patch(
+            app,
+            &pp,
+            &Patch::Apply(
+                json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                "metadata": {"name": app, "namespace": namespace},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": app},
+                "subjects": [{"kind": "ServiceAccount", "name": app, "namespace": namespace}]}),
+            ),
+        )
+        .await
+        .map_err(api_err("apply", format!("rolebinding {app}")))?;
+    let request = TokenRequest {
+        spec: TokenRequestSpec {
+            expiration_seconds: Some(365 * 24 * 3600),
+            ..TokenRequestSpec::default()
+        },
+        ..TokenRequest::default()
+    };
+    let answer = sas
+        .create_token_request(app, &PostParams::default(), &request)
+        .await
+        .map_err(api_err("create", format!("token for serviceaccount {app}")))?;
+    Ok(answer.status.map(|s| s.token).unwrap_or_default())
+}
+
+/// `juju trust APP --scope=cluster`: binds the application's ServiceAccount to
+/// `cluster-admin` (`trusted = false` removes the binding).
+pub async fn set_trust(
+    client: &kube::Client,
+    namespace: &str,
+    app: &str,
+    trusted: bool,
+) -> Result<(), KubeError> {
+    use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
+    let name = format!("{namespace}-{app}");
+    let api: Api<ClusterRoleBinding> = Api::all(client.clone());
+    if trusted {
+        api.patch(
+            &name,
+            &PatchParams::apply(JUJU_FIELD_MANAGER).force(),
+            &Patch::Apply(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+                "metadata": {"name": name},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+                "subjects": [{"kind": "ServiceAccount", "name": app, "namespace": namespace}]})),
+        )
+        .await
+        .map_err(api_err("apply", format!("clusterrolebinding {name}")))?;
+    } else {
+        match api.delete(&name, &DeleteParams::default()).await {
+            Err(e) if is_status(&e, 404) => {}
+            r => {
+                r.map_err(api_err("delete", format!("clusterrolebinding {name}")))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Creates namespace `name` labelled `kubernetes.io/metadata.name` (as 1.21+ does).
+pub async fn ensure_namespace(client: &kube::Client, name: &str) -> Result<(), KubeError> {
+    use k8s_openapi::api::core::v1::Namespace;
+    let api: Api<Namespace> = Api::all(client.clone());
+    api.patch(
+        name,
+        &PatchParams::apply(JUJU_FIELD_MANAGER).force(),
+        &Patch::Apply(json!({"apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": name, "labels": {"kubernetes.io/metadata.name": name}}})),
+    )
+    .await
+    .map_err(api_err("apply", format!("namespace {name}")))?;
+    Ok(())
 }

@@ -6,9 +6,14 @@
 //! and Pebble ([`pebble`]).
 
 pub mod charm;
+pub mod cli;
 pub mod k8s;
 pub mod meta;
+pub mod model;
 pub mod pebble;
+pub mod pebble_host;
 pub mod runner;
 pub mod state;
+pub mod status;
 pub mod tools;
+pub mod workload;
