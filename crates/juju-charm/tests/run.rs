@@ -1,0 +1,237 @@
+//! The run loop: exit-code mapping, status set once at the end (unit, and app on the leader),
+//! error chains logged, and the CLI switch.
+
+use std::sync::Arc;
+
+use clap::Subcommand;
+use juju_charm::log::JujuLogLayer;
+use juju_charm::run::{CliInfo, Outcome, parse_cli, run_hook};
+use juju_charm::tools::fake::RecordingRunner;
+use juju_charm::{Context, Hook, Status, Tools};
+use tracing_subscriber::prelude::*;
+
+#[derive(Debug, thiserror::Error)]
+#[error("apply failed")]
+struct ApplyError(#[source] std::io::Error);
+
+fn ctx(path: &str) -> Context {
+    Context::from_vars([
+        ("JUJU_DISPATCH_PATH", path),
+        ("JUJU_UNIT_NAME", "gluetun/0"),
+        ("JUJU_RELATION", "vpn-gateway"),
+    ])
+}
+
+fn setup() -> (Arc<RecordingRunner>, Tools) {
+    let fake = Arc::new(RecordingRunner::new());
+    (fake.clone(), Tools::new(fake))
+}
+
+fn tools_called(fake: &RecordingRunner) -> Vec<String> {
+    fake.calls().into_iter().map(|c| c.tool).collect()
+}
+
+#[test]
+fn status_is_set_once_for_unit_and_app_on_the_leader() {
+    let (fake, tools) = setup();
+    fake.reply("is-leader", "true");
+    let mut seen = None;
+    let outcome = run_hook(
+        ctx("hooks/vpn-gateway-relation-changed"),
+        tools,
+        |juju, hook| {
+            seen = Some(hook.clone());
+            assert_eq!(juju.context().app_name(), "gluetun");
+            juju.add_status(Status::waiting("for gateway"));
+            juju.add_status(Status::blocked("vpn-provider is required"));
+            juju.add_status(Status::blocked("second blocked"));
+            // Leadership asked by the charm is cached for the end of the hook.
+            assert!(juju.is_leader()?);
+            Ok::<(), juju_charm::ToolError>(())
+        },
+    );
+    assert_eq!(outcome, Outcome::Done);
+    assert_eq!(
+        seen,
+        Some(Hook::Relation {
+            endpoint: "vpn-gateway".into(),
+            kind: juju_charm::hook::RelationHook::Changed
+        })
+    );
+    let argvs = fake.argvs();
+    assert_eq!(
+        tools_called(&fake),
+        ["is-leader", "status-set", "status-set"]
+    );
+    assert_eq!(
+        argvs[1],
+        [
+            "status-set",
+            "--application=False",
+            "blocked",
+            "--",
+            "vpn-provider is required"
+        ]
+    );
+    assert_eq!(
+        argvs[2],
+        [
+            "status-set",
+            "--application=True",
+            "blocked",
+            "--",
+            "vpn-provider is required"
+        ]
+    );
+}
+
+#[test]
+fn non_leader_sets_only_unit_status() {
+    let (fake, tools) = setup();
+    fake.reply("is-leader", "false");
+    let outcome = run_hook(ctx("hooks/update-status"), tools, |juju, _| {
+        juju.add_status(Status::active(""));
+        Ok::<(), ApplyError>(())
+    });
+    assert_eq!(outcome, Outcome::Done);
+    assert_eq!(tools_called(&fake), ["status-set", "is-leader"]);
+}
+
+#[test]
+fn nothing_collected_sets_nothing() {
+    let (fake, tools) = setup();
+    let outcome = run_hook(ctx("actions/show-credentials"), tools, |_, hook| {
+        assert_eq!(hook, &Hook::Action("show-credentials".into()));
+        Ok::<(), ApplyError>(())
+    });
+    assert_eq!(outcome, Outcome::Done);
+    assert!(fake.calls().is_empty());
+}
+
+#[test]
+fn charm_error_retries_sets_no_status_and_logs_the_chain() {
+    let (fake, tools) = setup();
+    let logs = Arc::new(RecordingRunner::new());
+    let subscriber =
+        tracing_subscriber::registry().with(JujuLogLayer::new(Tools::new(logs.clone())));
+    let outcome = tracing::subscriber::with_default(subscriber, || {
+        run_hook(ctx("hooks/config-changed"), tools, |juju, _| {
+            juju.add_status(Status::active(""));
+            Err(ApplyError(std::io::Error::other("connection refused")))
+        })
+    });
+    assert_eq!(outcome, Outcome::Retry);
+    assert!(fake.calls().is_empty(), "no status-set on failure");
+    let errors: Vec<Vec<String>> = logs
+        .argvs()
+        .into_iter()
+        .filter(|a| a[2] == "ERROR")
+        .collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0][4].ends_with("failed: apply failed: connection refused"),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn error_status_retries_without_status_set() {
+    let (fake, tools) = setup();
+    let outcome = run_hook(ctx("hooks/start"), tools, |juju, _| {
+        juju.add_status(Status::blocked("b"));
+        juju.add_status(Status::error("transient"));
+        Ok::<(), ApplyError>(())
+    });
+    assert_eq!(outcome, Outcome::Retry);
+    assert!(fake.calls().is_empty());
+}
+
+#[test]
+fn failing_status_set_or_leader_check_retries() {
+    let (fake, tools) = setup();
+    fake.fail("status-set", 1, "ERROR connection reset");
+    let outcome = run_hook(ctx("hooks/start"), tools, |juju, _| {
+        juju.add_status(Status::active(""));
+        Ok::<(), ApplyError>(())
+    });
+    assert_eq!(outcome, Outcome::Retry);
+
+    let (fake, tools) = setup();
+    fake.fail("is-leader", 1, "ERROR connection reset");
+    let outcome = run_hook(ctx("hooks/start"), tools, |juju, _| {
+        juju.add_status(Status::active(""));
+        Ok::<(), ApplyError>(())
+    });
+    assert_eq!(outcome, Outcome::Retry);
+    assert_eq!(tools_called(&fake), ["status-set", "is-leader"]);
+}
+
+#[test]
+fn outcome_maps_to_exit_code() {
+    assert_eq!(
+        std::process::ExitCode::from(Outcome::Done),
+        std::process::ExitCode::SUCCESS
+    );
+    assert_eq!(
+        std::process::ExitCode::from(Outcome::Retry),
+        std::process::ExitCode::FAILURE
+    );
+}
+
+#[test]
+fn juju_handle_exposes_workload_seams() {
+    let (_, tools) = setup();
+    let ctx = Context::from_vars([
+        ("JUJU_DISPATCH_PATH", "hooks/start"),
+        ("CHARMARR_PEBBLE_DIR", "/tmp/p"),
+        ("CHARMARR_WORKLOAD_ADDR_GLUETUN_8000", "127.0.0.1:9"),
+    ]);
+    let juju = juju_charm::Juju::new(ctx, tools);
+    assert_eq!(
+        juju.pebble_socket("gluetun"),
+        std::path::Path::new("/tmp/p/gluetun/pebble.socket")
+    );
+    assert_eq!(juju.workload_addr("gluetun", 8000), "127.0.0.1:9");
+}
+
+#[derive(Debug, Subcommand, PartialEq)]
+enum Cmd {
+    /// Print what the charm would write.
+    Render {
+        /// A config file.
+        #[arg(long)]
+        config: String,
+    },
+}
+
+const INFO: CliInfo = CliInfo {
+    name: "gluetun-k8s",
+    version: "1.2.3",
+    about: "test charm",
+};
+
+#[test]
+fn cli_parses_subcommands_help_and_version() {
+    let cmd: Cmd = parse_cli(&INFO, ["gluetun-k8s", "render", "--config", "c.yaml"]).unwrap();
+    assert_eq!(
+        cmd,
+        Cmd::Render {
+            config: "c.yaml".into()
+        }
+    );
+
+    let help = parse_cli::<Cmd, _, _>(&INFO, ["gluetun-k8s", "--help"]).unwrap_err();
+    assert_eq!(help.kind(), clap::error::ErrorKind::DisplayHelp);
+    assert_eq!(help.exit_code(), 0);
+    assert!(help.to_string().contains("render"));
+
+    let version = parse_cli::<Cmd, _, _>(&INFO, ["gluetun-k8s", "--version"]).unwrap_err();
+    assert_eq!(version.kind(), clap::error::ErrorKind::DisplayVersion);
+    assert!(version.to_string().contains("gluetun-k8s 1.2.3"));
+
+    let bad = parse_cli::<Cmd, _, _>(&INFO, ["gluetun-k8s", "frobnicate"]).unwrap_err();
+    assert_eq!(bad.exit_code(), 2);
+    // No subcommand: help, as a usage error.
+    let none = parse_cli::<Cmd, _, _>(&INFO, ["gluetun-k8s"]).unwrap_err();
+    assert_ne!(none.exit_code(), 0);
+}
