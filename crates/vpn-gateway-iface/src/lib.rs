@@ -25,7 +25,7 @@ pub mod killswitch;
 pub mod owner;
 pub mod pod;
 pub mod settings;
-mod smp;
+pub mod smp;
 pub mod statefulset;
 pub mod types;
 pub mod wire;

@@ -192,6 +192,17 @@ impl OwnedNames {
     }
 }
 
+/// The StatefulSet the API server holds after any strategic-merge `patch` on `current`
+/// (e.g. Juju re-applying its own template). Emulation limits: see [`crate::smp`]'s rules
+/// (pod-template merge keys, `$patch: delete`, `null`); `$retainKeys`, `$setElementOrder`
+/// and `$patch: replace` are not emulated.
+pub fn emulate_strategic_merge(
+    current: &StatefulSet,
+    patch: &Value,
+) -> Result<StatefulSet, EmulateError> {
+    emulate(current, patch)
+}
+
 fn emulate(current: &StatefulSet, fields: &Value) -> Result<StatefulSet, EmulateError> {
     let mut merged = to_json(current);
     if let (Value::Object(target), Value::Object(patch)) = (&mut merged, fields) {

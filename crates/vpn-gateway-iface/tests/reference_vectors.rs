@@ -81,6 +81,7 @@ fn requirer_data_round_trips() {
 }
 
 #[test]
+#[allow(clippy::too_many_lines)] // One table of cases, formatted one field per line.
 fn each_bad_field_is_named() {
     let base: serde_json::Value = ok(serde_json::from_str(REF_FULL));
     let cases: &[(&str, serde_json::Value, Problem)] = &[
