@@ -117,7 +117,6 @@ pub struct Cluster {
     dir: Dir,
     server: String,
     admin: Identity,
-    lifetime: Lifetime,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -192,7 +191,6 @@ impl Cluster {
             dir,
             server: String::new(),
             admin,
-            lifetime: options.lifetime,
         };
         let mut attempt = 1;
         loop {
@@ -448,15 +446,14 @@ impl Cluster {
                     tracing::warn!("stopping {name} (pid {}): {e}", child.id());
                 }
                 tracing::debug!(elapsed = ?started.elapsed(), "{name} stopped");
+                let _ = fs::remove_file(pid_file);
             }
-            let _ = fs::remove_file(pid_file);
         }
     }
 }
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        let _ = self.lifetime;
         self.stop_processes();
     }
 }
@@ -490,7 +487,8 @@ pub fn running_in_dir(dir: &Path) -> Vec<(&'static str, u32)> {
         .collect()
 }
 
-/// Whether a process with this PID exists (for tests checking that nothing is left).
+/// Whether a process with this PID still runs (not exited, not a zombie): for tests that
+/// check nothing is left behind.
 pub fn pid_alive(pid: u32) -> bool {
     process::alive(pid)
 }

@@ -122,9 +122,15 @@ fn setpriv_supports_pdeathsig() -> bool {
     })
 }
 
-/// Whether a process with this PID exists (zombies included).
+/// Whether a process with this PID exists and has not exited (a zombie counts as gone).
 pub(crate) fn alive(pid: u32) -> bool {
-    to_pid(pid).is_some_and(|p| rustix::process::test_kill_process(p).is_ok())
+    let exists = to_pid(pid).is_some_and(|p| rustix::process::test_kill_process(p).is_ok());
+    exists
+        && fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
+            // The state follows the parenthesised command name: `pid (comm) S ...`.
+            stat.rsplit_once(')')
+                .is_none_or(|(_, rest)| !rest.trim_start().starts_with('Z'))
+        })
 }
 
 fn to_pid(pid: u32) -> Option<Pid> {

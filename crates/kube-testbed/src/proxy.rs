@@ -549,7 +549,7 @@ async fn handle(
             return Ok(status_response(code, &info));
         }
         Some((_, Action::Delay { millis })) => {
-            tokio::time::sleep(Duration::from_millis(millis)).await
+            tokio::time::sleep(Duration::from_millis(millis)).await;
         }
         None => {}
     }
@@ -701,7 +701,7 @@ fn status_response(code: u16, info: &RequestInfo) -> Response<ProxyBody> {
         429 => details["retryAfterSeconds"] = json!(1),
         422 => {
             details["causes"] =
-                json!([{"reason": "FieldValueInvalid", "message": injected, "field": "metadata"}])
+                json!([{"reason": "FieldValueInvalid", "message": injected, "field": "metadata"}]);
         }
         500 => details["causes"] = json!([{"message": injected}]),
         _ => {}
