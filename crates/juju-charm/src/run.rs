@@ -76,6 +76,14 @@ impl Juju {
         self.ctx.pebble_socket(container)
     }
 
+    /// A Pebble client for a workload container, on the socket Juju mounts for it
+    /// ([`Context::pebble_socket`], overridable with `CHARMARR_PEBBLE_DIR`). Nothing is opened
+    /// until the first request. (A Kubernetes handle belongs here too; the charm builds it with
+    /// [`crate::k8s`] for now, since connecting is async and needs the hook's runtime.)
+    pub fn pebble(&self, container: &str) -> crate::pebble::Pebble {
+        crate::pebble::Pebble::at_socket(self.ctx.pebble_socket(container))
+    }
+
     /// Where to reach a workload port (see [`Context::workload_addr`]).
     pub fn workload_addr(&self, container: &str, port: u16) -> String {
         self.ctx.workload_addr(container, port)

@@ -192,6 +192,10 @@ fn juju_handle_exposes_workload_seams() {
         std::path::Path::new("/tmp/p/gluetun/pebble.socket")
     );
     assert_eq!(juju.workload_addr("gluetun", 8000), "127.0.0.1:9");
+    assert_eq!(
+        juju.pebble("gluetun").socket(),
+        std::path::Path::new("/tmp/p/gluetun/pebble.socket")
+    );
 }
 
 #[derive(Debug, Subcommand, PartialEq)]
