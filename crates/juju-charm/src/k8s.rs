@@ -327,20 +327,34 @@ impl Kube {
         policy: RetryPolicy,
     ) -> Result<Self, KubeError> {
         let deadline = Instant::now() + budget;
-        let mut config = Config::infer().await.map_err(KubeError::Configure)?;
-        // kube's own retry layer (15 tries, up to 1000 s) would ignore our budget.
+        let config = Config::infer().await.map_err(KubeError::Configure)?;
+        let mut kube = Self::from_config(config, namespace, field_manager, budget, policy)?;
+        kube.deadline = deadline;
+        Ok(kube)
+    }
+
+    /// Builds the client from an explicit configuration (e.g. a kubeconfig file read by a
+    /// test or the simulator). kube's own retry layer is switched off (its 15 tries, up to
+    /// 1000 s, would ignore our budget) and its timeouts set to the request timeout.
+    pub fn from_config(
+        mut config: Config,
+        namespace: &str,
+        field_manager: &str,
+        budget: Duration,
+        policy: RetryPolicy,
+    ) -> Result<Self, KubeError> {
         config.default_retry = false;
         config.connect_timeout = Some(policy.request_timeout);
         config.read_timeout = Some(policy.request_timeout);
         config.write_timeout = Some(policy.request_timeout);
         let client = Client::try_from(config).map_err(KubeError::Client)?;
-        Ok(Self {
+        Ok(Self::from_client(
             client,
-            namespace: namespace.to_owned(),
-            field_manager: field_manager.to_owned(),
+            namespace,
+            field_manager,
+            budget,
             policy,
-            deadline,
-        })
+        ))
     }
 
     /// Wraps an existing client. Build it with `default_retry = false` (kube's retry layer
