@@ -16,7 +16,7 @@ mod other;
 mod relation;
 mod secret;
 
-pub use args::ToolError;
+pub use args::{ToolError, now, rfc3339, yaml};
 
 use crate::state::{HookScope, PortOp, ToolCall};
 
