@@ -147,7 +147,7 @@ fn sigkill_of_the_owner_stops_the_cluster() -> TestResult {
         .env("KUBE_TESTBED_HOLDER_FILE", &file)
         .stdout(Stdio::null())
         .spawn()?;
-    let started = eventually(Duration::from_secs(120), || {
+    let started = eventually(Duration::from_mins(2), || {
         file.exists() || holder.try_wait().ok().flatten().is_some()
     });
     let text = std::fs::read_to_string(&file);
