@@ -198,7 +198,18 @@ where
 {
     let tools = Tools::new(Arc::new(ProcessRunner::new()));
     crate::log::install(&ctx, &tools);
+    log_panics();
     run_hook(ctx, tools, f).into()
+}
+
+/// Sends a panic's message to the unit log before the default hook prints it (charms build
+/// with `panic = "abort"`; the non-zero exit makes Juju retry the hook).
+fn log_panics() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        tracing::error!("charm panicked: {info}");
+        default(info);
+    }));
 }
 
 /// Name, version and one-line description of a charm binary's CLI.

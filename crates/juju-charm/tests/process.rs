@@ -91,7 +91,7 @@ fn successes(d: &Path, runner: &ProcessRunner) {
     );
 }
 
-fn failures(_d: &Path, runner: &ProcessRunner) {
+fn failures(d: &Path, runner: &ProcessRunner) {
     let tools = Tools::new(Arc::new(runner.clone()));
 
     // Non-zero exits keep stderr and are classified.
@@ -144,6 +144,16 @@ fn failures(_d: &Path, runner: &ProcessRunner) {
         matches!(&err, ToolError::ToolMissing { tool } if tool == "open-port"),
         "{err:?}"
     );
+
+    // PATH lookup on a given PATH (the process environment is untouched).
+    let dirs = std::env::join_paths([d, Path::new("/usr/bin"), Path::new("/bin")]).unwrap();
+    let on_path = ProcessRunner::with_path(dirs);
+    assert_eq!(
+        on_path.run("echo-args", &["x".to_owned()], None).unwrap(),
+        "x\n"
+    );
+    let err = on_path.run("open-port", &[], None).unwrap_err();
+    assert!(matches!(err, ToolError::ToolMissing { .. }), "{err:?}");
 
     // PATH lookup: a tool name that is on no PATH is missing, not a panic.
     let err = ProcessRunner::new()

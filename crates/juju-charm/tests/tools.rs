@@ -518,6 +518,7 @@ fn secret_grant_info_remove() {
         tools.secret_info_get(SecretRef::Id("secret:abc")),
         Err(ToolError::BadOutput { .. })
     ));
+    tools.secret_revoke("secret:abc", 4, Some("q/0")).unwrap();
     tools.secret_remove("secret:abc", None).unwrap();
     tools.secret_remove("secret:abc", Some(3)).unwrap();
     assert_eq!(
@@ -534,6 +535,14 @@ fn secret_grant_info_remove() {
             ]),
             sv(&["secret-info-get", "--format=json", "--label", "lbl"]),
             sv(&["secret-info-get", "--format=json", "secret:abc"]),
+            sv(&[
+                "secret-revoke",
+                "--relation",
+                "4",
+                "--unit",
+                "q/0",
+                "secret:abc"
+            ]),
             sv(&["secret-remove", "secret:abc"]),
             sv(&["secret-remove", "secret:abc", "--revision", "3"]),
         ]
@@ -756,4 +765,15 @@ fn secret_string_redacts() {
     assert_eq!(format!("{s}"), "[REDACTED]");
     assert_eq!(format!("{s:?}"), "[REDACTED]");
     assert_eq!(s.expose(), "hunter2");
+}
+
+#[test]
+fn secret_ids() {
+    let (fake, tools) = setup();
+    fake.reply("secret-ids", r#"["secret:id1", "secret:id2"]"#);
+    assert_eq!(
+        tools.secret_ids().unwrap(),
+        sv(&["secret:id1", "secret:id2"])
+    );
+    assert_eq!(fake.argvs(), vec![sv(&["secret-ids", "--format=json"])]);
 }

@@ -1,5 +1,6 @@
 //! [`ProcessRunner`]: runs hook tools as real child processes.
 
+use std::ffi::OsString;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -12,6 +13,7 @@ use super::{OutputError, ToolError, ToolRunner};
 #[derive(Debug, Clone, Default)]
 pub struct ProcessRunner {
     dir: Option<PathBuf>,
+    path: Option<OsString>,
 }
 
 impl ProcessRunner {
@@ -24,6 +26,16 @@ impl ProcessRunner {
     pub fn in_dir(dir: impl Into<PathBuf>) -> Self {
         Self {
             dir: Some(dir.into()),
+            path: None,
+        }
+    }
+
+    /// Finds tools on the given `PATH` value instead of this process's (tests, the simulator);
+    /// the tools run with that `PATH` too. The process environment is not changed.
+    pub fn with_path(path: impl Into<OsString>) -> Self {
+        Self {
+            dir: None,
+            path: Some(path.into()),
         }
     }
 }
@@ -34,7 +46,12 @@ impl ToolRunner for ProcessRunner {
             .dir
             .as_ref()
             .map_or_else(|| PathBuf::from(tool), |dir| dir.join(tool));
-        let mut child = Command::new(program)
+        let mut command = Command::new(program);
+        if let Some(path) = &self.path {
+            // std searches the child's PATH when it is set on the command.
+            command.env("PATH", path);
+        }
+        let mut child = command
             .args(args)
             .stdin(if stdin.is_some() {
                 Stdio::piped()

@@ -1,5 +1,5 @@
 //! Secret hook tools: `secret-get`, `secret-add`, `secret-set`, `secret-grant`,
-//! `secret-info-get`, `secret-remove`.
+//! `secret-revoke`, `secret-ids`, `secret-info-get`, `secret-remove`.
 //!
 //! Secret content never appears on a command line: as ops does (`ops/hookcmds/_secret.py`),
 //! each value is written to a file in a fresh private temporary directory and passed as
@@ -174,6 +174,29 @@ impl Tools {
         }
         args.push(id.to_owned());
         self.run("secret-grant", &args).map(drop)
+    }
+
+    /// Revokes a grant made to relation `relation_id` (or one unit of it):
+    /// `secret-revoke --relation <id> [--unit <unit>] <secret-id>`.
+    pub fn secret_revoke(
+        &self,
+        id: &str,
+        relation_id: u64,
+        unit: Option<&str>,
+    ) -> Result<(), ToolError> {
+        let mut args = argv(["--relation".to_owned(), relation_id.to_string()]);
+        if let Some(unit) = unit {
+            args.extend(argv(["--unit", unit]));
+        }
+        args.push(id.to_owned());
+        self.run("secret-revoke", &args).map(drop)
+    }
+
+    /// The ids of the secrets this unit (and, on the leader, its application) owns:
+    /// `secret-ids --format=json`.
+    pub fn secret_ids(&self) -> Result<Vec<String>, ToolError> {
+        let ids: Option<Vec<String>> = self.run_json("secret-ids", &argv(["--format=json"]))?;
+        Ok(ids.unwrap_or_default())
     }
 
     /// Metadata of an owned secret: `secret-info-get --format=json <id>|--label <label>`.
