@@ -24,25 +24,36 @@ use serde_json::Value;
 
 use crate::smp::merge_key;
 
-/// True iff the live ConfigMap holds our `data` and labels.
+/// True iff the live ConfigMap carries our labels and every `data` entry of ours (extra
+/// entries another manager added are ignored: server-side apply would not remove them).
 pub fn config_map_holds(desired: &ConfigMap, live: &ConfigMap) -> bool {
-    owned_holds(&json(desired), &json(live))
+    owned_holds(&json(desired), &json(live), Compare::Subset)
 }
 
-/// True iff the live NetworkPolicy holds our `spec` and labels.
+/// True iff the live NetworkPolicy carries our labels and EXACTLY our `spec`. Exact, because
+/// any extra selector term, rule or `except` could unselect the pod or change what egress
+/// is allowed, and our apply replaces the whole spec (its lists and selectors are atomic).
+/// Every field the API server would default inside it (port `protocol`, `policyTypes`) we
+/// set ourselves.
 pub fn network_policy_holds(desired: &NetworkPolicy, live: &NetworkPolicy) -> bool {
-    owned_holds(&json(desired), &json(live))
+    owned_holds(&json(desired), &json(live), Compare::Exact)
 }
 
-/// True iff the live CiliumNetworkPolicy (as JSON) holds our `spec` and labels.
+/// True iff the live CiliumNetworkPolicy (as JSON) carries our labels and exactly our `spec`.
 pub fn cilium_policy_holds(desired: &Value, live: &Value) -> bool {
-    owned_holds(desired, live)
+    owned_holds(desired, live, Compare::Exact)
 }
 
-/// A wholly-owned object holds when our labels and every top-level field other than
-/// `apiVersion`, `kind` and `metadata` (i.e. `data`, `spec`) are in the live object, with
-/// all lists atomic.
-fn owned_holds(desired: &Value, live: &Value) -> bool {
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Compare {
+    Subset,
+    Exact,
+}
+
+/// Our labels must be among the live labels; every top-level field other than
+/// `apiVersion`, `kind` and `metadata` (i.e. `data` or `spec`) must be in the live object,
+/// as a subset (all lists atomic) or exactly.
+fn owned_holds(desired: &Value, live: &Value, compare: Compare) -> bool {
     let Value::Object(fields) = desired else {
         return false;
     };
@@ -56,7 +67,12 @@ fn owned_holds(desired: &Value, live: &Value) -> bool {
         && fields
             .iter()
             .filter(|(k, _)| !matches!(k.as_str(), "apiVersion" | "kind" | "metadata"))
-            .all(|(k, v)| live.get(k).is_some_and(|l| is_subset(v, l, Lists::Atomic)))
+            .all(|(k, v)| {
+                live.get(k).is_some_and(|l| match compare {
+                    Compare::Subset => is_subset(v, l, Lists::Atomic),
+                    Compare::Exact => v == l,
+                })
+            })
 }
 
 /// Serialises a k8s-openapi object. Cannot fail: their `Serialize` impls only produce
