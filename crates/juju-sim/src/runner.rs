@@ -237,9 +237,27 @@ pub fn install_tools(dir: &Path, tool_binary: &Path) -> Result<(), RunError> {
     Ok(())
 }
 
-/// Finds the `juju-sim-tool` binary: `$JUJU_SIM_TOOL`, else next to the running executable
-/// (or one directory up, for test binaries in `target/<profile>/deps`).
+static TOOL_BINARY: Mutex<Option<PathBuf>> = Mutex::new(None);
+
+/// Tells the simulator where `juju-sim-tool` is (tests: `env!("CARGO_BIN_EXE_juju-sim-tool")`).
+pub fn set_tool_binary(path: &Path) {
+    let mut t = TOOL_BINARY
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    *t = Some(path.to_path_buf());
+}
+
+/// Finds the `juju-sim-tool` binary: the one given to [`set_tool_binary`], else
+/// `$JUJU_SIM_TOOL`, else next to the running executable (or one directory up, for test
+/// binaries in `target/<profile>/deps`).
 pub fn tool_binary() -> Option<PathBuf> {
+    if let Some(p) = TOOL_BINARY
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone()
+    {
+        return Some(p);
+    }
     if let Some(p) = std::env::var_os("JUJU_SIM_TOOL").filter(|p| !p.is_empty()) {
         return Some(PathBuf::from(p));
     }
@@ -354,7 +372,9 @@ fn serve_tools(listener: &UnixListener, scope: &Mutex<HookScope<'_>>, stop: &Ato
 fn tail(bytes: &[u8], max: usize) -> String {
     let s = String::from_utf8_lossy(bytes);
     let start = s.len().saturating_sub(max);
-    let start = (start..s.len()).find(|i| s.is_char_boundary(*i)).unwrap_or(s.len());
+    let start = (start..s.len())
+        .find(|i| s.is_char_boundary(*i))
+        .unwrap_or(s.len());
     s[start..].to_owned()
 }
 
@@ -481,9 +501,10 @@ pub fn run_hook(
         ..HookRecord::default()
     };
     if !use_ns {
-        record
-            .stderr
-            .insert_str(0, "[juju-sim: no mount namespace; ops cannot find Pebble]\n");
+        record.stderr.insert_str(
+            0,
+            "[juju-sim: no mount namespace; ops cannot find Pebble]\n",
+        );
     }
     let (effects, action) = if code == 0 {
         let (effects, calls, action) = scope.commit();
