@@ -4,7 +4,28 @@
 //! (the only reader of the environment), hook tools (the only process spawner), status,
 //! logging, Pebble and Kubernetes.
 //!
-//! A charm's `main` is [`run`] (or [`run_or_cli`]) around its reconcile function.
+//! A charm's `main` is [`run`] (or [`run_or_cli`]) around its reconcile function:
+//!
+//! ```no_run
+//! use std::process::ExitCode;
+//!
+//! use juju_charm::{Hook, Juju, Status, ToolError};
+//!
+//! fn main() -> ExitCode {
+//!     juju_charm::run(|juju: &mut Juju, hook: &Hook| {
+//!         if hook.is_teardown() {
+//!             return Ok(());
+//!         }
+//!         let status = if juju.tools().planned_units()? > 1 {
+//!             Status::blocked("Scale to 1 unit")
+//!         } else {
+//!             Status::active("")
+//!         };
+//!         juju.add_status(status);
+//!         Ok::<(), ToolError>(())
+//!     })
+//! }
+//! ```
 
 pub mod context;
 pub mod hook;

@@ -75,11 +75,19 @@ pub fn juju_level(level: Level) -> LogLevel {
     }
 }
 
+/// Targets whose DEBUG/TRACE events are transport chatter (one per request or poll); each
+/// event costs a `juju-log` process, so only their INFO and above are sent.
+const CHATTY_TARGETS: [&str; 6] = ["hyper", "h2", "tower", "rustls", "mio", "tokio"];
+
 impl<S: Subscriber> Layer<S> for JujuLogLayer {
     fn on_event(&self, event: &Event<'_>, _ctx: LayerContext<'_, S>) {
         let level = *event.metadata().level();
         // `tracing` orders levels by verbosity: TRACE > DEBUG > … > ERROR.
         if level > self.max_level {
+            return;
+        }
+        let target = event.metadata().target();
+        if level > Level::INFO && CHATTY_TARGETS.iter().any(|t| target.starts_with(t)) {
             return;
         }
         let Some(_guard) = SendingGuard::enter() else {

@@ -24,6 +24,8 @@ fn events_become_juju_log_calls_with_levels() {
         tracing::info!("hello");
         tracing::debug!("details");
         tracing::trace!("dropped: below DEBUG by default");
+        tracing::debug!(target: "hyper_util::client", "dropped: transport chatter");
+        tracing::warn!(target: "hyper_util::client", "kept: a warning");
     });
     assert_eq!(
         fake.argvs(),
@@ -38,6 +40,7 @@ fn events_become_juju_log_calls_with_levels() {
             ]),
             sv(&["juju-log", "--log-level", "INFO", "--", "hello"]),
             sv(&["juju-log", "--log-level", "DEBUG", "--", "details"]),
+            sv(&["juju-log", "--log-level", "WARNING", "--", "kept: a warning"]),
         ]
     );
 }
