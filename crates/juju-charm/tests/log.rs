@@ -40,7 +40,13 @@ fn events_become_juju_log_calls_with_levels() {
             ]),
             sv(&["juju-log", "--log-level", "INFO", "--", "hello"]),
             sv(&["juju-log", "--log-level", "DEBUG", "--", "details"]),
-            sv(&["juju-log", "--log-level", "WARNING", "--", "kept: a warning"]),
+            sv(&[
+                "juju-log",
+                "--log-level",
+                "WARNING",
+                "--",
+                "kept: a warning"
+            ]),
         ]
     );
 }
