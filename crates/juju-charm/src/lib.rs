@@ -4,7 +4,7 @@
 //! (the only reader of the environment), hook tools (the only process spawner), status,
 //! logging, Pebble and Kubernetes.
 //!
-//! A charm's `main` is [`run`] (or [`run_or_cli`]) around its reconcile function:
+//! A charm's `main` is [`run()`] (or [`run_or_cli`]) around its reconcile function:
 //!
 //! ```no_run
 //! use std::process::ExitCode;

@@ -751,6 +751,21 @@ fn error_classification_table() {
 }
 
 #[test]
+fn transient_errors() {
+    assert!(
+        ToolError::from_failure("status-set", Some(1), "ERROR connection reset").is_transient()
+    );
+    assert!(
+        !ToolError::from_failure("secret-get", Some(1), "ERROR secret \"x\" not found")
+            .is_transient()
+    );
+    assert!(
+        !ToolError::from_failure("relation-set", Some(1), "ERROR permission denied").is_transient()
+    );
+    assert!(!ToolError::ToolMissing { tool: "x".into() }.is_transient());
+}
+
+#[test]
 fn tool_missing_from_fake() {
     let (fake, tools) = setup();
     fake.missing("is-leader");

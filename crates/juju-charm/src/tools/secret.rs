@@ -264,8 +264,11 @@ impl Tools {
             args.push(format!("{key}#file={}", path.display()));
         }
         let result = self.run(tool, &args);
-        dir.close().map_err(file_error)?;
-        result
+        // Remove the files whatever happened; the tool's own error matters more than ours.
+        let removed = dir.close().map_err(file_error);
+        let stdout = result?;
+        removed?;
+        Ok(stdout)
     }
 }
 
