@@ -618,6 +618,21 @@ impl Pebble {
         check_path_result(op, path, &envelope.result)
     }
 
+    /// Removes the file or directory `path` (`POST /v1/files`, `action: remove`); with
+    /// `recursive`, like `rm -rf` (an absent path is then not an error).
+    pub async fn remove_path(&self, path: &str, recursive: bool) -> Result<(), PebbleError> {
+        let op = "remove path";
+        let mut info = json!({ "path": path });
+        if recursive {
+            info["recursive"] = json!(true);
+        }
+        let body = json!({ "action": "remove", "paths": [info] });
+        let envelope = self
+            .json(op, Method::POST, "/v1/files", Some(&body))
+            .await?;
+        check_path_result(op, path, &envelope.result)
+    }
+
     /// A JSON request/response exchange.
     async fn json(
         &self,

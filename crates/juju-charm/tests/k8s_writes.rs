@@ -35,7 +35,68 @@ fn writes_on_a_real_api_server() -> TestResult {
     statefulset_items_made_by_another_manager_are_adopted(&bed)?;
     owned_objects_are_applied_only_when_changed(&bed)?;
     cilium_policy_as_a_dynamic_object(&bed)?;
+    connect_infers_the_kubeconfig(&bed)?;
     Ok(())
+}
+
+/// Env vars the parent passes to [`connect_child`].
+const CHILD_NAMESPACE: &str = "JUJU_CHARM_TEST_CONNECT_NAMESPACE";
+
+/// `Kube::connect` reads `KUBECONFIG` (what the simulator gives a charm). Environment changes
+/// are process-wide (and `unsafe` in edition 2024), so the check runs in a child process: this
+/// test binary again, running only [`connect_child`] with `KUBECONFIG` set.
+fn connect_infers_the_kubeconfig(bed: &Bed) -> TestResult {
+    let ns = "connect";
+    bed.cluster.create_namespace(ns)?;
+    bed.proxy.clear_log();
+    let mut child = std::process::Command::new(std::env::current_exe()?)
+        .args(["--exact", "connect_child", "--ignored", "--test-threads=1"])
+        .env("KUBECONFIG", &bed.admin_via_proxy)
+        .env(CHILD_NAMESPACE, ns)
+        .stdout(std::process::Stdio::null())
+        .spawn()?;
+    let deadline = std::time::Instant::now() + Duration::from_mins(1);
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill()?; // by its handle, i.e. its PID
+            child.wait()?;
+            return Err("the connect child did not finish within 60 s".into());
+        }
+        std::thread::sleep(Duration::from_millis(50)); // bounded polling of the child's exit
+    };
+    assert!(status.success(), "connect child failed: {status}");
+    // Its requests went through the proxy named by KUBECONFIG, in the namespace it was given.
+    let log = bed.proxy.log();
+    assert!(
+        log.iter()
+            .any(|r| r.namespace.as_deref() == Some(ns) && r.verb == Some(Verb::Patch)),
+        "{log:?}"
+    );
+    Ok(())
+}
+
+#[test]
+#[ignore = "run in a child process by writes_on_a_real_api_server, with KUBECONFIG set"]
+fn connect_child() -> TestResult {
+    let Ok(ns) = std::env::var(CHILD_NAMESPACE) else {
+        return Ok(()); // run by hand without the parent's environment: nothing to check
+    };
+    run(async {
+        let kube = juju_charm::k8s::Kube::connect(&ns, OURS, BUDGET).await?;
+        assert_eq!(
+            (kube.namespace(), kube.field_manager()),
+            (ns.as_str(), OURS)
+        );
+        assert!(kube.get::<ConfigMap>("from-child").await?.is_none());
+        let written = kube
+            .apply_if_changed(&config_map("from-child", "x=1\n")?, holds)
+            .await?;
+        assert!(written.written());
+        TestResult::Ok(())
+    })
 }
 
 fn statefulset_additions_survive_juju_and_are_not_rewritten(bed: &Bed) -> TestResult {

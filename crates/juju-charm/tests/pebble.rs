@@ -782,6 +782,79 @@ async fn list_files_and_make_dir() -> TestResult {
 }
 
 #[tokio::test]
+async fn remove_path_matches_ops() -> TestResult {
+    let pebble = FakePebble::start(|seen| {
+        let path = seen.json()["paths"][0]["path"].clone();
+        Some(if path == "/busy" {
+            sync(&json!([{"path": "/busy", "error": {
+                "message": "remove /busy: directory not empty", "kind": "generic-file-error"}}]))
+        } else {
+            sync(&json!([{ "path": path }]))
+        })
+    })?;
+    let client = pebble.client();
+    client.remove_path("/gluetun/key", false).await?;
+    client.remove_path("/gluetun", true).await?;
+    let error = client
+        .remove_path("/busy", false)
+        .await
+        .err()
+        .ok_or("expected error")?;
+    assert!(
+        matches!(&error, PebbleError::Path { kind, .. } if kind == "generic-file-error"),
+        "{error:?}"
+    );
+    let bodies: Vec<_> = pebble.seen().iter().map(Seen::json).collect();
+    assert_eq!(
+        bodies[..2],
+        [
+            json!({"action": "remove", "paths": [{"path": "/gluetun/key"}]}),
+            json!({"action": "remove", "paths": [{"path": "/gluetun", "recursive": true}]}),
+        ]
+    );
+    Ok(())
+}
+
+#[test]
+fn holds_compares_numbers_and_ids() -> TestResult {
+    let plan = Plan::from_yaml(
+        "services:\n    web:\n        override: merge\n        command: /bin/web\n        user-id: 1000\n        group: abc\n        backoff-delay: 500ms\nchecks:\n    port:\n        override: replace\n        threshold: 5\n        period: 10s\n        tcp:\n            port: 8080\n",
+    )?;
+    let mut layer = Layer::default();
+    layer.services.insert(
+        "web".into(),
+        Service {
+            r#override: Some(Override::Merge),
+            command: Some("/bin/web".into()),
+            user_id: Some(1000),
+            backoff_delay: Some("0.5s".into()),
+            ..Service::default()
+        },
+    );
+    layer.checks.insert(
+        "port".into(),
+        Check {
+            r#override: Some(Override::Replace),
+            threshold: Some(5),
+            tcp: Some(juju_charm::pebble::TcpCheck {
+                port: 8080,
+                host: None,
+            }),
+            ..Check::default()
+        },
+    );
+    assert!(plan.holds(&layer));
+    if let Some(check) = layer.checks.get_mut("port") {
+        check.tcp = Some(juju_charm::pebble::TcpCheck {
+            port: 8081,
+            host: None,
+        });
+    }
+    assert!(!plan.holds(&layer));
+    Ok(())
+}
+
+#[tokio::test]
 async fn api_errors_carry_pebbles_message() -> TestResult {
     let pebble =
         FakePebble::start(|_| Some(error(400, "cannot parse layer YAML: bad", Some("generic"))))?;
