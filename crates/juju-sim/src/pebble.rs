@@ -18,7 +18,10 @@
 //! - `replan` restarts the running services whose plan entry changed since they were started
 //!   and starts every `startup: enabled` service not running, as Pebble does.
 //! - Checks are not performed: their status is `up` until the simulator sets it
-//!   ([`PebbleState::set_check_status`]), e.g. from a workload endpoint it serves.
+//!   ([`PebbleState::set_check_status`]), e.g. from a workload endpoint it serves. A
+//!   `startup: enabled` check reports a pseudo `change-id` (`check-<name>`, unknown to
+//!   `/v1/changes`) so that ops sees it running; a `startup: disabled` one is `inactive`;
+//!   `POST /v1/checks` (start/stop checks) is not supported.
 //! - `exec`, `signals`, `logs`, `identities` and notice posting answer a 501 error naming
 //!   juju-sim.
 //! - The state (layers, services, changes, checks, owners) is reset with the pod; files under
@@ -657,6 +660,14 @@ fn get_checks(state: &PebbleState, req: &Request) -> Reply {
             });
             if let Some(l) = c.get("level").and_then(Value::as_str).filter(|l| !l.is_empty()) {
                 v["level"] = Value::String(l.to_owned());
+            }
+            // A running check has a change in Pebble ≥ 1.23 (ops reads a check without one
+            // as inactive); ours is a stable pseudo id, not a change `/v1/changes` knows.
+            if v["startup"] == "enabled" {
+                v["change-id"] = Value::String(format!("check-{name}"));
+                v["successes"] = Value::from(u32::from(st.is_none_or(|s| s.up)));
+            } else {
+                v["status"] = Value::String("inactive".into());
             }
             v
         })
