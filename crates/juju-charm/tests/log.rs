@@ -76,6 +76,8 @@ impl ToolRunner for ChattyRunner {
     }
 }
 
+/// (Under a scoped subscriber tracing-core already drops nested events; the guard itself is
+/// proven under a global subscriber in `log_global.rs`.)
 #[test]
 fn events_emitted_while_logging_do_not_recurse() {
     let runner = Arc::new(ChattyRunner {
