@@ -197,6 +197,22 @@ impl KubeError {
     pub fn is_not_found(&self) -> bool {
         matches!(self, Self::NotFound { .. })
     }
+
+    /// For [`KubeError::Forbidden`], a short Blocked status message naming the missing
+    /// permission (SPEC §6: `... requires --trust`); `None` for every other error.
+    pub fn blocked_message(&self) -> Option<String> {
+        match self {
+            Self::Forbidden {
+                verb,
+                resource,
+                application,
+                ..
+            } => Some(format!(
+                "cannot {verb} {resource}: requires --trust (juju trust {application} --scope=cluster)"
+            )),
+            _ => None,
+        }
+    }
 }
 
 /// What a conditional write did.
@@ -939,6 +955,12 @@ mod tests {
         assert!(text.contains("cannot patch statefulsets.apps"), "{text}");
         assert!(text.contains("--trust"), "{text}");
         assert!(text.contains("juju trust qbt --scope=cluster"), "{text}");
+        assert_eq!(
+            error.blocked_message().as_deref(),
+            Some(
+                "cannot patch statefulsets.apps: requires --trust (juju trust qbt --scope=cluster)"
+            )
+        );
         let core = "configmaps \"x\" is forbidden: User \"u\" cannot create resource \"configmaps\" in API group \"\" in the namespace \"demo\"";
         assert_eq!(
             parse_forbidden(core),

@@ -6,7 +6,7 @@
 //! (`{type: sync|async|error, status-code, result, change}`, `internals/daemon/response.go`).
 //! Every call has a deadline; errors carry Pebble's own message.
 //!
-//! Layers and the plan live in [`layer`] (re-exported here).
+//! Layers ([`Layer`]) and the plan ([`Plan`], with [`Plan::holds`]) are re-exported here.
 
 mod layer;
 mod transport;
