@@ -454,7 +454,7 @@ fn serve(
     };
     rt.block_on(async move {
         let setup = async {
-            let config = kube::Config::from_custom_kubeconfig(
+            let mut config = kube::Config::from_custom_kubeconfig(
                 kc,
                 &kube::config::KubeConfigOptions::default(),
             )
@@ -463,6 +463,8 @@ fn serve(
                 path: path.clone(),
                 source: Box::new(e),
             })?;
+            // Forward faithfully: kube clients retry 429/503/504 by default, the proxy must not.
+            config.default_retry = false;
             let client = kube::Client::try_from(config).map_err(|e| Error::Client {
                 path,
                 source: Box::new(e),
