@@ -5,7 +5,30 @@
 //! The client sends a [`ToolRequest`] and reads one [`ToolResponse`]; one connection per
 //! invocation, like Juju's `jujuc` client talking to the unit agent's socket
 //! (`JUJU_AGENT_SOCKET_ADDRESS`). Byte strings travel as JSON arrays of numbers, so the client
-//! needs nothing but `serde_json`.
+//! needs nothing but `serde_json`. (Juju's own wire is Go RPC; nothing a charm sees depends
+//! on it.)
+//!
+//! The tools take Juju's flags (`gnuflag`: `-x`/`--x`, `--f=v`/`--f v`, interspersed
+//! positionals, `--`), print Juju's formats (`smart`/`yaml`/`json`, Go's JSON escaping, a
+//! trailing newline) and fail as Juju does: `ERROR <message>` on stderr, exit 2 for bad
+//! arguments, 1 for failures, with Juju's texts where a charm or ops matches on them
+//! (`cannot write relation settings`, `permission denied`, `this unit is not the leader`,
+//! `secret "<id>" not found`, `invalid value "<v>" for option -r: relation not found`,
+//! `not running an action`). Rules per tool are in the `relation`, `secret` and `other` modules;
+//! what a hook queues versus applies at once is in [`crate::state`]. Every call is recorded in
+//! [`HookScope::tool_calls`] (argv with secret content redacted, exit code, stdin length).
+//!
+//! Simplifications (each visible to a charm):
+//! - YAML output is serde-saphyr's, not Go yaml.v2's: the same data, quoting may differ
+//!   (`ip: "10.0.0.9"`).
+//! - Error texts Juju builds from controller errors that no client parses are approximated
+//!   (e.g. reading a unit that never joined: `cannot read settings for unit ...`).
+//! - Tools not listed in [`TOOL_NAMES`] (`leader-get/set`, `state-get/set/delete`,
+//!   `resource-get`, `storage-add`, `juju-reboot`, `add-metric`, payloads) exit 127 with
+//!   `juju-sim-tool: <tool>: hook tool not supported by juju-sim`; podspec tools
+//!   (`pod-spec-set`, `k8s-spec-set`, ...) fail with a "not supported for sidecar charms"
+//!   error, as a sidecar charm should never call them.
+//! - `JUJU_CONTEXT_ID` is carried but not checked: the runner serves one hook at a time.
 
 use std::io::{Read, Write};
 

@@ -531,7 +531,7 @@ pub(super) fn network_get(scope: &mut HookScope<'_>, argv: &[String]) -> Outcome
             "bind-addresses": [{
                 "mac-address": "",
                 "interface-name": "eth0",
-                "addresses": [{ "hostname": "", "value": ip, "cidr": cidr }],
+                "addresses": [{ "hostname": "", "value": ip, "address": ip, "cidr": cidr }],
                 "macaddress": "",
                 "interfacename": "eth0",
             }],
