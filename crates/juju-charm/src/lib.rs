@@ -29,6 +29,7 @@
 
 pub mod context;
 pub mod hook;
+pub mod http;
 pub mod k8s;
 pub mod log;
 pub mod pebble;
