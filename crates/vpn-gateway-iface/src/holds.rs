@@ -1,4 +1,8 @@
-//! "Does the live object already hold what we want?" — a semantic subset check.
+//! "Does the live object already hold what we want?" — a semantic comparison.
+//!
+//! StatefulSet and ConfigMap: a subset check, below. NetworkPolicy and
+//! CiliumNetworkPolicy: our labels as a subset, and the `spec` exactly (see
+//! [`network_policy_holds`]).
 //!
 //! Our desired fields, serialised to JSON, must all be present in the live object's JSON
 //! with equal scalar values. Anything else in the live object is ignored: server defaults
@@ -7,11 +11,11 @@
 //! fields, other managers' fields and foreign containers.
 //!
 //! Lists:
-//! - [`Lists::PodTemplate`]: lists with a merge key (see [`crate::smp`]) match items by key:
+//! - Pod templates: lists with a merge key (see [`crate::smp`]) match items by key:
 //!   `name` for containers, init containers, volumes and env; `mountPath` for volume mounts;
 //!   `containerPort` + `protocol` (absent = `TCP`) for container ports. Every other list is
 //!   atomic: `command`, `args`, `capabilities.add`, ...
-//! - [`Lists::Atomic`] (ConfigMap, NetworkPolicy, CiliumNetworkPolicy): every list is atomic.
+//! - ConfigMap (and the labels of every owned object): every list is atomic.
 //!
 //! An atomic list holds when it has the same length and each of our items is a subset of
 //! the live item at the same position (so defaults filled inside items do not matter).

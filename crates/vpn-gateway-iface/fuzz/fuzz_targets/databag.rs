@@ -6,11 +6,19 @@ use libfuzzer_sys::fuzz_target;
 use vpn_gateway_iface::{ProviderData, RequirerData};
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     if let Ok(provider) = ProviderData::from_databag(text) {
-        assert_eq!(ProviderData::from_databag(&provider.to_databag()), Ok(provider));
+        assert_eq!(
+            ProviderData::from_databag(&provider.to_databag()),
+            Ok(provider)
+        );
     }
     if let Ok(requirer) = RequirerData::from_databag(text) {
-        assert_eq!(RequirerData::from_databag(&requirer.to_databag()), Ok(requirer));
+        assert_eq!(
+            RequirerData::from_databag(&requirer.to_databag()),
+            Ok(requirer)
+        );
     }
 });
