@@ -353,6 +353,13 @@ fn table() {
         ),
         (
             "db/1",
+            &["relation-get", "-r", "1", "-", "web"],
+            2,
+            "",
+            "ERROR expected unit name, got application name \"web\"\n",
+        ),
+        (
+            "db/1",
             &["relation-get", "-r", "1", "-"],
             2,
             "",
@@ -790,7 +797,7 @@ fn secrets_follow_owner_and_grant_rules() {
     let r = run1(&mut state, "db/0", &["secret-add"]);
     assert_eq!(
         (r.code, err(&r).as_str()),
-        (2, "ERROR missing secret value\n")
+        (2, "ERROR missing secret value or filename\n")
     );
 
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
@@ -829,6 +836,30 @@ fn secrets_follow_owner_and_grant_rules() {
     assert_eq!(r.code, 2, "a second positional is rejected: {}", err(&r));
     let r = run1(&mut state, "db/0", &["secret-get", "--label", "creds"]);
     assert_eq!(out(&r), "cert: PEM\npassword: s3cret\nuser: admin\n");
+    // One key, or one key base64-encoded; a missing key.
+    let r = run1(&mut state, "db/1", &["secret-get", &uri, "user"]);
+    assert_eq!(out(&r), "admin\n");
+    let r = run1(
+        &mut state,
+        "db/1",
+        &["secret-get", &uri, "user#base64", "--format=json"],
+    );
+    assert_eq!(out(&r), "\"YWRtaW4=\"\n");
+    let r = run1(&mut state, "db/1", &["secret-get", &uri, "nokey"]);
+    assert_eq!(err(&r), "ERROR secret key value \"nokey\" not found\n");
+    let r = run1(&mut state, "db/1", &["secret-get", &uri, "a", "b"]);
+    assert_eq!(err(&r), "ERROR unrecognized args: [\"b\"]\n");
+    // Nothing to update is not an error; a grant to a unit of another application is.
+    assert_eq!(run1(&mut state, "db/0", &["secret-set", &uri]).code, 0);
+    let r = run1(
+        &mut state,
+        "db/0",
+        &["secret-grant", &uri, "-r", "1", "--unit", "db/1"],
+    );
+    assert_eq!(
+        err(&r),
+        "ERROR cannot specify unit \"db/1\" in relation to application \"web\"\n"
+    );
     let r = run1(&mut state, "db/0", &["secret-ids", "--format=json"]);
     assert_eq!(out(&r), format!("[\"{uri}\"]\n"));
     let r = run1(
@@ -928,12 +959,37 @@ fn secret_created_and_updated_in_one_hook_stays_at_revision_one() {
     assert_eq!(out(&call(&mut scope, &["secret-get", &uri])), "key: two\n");
     let r = call(&mut scope, &["secret-add", "--label", "l1", "key=three"]);
     assert_eq!(err(&r), "ERROR secret with label \"l1\" already exists\n");
+    // Content from a YAML file on stdin (`#base64` keys decoded); padding never splits.
+    let r = dispatch(
+        &mut scope,
+        &req(
+            &[
+                "secret-add",
+                "--owner=unit",
+                "--file",
+                "-",
+                "tls-key#base64=YWI=",
+            ],
+            "api-key: k1\ncert#base64: UEVN\n",
+        ),
+    );
+    assert_eq!(r.code, 0, "{}", err(&r));
+    let uri2 = out(&r).trim().to_owned();
+    assert_eq!(
+        out(&call(&mut scope, &["secret-get", &uri2, "--format=json"])),
+        "{\"api-key\":\"k1\",\"cert\":\"PEM\",\"tls-key\":\"ab\"}\n"
+    );
+    let r = call(&mut scope, &["secret-add", "novalue"]);
+    assert_eq!(err(&r), "ERROR key value \"novalue\" not valid\n");
+    let r = call(&mut scope, &["secret-add", "--file", "-"]);
+    assert_eq!(err(&r), "ERROR empty secret value not valid\n");
     let (effects, _, _) = scope.commit();
     assert!(effects.secrets_changed.is_empty());
+    assert_eq!(state.secrets.len(), 2);
     let s = state
         .secrets
         .values()
-        .next()
+        .find(|s| s.label.as_deref() == Some("l1"))
         .cloned()
         .unwrap_or_else(|| panic!("no secret"));
     assert_eq!(s.revisions.len(), 1);

@@ -173,8 +173,6 @@ pub enum Format {
     Yaml,
     /// JSON (Go's encoder: sorted keys, HTML characters escaped).
     Json,
-    /// `secret-get`'s plain: strings as is, the rest YAML.
-    Plain,
 }
 
 /// The `--format` flag.
@@ -189,7 +187,6 @@ pub fn format(p: &Parsed, default: Format, accepted: &[Format]) -> Result<Format
         "smart" => Format::Smart,
         "yaml" => Format::Yaml,
         "json" => Format::Json,
-        "plain" => Format::Plain,
         _ => None.ok_or_else(|| unknown_format(name))?,
     };
     if f == default || accepted.contains(&f) {
@@ -209,8 +206,8 @@ fn unknown_format(name: &str) -> ToolError {
 pub fn render(value: &Value, format: Format) -> Vec<u8> {
     let mut s = match (format, value) {
         (Format::Json, v) => go_json(v),
-        (Format::Smart | Format::Plain, Value::Null) => String::new(),
-        (Format::Smart | Format::Plain, Value::String(s)) => s.clone(),
+        (Format::Smart, Value::Null) => String::new(),
+        (Format::Smart, Value::String(s)) => s.clone(),
         (Format::Smart, Value::Bool(b)) => if *b { "True" } else { "False" }.to_owned(),
         (Format::Smart, Value::Number(n)) => n.to_string(),
         (Format::Smart, Value::Array(items)) if items.iter().all(Value::is_string) => items

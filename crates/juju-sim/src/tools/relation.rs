@@ -148,6 +148,10 @@ pub(super) fn relation_get(scope: &mut HookScope<'_>, argv: &[String]) -> Outcom
     let target = if let Some(t) = p.pos.get(1) {
         if app_mode {
             t.split('/').next().unwrap_or(t).to_owned()
+        } else if !t.contains('/') {
+            return Err(ToolError::usage(format!(
+                "expected unit name, got application name {t:?}"
+            )));
         } else {
             t.clone()
         }

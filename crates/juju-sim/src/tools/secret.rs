@@ -9,9 +9,14 @@
 //! `--peek` reads the newest without moving. Unknown ids and labels answer
 //! `secret "<id or label>" not found`; so do management calls by non-owners.
 //!
+//! Content comes from `key=value`, `key#base64=value`, `key#file=PATH` arguments and a
+//! `--file` YAML map (`-`: stdin); keys follow Juju's rule (`^[a-z](?:-?[a-z0-9]){2,}$`).
+//! `secret-get ID [KEY[#base64]]` prints the map or one value (YAML by default).
+//!
 //! Simplifications: a consumer's tracked revision and label are stored at once (Juju's
-//! controller also records them during the call); singular secrets (`--base64` on a one-key
-//! secret) print the map like multi-key ones; expiry and rotation are stored, not acted on.
+//! controller also records them during the call); expiry and rotation are stored as given,
+//! not validated as times or acted on; the content size limits are not enforced;
+//! `secret-info-get` shows no `access` list.
 
 use std::collections::BTreeMap;
 
@@ -31,6 +36,7 @@ const DESCRIPTION: args::Flag = val(&["description"]);
 const EXPIRE: args::Flag = val(&["expire"]);
 const ROTATE: args::Flag = val(&["rotate"]);
 const OWNER: args::Flag = val(&["owner"]);
+const FILE: args::Flag = val(&["file"]);
 
 const ROTATE_POLICIES: &[&str] = &[
     "never",
@@ -124,37 +130,67 @@ fn resolve(
         .ok_or_else(|| not_found(label))
 }
 
-/// Parses content arguments: `key=value`, `key#base64=value`, `key#file=path`.
-fn content(args_: &[String]) -> Result<BTreeMap<String, String>, ToolError> {
+/// Parses content: `key=value`, `key#base64=value`, `key#file=path` arguments, then the
+/// `--file` YAML map (its keys may also end in `#base64`), as Juju's `CreateSecretData` and
+/// `ReadSecretData` do. Trailing `=` (base64 padding) never splits key from value.
+fn content(
+    args_: &[String],
+    file: Option<&str>,
+    stdin: &[u8],
+) -> Result<BTreeMap<String, String>, ToolError> {
     let mut out = BTreeMap::new();
-    for a in args_ {
-        let Some((k, v)) = a.split_once('=') else {
-            return Err(ToolError::usage(format!(
-                "expected \"key=value\", got {a:?}"
-            )));
-        };
-        let (key, value) = if let Some(key) = k.strip_suffix("#base64") {
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(v)
-                .map_err(|e| {
-                    ToolError::usage(format!("invalid base64 value for key {key:?}: {e}"))
-                })?;
-            (key, String::from_utf8_lossy(&bytes).into_owned())
-        } else if let Some(key) = k.strip_suffix("#file") {
-            let text = std::fs::read_to_string(v).map_err(|e| {
-                ToolError::usage(format!("reading content for secret key {key:?}: {e}"))
-            })?;
-            (key, text)
-        } else {
-            (k, v.to_owned())
-        };
+    let mut add = |key: &str, value: Vec<u8>| -> Result<(), ToolError> {
         if !valid_key(key) {
             return Err(ToolError::usage(format!("key {key:?} not valid")));
         }
-        if out.insert(key.to_owned(), value).is_some() {
-            return Err(ToolError::usage(format!(
-                "key {key:?} specified more than once"
-            )));
+        out.insert(key.to_owned(), String::from_utf8_lossy(&value).into_owned());
+        Ok(())
+    };
+    let decode = |key: &str, v: &str| {
+        base64::engine::general_purpose::STANDARD
+            .decode(v)
+            .map_err(|e| ToolError::usage(format!("key {key:?}: {e}")))
+    };
+    for a in args_ {
+        let stripped = a.trim_end_matches('=');
+        let Some(idx) = stripped.find('=').filter(|i| *i > 0) else {
+            return Err(ToolError::usage(format!("key value {a:?} not valid")));
+        };
+        let (k, v) = (&a[..idx], &a[idx + 1..]);
+        if let Some(key) = k.strip_suffix("#file") {
+            let bytes = std::fs::read(v).map_err(|e| {
+                ToolError::usage(format!("reading content for secret key {key:?}: {e}"))
+            })?;
+            add(key, bytes)?;
+        } else if let Some(key) = k.strip_suffix("#base64") {
+            add(key, decode(key, v)?)?;
+        } else {
+            add(k, v.as_bytes().to_vec())?;
+        }
+    }
+    if let Some(path) = file {
+        let bytes = if path == "-" {
+            stdin.to_vec()
+        } else {
+            std::fs::read(path).map_err(|e| ToolError::usage(format!("open {path}: {e}")))?
+        };
+        let text = String::from_utf8_lossy(&bytes);
+        let map: BTreeMap<String, Value> = if text.trim().is_empty() {
+            BTreeMap::new()
+        } else {
+            serde_saphyr::from_str(&text).map_err(|e| ToolError::usage(format!("yaml: {e}")))?
+        };
+        for (k, v) in map {
+            let v = match v {
+                Value::String(s) => s,
+                Value::Null => String::new(),
+                other => other.to_string(),
+            };
+            if let Some(key) = k.strip_suffix("#base64") {
+                add(key, decode(key, &v)?)?;
+            } else {
+                add(&k, v.into_bytes())?;
+            }
         }
     }
     Ok(out)
@@ -201,8 +237,8 @@ fn label_taken(scope: &HookScope<'_>, label: &str, except: Option<&str>) -> bool
 }
 
 /// `secret-add [--owner application|unit] [--label] [--description] [--expire] [--rotate] content...`.
-pub(super) fn secret_add(scope: &mut HookScope<'_>, argv: &[String]) -> Outcome {
-    let p = args::parse(argv, &[LABEL, DESCRIPTION, EXPIRE, ROTATE, OWNER])?;
+pub(super) fn secret_add(scope: &mut HookScope<'_>, argv: &[String], stdin: &[u8]) -> Outcome {
+    let p = args::parse(argv, &[LABEL, DESCRIPTION, EXPIRE, ROTATE, OWNER, FILE])?;
     let owner = match p.get("owner").unwrap_or("application") {
         "application" => SecretOwner::App(scope.app.clone()),
         "unit" => SecretOwner::Unit(scope.unit.clone()),
@@ -213,10 +249,13 @@ pub(super) fn secret_add(scope: &mut HookScope<'_>, argv: &[String]) -> Outcome 
         }
     };
     let (label, description, rotate, expire) = metadata(&p)?;
-    if p.pos.is_empty() {
-        return Err(ToolError::usage("missing secret value"));
+    if p.pos.is_empty() && p.get("file").is_none() {
+        return Err(ToolError::usage("missing secret value or filename"));
     }
-    let content = content(&p.pos)?;
+    let content = content(&p.pos, p.get("file"), stdin)?;
+    if content.is_empty() {
+        return Err(ToolError::usage("empty secret value not valid"));
+    }
     if matches!(owner, SecretOwner::App(_)) && !scope.is_leader() {
         return Err(ToolError::run("this unit is not the leader"));
     }
@@ -252,26 +291,24 @@ pub(super) fn secret_add(scope: &mut HookScope<'_>, argv: &[String]) -> Outcome 
 pub(super) fn secret_get(scope: &mut HookScope<'_>, argv: &[String]) -> Outcome {
     let p = args::parse(
         argv,
-        &[
-            LABEL,
-            boolean(&["refresh"]),
-            boolean(&["peek"]),
-            boolean(&["base64"]),
-            FORMAT,
-        ],
+        &[LABEL, boolean(&["refresh"]), boolean(&["peek"]), FORMAT],
     )?;
-    let format = args::format(&p, Format::Plain, &[Format::Yaml, Format::Json])?;
+    let format = args::format(&p, Format::Yaml, &[Format::Json])?;
+    let label = p.get("label");
+    let id_arg = p.pos.first().map(String::as_str);
+    if let Some(raw) = id_arg {
+        parse_uri(raw)?;
+    }
+    if id_arg.is_none() && label.is_none() {
+        return Err(ToolError::usage("require either a secret URI or label"));
+    }
     if p.flag("refresh") && p.flag("peek") {
         return Err(ToolError::usage(
             "specify one of --peek or --refresh but not both",
         ));
     }
-    args::check_empty(p.pos.get(1..).unwrap_or_default())?;
-    let label = p.get("label");
-    let id_arg = p.pos.first().map(String::as_str);
-    if id_arg.is_none() && label.is_none() {
-        return Err(ToolError::usage("require either a secret URI or label"));
-    }
+    let key = p.pos.get(1).cloned();
+    args::check_empty(p.pos.get(2..).unwrap_or_default())?;
     let secrets = view(scope);
     let id = resolve(scope, &secrets, id_arg, label)?;
     let Some(secret) = secrets.get(&id) else {
@@ -321,34 +358,46 @@ pub(super) fn secret_get(scope: &mut HookScope<'_>, argv: &[String]) -> Outcome 
             .map(|r| r.content.clone())
             .unwrap_or_default()
     };
-    let b64 = p.flag("base64");
-    let map = content
-        .into_iter()
-        .map(|(k, v)| {
-            let v = if b64 {
+    let value = match key {
+        None => Value::Object(
+            content
+                .into_iter()
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect(),
+        ),
+        Some(key) => {
+            let (name, b64) = match key.strip_suffix("#base64") {
+                Some(name) => (name, true),
+                None => (key.as_str(), false),
+            };
+            let Some(v) = content.get(name) else {
+                return Err(ToolError::run(format!(
+                    "secret key value {key:?} not found"
+                )));
+            };
+            Value::String(if b64 {
                 base64::engine::general_purpose::STANDARD.encode(v)
             } else {
-                v
-            };
-            (k, Value::String(v))
-        })
-        .collect();
-    Ok(ToolResponse::ok(args::render(&Value::Object(map), format)))
+                v.clone()
+            })
+        }
+    };
+    Ok(ToolResponse::ok(args::render(&value, format)))
 }
 
 /// `secret-set <ID> [content...] [--label] [--description] [--expire] [--rotate] [--owner]`.
-pub(super) fn secret_set(scope: &mut HookScope<'_>, argv: &[String]) -> Outcome {
-    let p = args::parse(argv, &[LABEL, DESCRIPTION, EXPIRE, ROTATE, OWNER])?;
+pub(super) fn secret_set(scope: &mut HookScope<'_>, argv: &[String], stdin: &[u8]) -> Outcome {
+    let p = args::parse(argv, &[LABEL, DESCRIPTION, EXPIRE, ROTATE, OWNER, FILE])?;
     let Some(raw) = p.pos.first() else {
         return Err(ToolError::usage("missing secret URI"));
     };
     let id = parse_uri(raw)?;
     let (label, description, rotate, expire) = metadata(&p)?;
     let rest = p.pos.get(1..).unwrap_or_default();
-    let content = if rest.is_empty() {
+    let content = if rest.is_empty() && p.get("file").is_none() {
         None
     } else {
-        Some(content(rest)?)
+        Some(content(rest, p.get("file"), stdin)?).filter(|c| !c.is_empty())
     };
     if content.is_none()
         && label.is_none()
@@ -356,9 +405,8 @@ pub(super) fn secret_set(scope: &mut HookScope<'_>, argv: &[String]) -> Outcome 
         && rotate.is_none()
         && expire.is_none()
     {
-        return Err(ToolError::usage(
-            "require either a secret value or metadata to update",
-        ));
+        // Juju: nothing to update is not an error.
+        return Ok(ToolResponse::ok(Vec::new()));
     }
     let secrets = view(scope);
     let Some(secret) = secrets.get(&id) else {
@@ -440,6 +488,13 @@ pub(super) fn secret_grant(scope: &mut HookScope<'_>, argv: &[String]) -> Outcom
         .unwrap_or_default()
         .to_owned();
     let unit = p.get("unit").map(str::to_owned);
+    if let Some(u) = &unit
+        && u.split_once('/').map(|(a, _)| a) != Some(app.as_str())
+    {
+        return Err(ToolError::usage(format!(
+            "cannot specify unit {u:?} in relation to application {app:?}"
+        )));
+    }
     scope.pending.secret_ops.push(SecretOp::Grant {
         id,
         app,
@@ -455,8 +510,18 @@ pub(super) fn secret_grant(scope: &mut HookScope<'_>, argv: &[String]) -> Outcom
 pub(super) fn secret_revoke(scope: &mut HookScope<'_>, argv: &[String]) -> Outcome {
     let p = args::parse(
         argv,
-        &[val(&["r", "relation"]), val(&["app"]), val(&["unit"])],
+        &[
+            val(&["r", "relation"]),
+            val(&["app", "application"]),
+            val(&["unit"]),
+        ],
     )?;
+    if p.get("app").is_some() && p.get("unit").is_some() {
+        return Err(ToolError::usage("specify only one of application or unit"));
+    }
+    if p.get("app").is_some() && p.get("r").is_some() {
+        return Err(ToolError::usage("do not specify both relation and app"));
+    }
     args::check_empty(p.pos.get(1..).unwrap_or_default())?;
     let app = if p.get("r").is_some() {
         let rel_id = relation_arg(scope, &p)?;
@@ -503,7 +568,7 @@ pub(super) fn secret_remove(scope: &mut HookScope<'_>, argv: &[String]) -> Outco
 /// `secret-ids [--format]`: the secrets this unit owns (its application's and its own).
 pub(super) fn secret_ids(scope: &mut HookScope<'_>, argv: &[String]) -> Outcome {
     let p = args::parse(argv, &[FORMAT])?;
-    let format = args::format(&p, Format::Yaml, &[Format::Json])?;
+    let format = args::format(&p, Format::Smart, &[Format::Yaml, Format::Json])?;
     args::check_empty(&p.pos)?;
     let ids = view(scope)
         .values()
@@ -519,6 +584,9 @@ pub(super) fn secret_info_get(scope: &mut HookScope<'_>, argv: &[String]) -> Out
     let format = args::format(&p, Format::Yaml, &[Format::Json])?;
     args::check_empty(p.pos.get(1..).unwrap_or_default())?;
     let id_arg = p.pos.first().map(String::as_str);
+    if id_arg.is_none() && p.get("label").is_none() {
+        return Err(ToolError::usage("require either a secret URI or label"));
+    }
     if id_arg.is_some() && p.get("label").is_some() {
         return Err(ToolError::usage(
             "specify either a secret URI or label but not both",
@@ -534,9 +602,10 @@ pub(super) fn secret_info_get(scope: &mut HookScope<'_>, argv: &[String]) -> Out
         "revision".into(),
         Value::from(s.latest().map_or(0, |r| r.revision)),
     );
-    if let Some(l) = &s.label {
-        info.insert("label".into(), Value::String(l.clone()));
-    }
+    info.insert(
+        "label".into(),
+        Value::String(s.label.clone().unwrap_or_default()),
+    );
     let owner = if matches!(s.owner, SecretOwner::Unit(_)) {
         "unit"
     } else {
@@ -549,10 +618,9 @@ pub(super) fn secret_info_get(scope: &mut HookScope<'_>, argv: &[String]) -> Out
     if let Some(e) = &s.expire {
         info.insert("expiry".into(), Value::String(e.clone()));
     }
-    info.insert(
-        "rotation".into(),
-        Value::String(s.rotate.clone().unwrap_or_else(|| "never".into())),
-    );
+    if let Some(r) = &s.rotate {
+        info.insert("rotation".into(), Value::String(r.clone()));
+    }
     let mut out = serde_json::Map::new();
     out.insert(id, Value::Object(info));
     Ok(ToolResponse::ok(args::render(&Value::Object(out), format)))
