@@ -535,6 +535,8 @@ impl Kube {
             );
             match self.execute(Step::Patch, target, request).await {
                 Ok(body) => {
+                    tracing::debug!(resource = %target.resource, name = target.name,
+                        manager = %self.field_manager, "strategic-merge patch written");
                     return decode(&body)
                         .map(Outcome::Written)
                         .map_err(|e| Step::Patch.error(&target.resource, target.name, e));
@@ -638,9 +640,13 @@ impl Kube {
         let request =
             Request::new(&target.url_path).patch(target.name, &params, &Patch::Apply(&body));
         match self.execute(Step::Apply, target, request).await {
-            Ok(body) => decode(&body)
-                .map(Outcome::Written)
-                .map_err(|e| Step::Apply.error(&target.resource, target.name, e)),
+            Ok(body) => {
+                tracing::debug!(resource = %target.resource, name = target.name,
+                    manager = %self.field_manager, "server-side apply written");
+                decode(&body)
+                    .map(Outcome::Written)
+                    .map_err(|e| Step::Apply.error(&target.resource, target.name, e))
+            }
             Err(e) => Err(Self::finalize(Step::Apply, target, e)),
         }
     }
@@ -673,7 +679,10 @@ impl Kube {
     async fn delete_at(&self, target: &Target<'_>) -> Result<bool, KubeError> {
         let request = Request::new(&target.url_path).delete(target.name, &DeleteParams::default());
         match self.execute(Step::Delete, target, request).await {
-            Ok(_) => Ok(true),
+            Ok(_) => {
+                tracing::debug!(resource = %target.resource, name = target.name, "deleted");
+                Ok(true)
+            }
             Err(AttemptError::Final(KubeError::NotFound { .. })) => Ok(false),
             Err(e) => Err(Self::finalize(Step::Delete, target, e)),
         }

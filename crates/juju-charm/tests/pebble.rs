@@ -889,6 +889,23 @@ async fn api_errors_carry_pebbles_message() -> TestResult {
 }
 
 #[tokio::test]
+async fn a_non_json_error_body_is_kept_as_the_message() -> TestResult {
+    let pebble = FakePebble::start(|_| {
+        Some(Answer {
+            status: 502,
+            content_type: "text/plain".into(),
+            body: b"bad gateway\n".to_vec(),
+        })
+    })?;
+    let error = pebble.client().plan().await.err().ok_or("expected error")?;
+    assert!(
+        matches!(&error, PebbleError::Api { code: 502, kind: None, message, .. } if message == "bad gateway"),
+        "{error:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
 async fn a_silent_pebble_times_out_within_the_bound() -> TestResult {
     let pebble = FakePebble::start(|_| None)?;
     let client = pebble.client().with_timeout(Duration::from_millis(300));
