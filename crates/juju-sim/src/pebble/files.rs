@@ -398,47 +398,99 @@ pub fn list(
     Ok(out)
 }
 
-/// Go's `path.Match` for one name: `*`, `?`, `[...]` (with `^`/`!` negation and ranges), `\`.
-pub fn glob_match(pattern: &[u8], name: &[u8]) -> bool {
-    match pattern.split_first() {
-        None => name.is_empty(),
-        Some((b'*', rest)) => {
-            (0..=name.len()).any(|i| !name[..i].contains(&b'/') && glob_match(rest, &name[i..]))
+/// A token of a glob pattern.
+enum Glob<'p> {
+    /// `*`
+    Star,
+    /// `?`
+    Any,
+    /// `[...]` (negated, class body)
+    Class(bool, &'p [u8]),
+    /// A literal byte (also after a backslash).
+    Lit(u8),
+}
+
+fn glob_tokens(pattern: &[u8]) -> Option<Vec<Glob<'_>>> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < pattern.len() {
+        match pattern[i] {
+            b'*' => out.push(Glob::Star),
+            b'?' => out.push(Glob::Any),
+            b'[' => {
+                let rest = &pattern[i + 1..];
+                let (negate, skip) = match rest.first() {
+                    Some(b'^' | b'!') => (true, 1),
+                    _ => (false, 0),
+                };
+                let end = rest.iter().skip(skip).position(|c| *c == b']')? + skip;
+                out.push(Glob::Class(negate, &rest[skip..end]));
+                i += end + 1;
+            }
+            b'\\' => {
+                i += 1;
+                out.push(Glob::Lit(*pattern.get(i)?));
+            }
+            c => out.push(Glob::Lit(c)),
         }
-        Some((b'?', rest)) => {
-            name.first().is_some_and(|c| *c != b'/') && glob_match(rest, &name[1..])
-        }
-        Some((b'[', rest)) => {
-            let Some(end) = rest.iter().position(|c| *c == b']') else {
-                return false;
-            };
-            let (class, after) = (&rest[..end], &rest[end + 1..]);
-            let (negate, class) = match class.split_first() {
-                Some((b'^' | b'!', c)) => (true, c),
-                _ => (false, class),
-            };
-            let Some(c) = name.first() else {
-                return false;
-            };
+        i += 1;
+    }
+    Some(out)
+}
+
+fn glob_one(token: &Glob<'_>, c: u8) -> bool {
+    match token {
+        Glob::Star => true,
+        Glob::Any => c != b'/',
+        Glob::Lit(l) => *l == c,
+        Glob::Class(negate, class) => {
             let mut hit = false;
             let mut i = 0;
             while i < class.len() {
                 if i + 2 < class.len() && class[i + 1] == b'-' {
-                    hit |= (class[i]..=class[i + 2]).contains(c);
+                    hit |= (class[i]..=class[i + 2]).contains(&c);
                     i += 3;
                 } else {
-                    hit |= class[i] == *c;
+                    hit |= class[i] == c;
                     i += 1;
                 }
             }
-            hit != negate && glob_match(after, &name[1..])
+            hit != *negate
         }
-        Some((b'\\', rest)) => match rest.split_first() {
-            Some((lit, rest)) => name.first() == Some(lit) && glob_match(rest, &name[1..]),
-            None => false,
-        },
-        Some((lit, rest)) => name.first() == Some(lit) && glob_match(rest, &name[1..]),
     }
+}
+
+/// Go's `path.Match` for one name: `*`, `?`, `[...]` (with `^`/`!` negation and ranges), backslash escapes.
+/// Linear-time wildcard matching (one backtrack point), so hostile patterns stay cheap; a
+/// malformed pattern matches nothing.
+pub fn glob_match(pattern: &[u8], name: &[u8]) -> bool {
+    let Some(tokens) = glob_tokens(pattern) else {
+        return false;
+    };
+    let (mut t, mut n) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while n < name.len() {
+        match tokens.get(t) {
+            Some(Glob::Star) => {
+                star = Some((t, n));
+                t += 1;
+            }
+            Some(tok) if glob_one(tok, name[n]) => {
+                t += 1;
+                n += 1;
+            }
+            _ => match star {
+                // `*` does not cross `/`.
+                Some((st, sn)) if name[sn] != b'/' => {
+                    star = Some((st, sn + 1));
+                    t = st + 1;
+                    n = sn + 1;
+                }
+                _ => return false,
+            },
+        }
+    }
+    tokens[t..].iter().all(|tok| matches!(tok, Glob::Star))
 }
 
 /// One part of a multipart body.
