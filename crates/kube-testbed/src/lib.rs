@@ -15,7 +15,7 @@
 //! let app = cluster.add_app("model-a", "gluetun")?; // untrusted Juju identity + kubeconfig
 //! cluster.trust("model-a", "gluetun")?;          // what `juju trust --scope=cluster` grants
 //! let proxy = kube_testbed::FaultProxy::start(&cluster)?; // faults between client and server
-//! let via_proxy = app.kubeconfig_for_server(&proxy.url(), None, "proxy")?;
+//! let via_proxy = proxy.kubeconfig_for(&app)?;          // same identity, through the proxy
 //! # let _ = via_proxy; Ok(()) }
 //! // Dropping `cluster` stops the API server, then etcd, and deletes the temp dir.
 //! ```

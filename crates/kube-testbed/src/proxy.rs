@@ -38,6 +38,7 @@ use serde_json::json;
 
 use crate::cluster::Cluster;
 use crate::error::{Error, Result};
+use crate::kubeconfig::Identity;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type ProxyBody = UnsyncBoxBody<Bytes, BoxError>;
@@ -248,6 +249,8 @@ struct State {
 pub struct ProxyControl {
     state: Arc<Mutex<State>>,
     url: String,
+    https_url: Option<String>,
+    ca: Option<std::path::PathBuf>,
 }
 
 impl ProxyControl {
@@ -259,6 +262,21 @@ impl ProxyControl {
     /// The proxy's URL, `http://127.0.0.1:<port>`, for a kubeconfig's `server`.
     pub fn url(&self) -> String {
         self.url.clone()
+    }
+
+    /// The TLS side's URL, `https://127.0.0.1:<port>` (same CA as the API server), when the
+    /// proxy was started with [`FaultProxy::start`].
+    pub fn https_url(&self) -> Option<String> {
+        self.https_url.clone()
+    }
+
+    /// Writes a kubeconfig for `identity` that goes through this proxy (TLS side when there
+    /// is one, so kubectl works too), next to the identity's own, and returns its path.
+    pub fn kubeconfig_for(&self, identity: &Identity) -> Result<std::path::PathBuf> {
+        match (&self.https_url, &self.ca) {
+            (Some(url), Some(ca)) => identity.kubeconfig_for_server(url, Some(ca), "proxy"),
+            _ => identity.kubeconfig_for_server(&self.url, None, "proxy"),
+        }
     }
 
     /// Arms a rule; it acts on the next matching requests.
@@ -368,14 +386,26 @@ impl Deref for FaultProxy {
 }
 
 impl FaultProxy {
-    /// Starts a proxy in front of `cluster`'s API server.
+    /// Starts a proxy in front of `cluster`'s API server, on plain HTTP ([`ProxyControl::url`])
+    /// and on TLS with the API server's own certificate ([`ProxyControl::https_url`]), so a
+    /// proxied kubeconfig differs from a direct one only in its port. kubectl needs the TLS
+    /// side: client-go sends bearer tokens over TLS only.
     pub fn start(cluster: &Cluster) -> Result<Self> {
-        Self::start_for(cluster.admin_kubeconfig())
+        let certs = cluster.dir().join("certs");
+        let tls = Tls {
+            cert: certs.join("apiserver.crt"),
+            key: certs.join("apiserver.key"),
+        };
+        Self::start_inner(cluster.admin_kubeconfig(), Some(&tls))
     }
 
-    /// Starts a proxy in front of the server (and CA) named by `kubeconfig`; the proxy itself
-    /// sends no credentials: each request carries its client's own token.
+    /// Starts a plain-HTTP proxy in front of the server (and CA) named by `kubeconfig`; the
+    /// proxy itself sends no credentials: each request carries its client's own token.
     pub fn start_for(kubeconfig: &Path) -> Result<Self> {
+        Self::start_inner(kubeconfig, None)
+    }
+
+    fn start_inner(kubeconfig: &Path, tls: Option<&Tls>) -> Result<Self> {
         let mut kc =
             kube::config::Kubeconfig::read_from(kubeconfig).map_err(|e| Error::Client {
                 path: kubeconfig.to_path_buf(),
@@ -384,20 +414,41 @@ impl FaultProxy {
         for user in &mut kc.auth_infos {
             user.auth_info = Some(kube::config::AuthInfo::default());
         }
-        let listener = StdListener::bind("127.0.0.1:0").map_err(Error::StartProxy)?;
-        listener.set_nonblocking(true).map_err(Error::StartProxy)?;
-        let addr = listener.local_addr().map_err(Error::StartProxy)?;
+        let bind = || -> std::io::Result<(StdListener, SocketAddr)> {
+            let l = StdListener::bind("127.0.0.1:0")?;
+            l.set_nonblocking(true)?;
+            let addr = l.local_addr()?;
+            Ok((l, addr))
+        };
+        let (listener, addr) = bind().map_err(Error::StartProxy)?;
+        let tls = match tls {
+            Some(t) => {
+                let (l, a) = bind().map_err(Error::StartProxy)?;
+                Some((
+                    l,
+                    a,
+                    t.acceptor().map_err(Error::StartProxy)?,
+                    t.cert.clone(),
+                ))
+            }
+            None => None,
+        };
         let control = ProxyControl {
             state: Arc::default(),
             url: format!("http://{addr}"),
+            https_url: tls.as_ref().map(|(_, a, _, _)| format!("https://{a}")),
+            ca: tls.as_ref().map(|(_, _, _, ca)| ca.clone()),
         };
+        let tls = tls.map(|(l, _, acceptor, _)| (l, acceptor));
         let (shutdown, stop_rx) = std::sync::mpsc::channel::<()>();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<()>>();
         let path = kubeconfig.to_path_buf();
         let thread_control = control.clone();
         let thread = thread::Builder::new()
             .name(format!("kube-testbed-proxy-{}", addr.port()))
-            .spawn(move || serve(listener, kc, path, thread_control, &ready_tx, &stop_rx))
+            .spawn(move || {
+                serve(listener, tls, kc, path, thread_control, &ready_tx, &stop_rx);
+            })
             .map_err(Error::StartProxy)?;
         let ready = ready_rx.recv().unwrap_or_else(|_| {
             Err(Error::StartProxy(std::io::Error::other(
@@ -418,9 +469,39 @@ impl FaultProxy {
         self.control.clone()
     }
 
-    /// The port the proxy listens on (127.0.0.1).
+    /// The port of the plain-HTTP side (127.0.0.1); the control endpoint answers on both.
     pub fn port(&self) -> u16 {
         self.addr.port()
+    }
+}
+
+/// The TLS side's certificate and key: the API server's own (they cover 127.0.0.1).
+struct Tls {
+    cert: std::path::PathBuf,
+    key: std::path::PathBuf,
+}
+
+impl Tls {
+    fn acceptor(&self) -> std::io::Result<tokio_rustls::TlsAcceptor> {
+        use tokio_rustls::rustls;
+        use tokio_rustls::rustls::pki_types::pem::PemObject;
+        use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let pem = |e: rustls::pki_types::pem::Error| std::io::Error::other(e.to_string());
+        let certs = CertificateDer::pem_file_iter(&self.cert)
+            .map_err(pem)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(pem)?;
+        let key = PrivateKeyDer::from_pem_file(&self.key).map_err(pem)?;
+        let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(std::io::Error::other)?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(std::io::Error::other)?;
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
     }
 }
 
@@ -436,6 +517,7 @@ impl Drop for FaultProxy {
 /// The proxy thread: its runtime, the upstream client, the accept loop.
 fn serve(
     listener: StdListener,
+    tls: Option<(StdListener, tokio_rustls::TlsAcceptor)>,
     kc: kube::config::Kubeconfig,
     path: std::path::PathBuf,
     control: ProxyControl,
@@ -471,9 +553,16 @@ fn serve(
             })?;
             let listener =
                 tokio::net::TcpListener::from_std(listener).map_err(Error::StartProxy)?;
-            Ok::<_, Error>((client, listener))
+            let tls = match tls {
+                Some((l, acceptor)) => Some((
+                    tokio::net::TcpListener::from_std(l).map_err(Error::StartProxy)?,
+                    acceptor,
+                )),
+                None => None,
+            };
+            Ok::<_, Error>((client, listener, tls))
         };
-        let (client, listener) = match setup.await {
+        let (client, listener, tls) = match setup.await {
             Ok(x) => {
                 let _ = ready.send(Ok(()));
                 x
@@ -488,23 +577,47 @@ fn serve(
             if !matches!(stop.try_recv(), Err(std::sync::mpsc::TryRecvError::Empty)) {
                 return;
             }
-            let Ok(Ok((stream, _))) =
-                tokio::time::timeout(Duration::from_millis(50), listener.accept()).await
+            let accept = async {
+                match &tls {
+                    Some((tls_listener, _)) => tokio::select! {
+                        r = listener.accept() => r.map(|(s, _)| (s, false)),
+                        r = tls_listener.accept() => r.map(|(s, _)| (s, true)),
+                    },
+                    None => listener.accept().await.map(|(s, _)| (s, false)),
+                }
+            };
+            let Ok(Ok((stream, is_tls))) =
+                tokio::time::timeout(Duration::from_millis(50), accept).await
             else {
                 continue;
             };
             let client = client.clone();
             let control = control.clone();
+            let acceptor = tls.as_ref().map(|(_, a)| a.clone()).filter(|_| is_tls);
             tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |req| {
-                    handle(req, client.clone(), control.clone())
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
+                match acceptor {
+                    Some(acceptor) => {
+                        if let Ok(stream) = acceptor.accept(stream).await {
+                            serve_connection(stream, client, control).await;
+                        }
+                    }
+                    None => serve_connection(stream, client, control).await,
+                }
             });
         }
     });
+}
+
+/// Serves one client connection (plain or TLS) over HTTP/1.1.
+async fn serve_connection<I>(io: I, client: kube::Client, control: ProxyControl)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service =
+        hyper::service::service_fn(move |req| handle(req, client.clone(), control.clone()));
+    let _ = hyper::server::conn::http1::Builder::new()
+        .serve_connection(TokioIo::new(io), service)
+        .await;
 }
 
 /// Thrown to hyper to close the connection without an answer.

@@ -1,9 +1,11 @@
 //! The fault proxy in front of a real API server: every action (status, delay, drop), the
 //! `times` count and hit counters, the request log (order, zero writes), name filters, arming
-//! from another thread and from another process (the HTTP control endpoint), watches.
+//! from another thread and from another process (the HTTP control endpoint), watches, the TLS
+//! side with kube-rs and kubectl.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::StatefulSet;
@@ -98,6 +100,7 @@ async fn fault_proxy_actions() -> TestResult {
     armed_from_another_thread(&s).await?;
     control_endpoint_over_http(&s).await?;
     watch_passes_through(&s).await?;
+    tls_side_and_kubectl(&s).await?;
     drop(s.proxy);
     drop(s.cluster);
     Ok(())
@@ -413,5 +416,50 @@ async fn watch_passes_through(s: &Setup) -> TestResult {
         (last.verb, last.resource.as_deref()),
         (Some(Verb::Watch), Some("configmaps"))
     );
+    Ok(())
+}
+
+async fn tls_side_and_kubectl(s: &Setup) -> TestResult {
+    let admin = s.cluster.admin();
+    let via_tls = s.proxy.kubeconfig_for(admin)?;
+    assert!(
+        std::fs::read_to_string(&via_tls)?.contains(&s.proxy.https_url().ok_or("no TLS side")?)
+    );
+    let sts: Api<StatefulSet> = Api::namespaced(client_for(&via_tls).await?, "px");
+    let rule = s.proxy.arm(
+        Rule::new(Action::status(500))
+            .verb(Verb::Get)
+            .name("app")
+            .times(1),
+    );
+    assert_eq!(outcome(sts.get("app").await).map(|e| e.0), Some(500));
+    assert_eq!(s.proxy.hits(rule), 1);
+    if Command::new("kubectl")
+        .arg("version")
+        .arg("--client")
+        .output()
+        .is_err()
+    {
+        eprintln!("SKIPPED kubectl through the proxy: no kubectl on PATH");
+        return Ok(());
+    }
+    s.proxy.clear_log();
+    let out = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(&via_tls)
+        .args(["get", "statefulsets", "-n", "px"])
+        .output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("other"),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed = s
+        .proxy
+        .log()
+        .iter()
+        .any(|r| r.verb == Some(Verb::List) && r.resource.as_deref() == Some("statefulsets"));
+    assert!(listed, "kubectl's list went through the proxy");
     Ok(())
 }
