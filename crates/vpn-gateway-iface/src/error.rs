@@ -106,6 +106,8 @@ impl fmt::Display for Problem {
     }
 }
 
+impl std::error::Error for Problem {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

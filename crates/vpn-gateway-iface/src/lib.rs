@@ -14,6 +14,37 @@
 //! Write mechanisms: the StatefulSet (Juju's) gets a strategic-merge patch
 //! ([`PodAdditions::add_patch`], [`OwnedNames::remove_patch`]); wholly-owned objects are
 //! server-side applied whole, with the charm's field manager and `force`.
+//!
+//! A client's reconcile, in outline (the I/O is the runtime's):
+//!
+//! ```
+//! use vpn_gateway_iface::client::{client_additions, client_config_map};
+//! use vpn_gateway_iface::holds::config_map_holds;
+//! use vpn_gateway_iface::killswitch::network_policy;
+//! use vpn_gateway_iface::{AppName, Namespace, Owner, ProviderData};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let databag = r#"{"gateway_dns_name":"vpnarr-endpoints.m.svc.cluster.local",
+//!     "cluster_cidrs":"10.1.0.0/16,,10.152.183.0/24","cluster_dns_ip":"10.152.183.10",
+//!     "instance_name":"vpnarr"}"#;
+//! let data = ProviderData::from_databag(databag)?; // Err names the bad field
+//! let owner = Owner {
+//!     app: AppName::parse("qbittorrent")?,
+//!     namespace: Namespace::parse("m")?,
+//!     field_manager: "qbittorrent-k8s",
+//! };
+//! let kill_switch = network_policy(&owner, &data.cluster_cidrs); // apply first
+//! let config_map = client_config_map(&owner, &data); // apply unless config_map_holds(..)
+//! assert!(config_map_holds(&config_map, &config_map));
+//! let additions = client_additions(&owner.app, &data);
+//! # let live: k8s_openapi::api::apps::v1::StatefulSet = Default::default();
+//! if !additions.is_held_by(&live) {
+//!     let _patch = additions.add_patch("4711"); // strategic merge, with resourceVersion
+//! }
+//! # let _ = kill_switch;
+//! # Ok(())
+//! # }
+//! ```
 
 pub mod cidrs;
 pub mod client;
