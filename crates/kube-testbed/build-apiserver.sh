@@ -81,9 +81,10 @@ if [[ -x "$DEST" ]]; then
 fi
 
 # Only one build at a time per cache; a second concurrent run waits and then finds the binary.
+step "waiting for the build lock" \
+    "check that $CACHE_ROOT is writable; if another build-apiserver.sh runs, wait for it"
 mkdir -p "$CACHE_ROOT"
 exec 9>"$CACHE_ROOT/.build.lock"
-step "waiting for the build lock" "another build-apiserver.sh is running; wait for it, or remove $CACHE_ROOT/.build.lock"
 flock 9
 if [[ -x "$DEST" ]]; then
     log "kube-apiserver $VERSION ($PATCH) already built at $DEST (by a concurrent run)"
