@@ -45,7 +45,7 @@ pub enum CharmError {
     },
     /// The metadata could not be read.
     #[error("reading the charm's metadata")]
-    Meta(#[source] MetaError),
+    Meta(#[source] Box<MetaError>),
 }
 
 /// A charm ready to run: its directory (`JUJU_CHARM_DIR`), its `dispatch` and its metadata.
@@ -94,7 +94,11 @@ impl Charm {
             let dir = std::fs::canonicalize(path).map_err(prep(path))?;
             return Self::from_dir(dir);
         }
-        if path.is_file() && spec.ends_with(".charm") {
+        if path.is_file()
+            && path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("charm"))
+        {
             if work.exists() {
                 std::fs::remove_dir_all(work).map_err(prep(work))?;
             }
@@ -118,8 +122,8 @@ impl Charm {
         }
         let root = workspace_root();
         let profile = std::env::var("JUJU_SIM_PROFILE").unwrap_or_else(|_| "debug".to_owned());
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map_or_else(|| root.join("target"), PathBuf::from);
+        let target =
+            std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
         let binary = target.join(&profile).join(spec);
         let metadata = root.join("metadata").join(spec);
         if !binary.is_file() || !metadata.is_dir() {
@@ -144,7 +148,7 @@ impl Charm {
 
     /// A charm directory that already holds `dispatch` and metadata.
     pub fn from_dir(dir: PathBuf) -> Result<Self, CharmError> {
-        let meta = CharmMeta::read_dir(&dir).map_err(CharmError::Meta)?;
+        let meta = CharmMeta::read_dir(&dir).map_err(|e| CharmError::Meta(Box::new(e)))?;
         Ok(Self {
             dispatch: dir.join("dispatch"),
             dir,

@@ -14,7 +14,11 @@ use crate::workload::Answer;
 
 /// Command-line arguments.
 #[derive(Debug, Parser)]
-#[command(name = "juju-sim", version, about = "A simulated Juju model on a real kube-apiserver")]
+#[command(
+    name = "juju-sim",
+    version,
+    about = "A simulated Juju model on a real kube-apiserver"
+)]
 pub struct Cli {
     /// State directory.
     #[arg(long, global = true, default_value = ".juju-sim")]
@@ -239,7 +243,6 @@ pub fn split_line(line: &str) -> Vec<String> {
     for c in line.chars() {
         match (quote, c) {
             (Some(q), c) if c == q => quote = None,
-            (Some(_), c) => cur.push(c),
             (None, '\'' | '"') => {
                 quote = Some(c);
                 has = true;
@@ -250,7 +253,7 @@ pub fn split_line(line: &str) -> Vec<String> {
                     has = false;
                 }
             }
-            (None, c) => cur.push(c),
+            (_, c) => cur.push(c),
         }
     }
     if has || !cur.is_empty() {
@@ -268,7 +271,8 @@ pub fn main_with(cli: Cli) -> ExitCode {
             let mut msg = format!("ERROR {e}");
             let mut src = std::error::Error::source(&e);
             while let Some(s) = src {
-                msg.push_str(&format!(": {s}"));
+                msg.push_str(": ");
+                msg.push_str(&s.to_string());
                 src = s.source();
             }
             eprintln!("{msg}");
@@ -322,7 +326,8 @@ fn run(dir: &Path, name: &str, verb: Verb, model: &mut Option<Model>) -> Result<
             let out = open(dir, name, model)?.run_action(&unit, &action, &kv(&params)?)?;
             let mut text = String::new();
             for line in &out.log {
-                text.push_str(&format!("{line}\n"));
+                text.push_str(line);
+                text.push('\n');
             }
             if !out.results.is_empty() {
                 text.push_str(&crate::status::yamlish(&serde_json::Value::Object(

@@ -65,7 +65,7 @@ pub enum KubeError {
         what: String,
         /// The client error.
         #[source]
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
 }
 
@@ -204,6 +204,7 @@ impl AppSpec<'_> {
     }
 
     /// The pod template spec, as `ApplicationPodSpec` builds it (storage mounts included).
+    #[allow(clippy::too_many_lines)] // one literal object, as Juju's Go builds it
     pub fn pod_spec(&self) -> Value {
         let names: Vec<&String> = self.meta.containers.keys().collect();
         let joined = names
@@ -368,7 +369,11 @@ fn decode<T: serde::de::DeserializeOwned>(what: &str, v: Value) -> Result<T, Kub
 
 fn api_err(step: &'static str, what: impl Into<String>) -> impl FnOnce(kube::Error) -> KubeError {
     let what = what.into();
-    move |source| KubeError::Api { step, what, source }
+    move |source| KubeError::Api {
+        step,
+        what,
+        source: Box::new(source),
+    }
 }
 
 fn is_status(e: &kube::Error, code: u16) -> bool {
@@ -466,10 +471,9 @@ pub async fn template_of(
         .map_err(api_err("get", format!("statefulset {app}")))?;
     Ok(sts.map(|s| {
         let generation = s.metadata.generation.unwrap_or_default();
-        let template = s
-            .spec
-            .map(|sp| serde_json::to_value(sp.template).unwrap_or(Value::Null))
-            .unwrap_or(Value::Null);
+        let template = s.spec.map_or(Value::Null, |sp| {
+            serde_json::to_value(sp.template).unwrap_or(Value::Null)
+        });
         (template, generation)
     }))
 }

@@ -33,7 +33,7 @@ pub enum MetaError {
         path: String,
         /// The parser's error.
         #[source]
-        source: serde_saphyr::Error,
+        source: Box<serde_saphyr::Error>,
     },
     /// Neither `charmcraft.yaml` nor `metadata.yaml` names the charm.
     #[error("charm metadata in {dir} has no `name`")]
@@ -180,7 +180,7 @@ impl CharmMeta {
         let mut meta: CharmMeta =
             serde_saphyr::from_str(text).map_err(|source| MetaError::ParseYaml {
                 path: path.to_owned(),
-                source,
+                source: Box::new(source),
             })?;
         if let Some(config) = meta.config.take() {
             meta.options.extend(config.options);
@@ -229,7 +229,7 @@ impl CharmMeta {
             let config: ConfigSection =
                 serde_saphyr::from_str(&text).map_err(|source| MetaError::ParseYaml {
                     path: path.clone(),
-                    source,
+                    source: Box::new(source),
                 })?;
             meta.options.extend(config.options);
         }
@@ -237,7 +237,7 @@ impl CharmMeta {
             let actions: BTreeMap<String, Action> =
                 serde_saphyr::from_str(&text).map_err(|source| MetaError::ParseYaml {
                     path: path.clone(),
-                    source,
+                    source: Box::new(source),
                 })?;
             meta.actions.extend(actions);
         }
@@ -320,7 +320,9 @@ impl CharmMeta {
                 "false" | "False" | "FALSE" | "no" | "n" | "off" => {
                     Ok(serde_json::Value::Bool(false))
                 }
-                _ => Err(format!("option \"{key}\" expected boolean, got \"{value}\"")),
+                _ => Err(format!(
+                    "option \"{key}\" expected boolean, got \"{value}\""
+                )),
             },
             _ => Ok(serde_json::Value::String(value.to_owned())),
         }
@@ -331,7 +333,7 @@ impl CharmMeta {
 mod tests {
     use super::*;
 
-    const CRAFT: &str = r#"
+    const CRAFT: &str = r"
 name: demo
 type: charm
 containers:
@@ -375,7 +377,7 @@ actions:
       verbose:
         type: boolean
         default: false
-"#;
+";
 
     #[test]
     fn parses_charmcraft() -> Result<(), MetaError> {

@@ -61,13 +61,13 @@ pub const RETRIES_PER_OPERATION: u32 = 2;
 pub enum ModelError {
     /// Starting or reaching the test cluster failed.
     #[error("test cluster: {0}")]
-    Cluster(#[source] kube_testbed::Error),
+    Cluster(#[source] Box<kube_testbed::Error>),
     /// A Kubernetes step failed.
     #[error("kubernetes")]
-    Kube(#[source] KubeError),
+    Kube(#[source] Box<KubeError>),
     /// Locating the charm failed.
     #[error("locating the charm")]
-    Charm(#[source] CharmError),
+    Charm(#[source] Box<CharmError>),
     /// Running a hook failed (not the hook's own failure).
     #[error("running a hook")]
     Run(#[source] RunError),
@@ -120,6 +120,18 @@ pub enum ModelError {
 }
 
 type Result<T> = std::result::Result<T, ModelError>;
+
+fn kube_err(e: KubeError) -> ModelError {
+    ModelError::Kube(Box::new(e))
+}
+
+fn cluster_err(e: kube_testbed::Error) -> ModelError {
+    ModelError::Cluster(Box::new(e))
+}
+
+fn charm_err(e: CharmError) -> ModelError {
+    ModelError::Charm(Box::new(e))
+}
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ModelError + '_ {
     move |source| ModelError::StateIo {
@@ -285,7 +297,7 @@ impl Model {
             Err(_) => SimState::default(),
         };
         if st.model.name.is_empty() {
-            st.model.name = name.to_owned();
+            name.clone_into(&mut st.model.name);
             st.model.uuid = uuid_like(name);
             st.controller_uuid = uuid_like("controller");
         }
@@ -296,7 +308,7 @@ impl Model {
                     dir: Some(cluster_dir.clone()),
                     ..kube_testbed::ClusterOptions::default()
                 })
-                .map_err(ModelError::Cluster)?,
+                .map_err(cluster_err)?,
             ),
             ClusterMode::Persistent => {
                 if kube_testbed::running_in_dir(&cluster_dir).len() < 2 {
@@ -305,7 +317,7 @@ impl Model {
                         lifetime: kube_testbed::Lifetime::Detached,
                         ..kube_testbed::ClusterOptions::default()
                     })
-                    .map_err(ModelError::Cluster)?;
+                    .map_err(cluster_err)?;
                     c.detach();
                     // A new cluster knows nothing of an old model: start the model afresh.
                     let (n, u, c) = (
@@ -331,9 +343,9 @@ impl Model {
             })?;
         let admin = rt
             .block_on(kube_testbed::client_for(&admin_kubeconfig))
-            .map_err(ModelError::Cluster)?;
+            .map_err(cluster_err)?;
         rt.block_on(k8s::ensure_namespace(&admin, &st.model.name))
-            .map_err(ModelError::Kube)?;
+            .map_err(kube_err)?;
         let tools_dir = dir.join("tools");
         let tool = runner::tool_binary().ok_or_else(|| ModelError::Start {
             what: "hook tools (juju-sim-tool not found; set JUJU_SIM_TOOL)".into(),
@@ -535,8 +547,8 @@ impl Model {
 
     fn proxy_for(&mut self, app: &str) -> Result<String> {
         if !self.proxies.contains_key(app) {
-            let proxy = kube_testbed::FaultProxy::start_for(&self.admin_kubeconfig)
-                .map_err(ModelError::Cluster)?;
+            let proxy =
+                kube_testbed::FaultProxy::start_for(&self.admin_kubeconfig).map_err(cluster_err)?;
             for (i, f) in self.st.faults.iter().enumerate() {
                 if f.app == app && f.rule.times != Some(0) {
                     let id = proxy.arm(f.rule.clone());
@@ -552,15 +564,14 @@ impl Model {
     fn collect_proxy_state(&mut self) {
         for (i, app, id) in std::mem::take(&mut self.proxy_rules) {
             let hits = self.proxies.get(&app).map_or(0, |p| p.hits(id));
-            if let Some(f) = self.st.faults.get_mut(i) {
-                if let Some(t) = f.rule.times.as_mut() {
-                    *t = t.saturating_sub(u32::try_from(hits).unwrap_or(u32::MAX));
-                }
+            if let Some(f) = self.st.faults.get_mut(i)
+                && let Some(t) = f.rule.times.as_mut()
+            {
+                *t = t.saturating_sub(u32::try_from(hits).unwrap_or(u32::MAX));
             }
         }
-        for (key, shared) in &self.shared {
+        for shared in self.shared.values() {
             let mut s = shared.lock().unwrap_or_else(PoisonError::into_inner);
-            let _ = key;
             self.st.workload_requests.append(&mut s.requests);
         }
     }
@@ -587,7 +598,7 @@ impl Model {
             .map_err(io_err(&self.dir.join("identities")))?;
         let kubeconfig = identity
             .kubeconfig_for_server(&url, None, "proxy")
-            .map_err(ModelError::Cluster)?;
+            .map_err(cluster_err)?;
         let unit_dir = self.unit_dir(unit);
         let workload_addrs = self
             .endpoints
@@ -667,11 +678,9 @@ impl Model {
         };
         let attempt = err.attempts + 1;
         let ok = self.run_one(unit, &err.ctx, Some(attempt))?;
-        if ok {
-            if let Some(err) = self.st.unit_errors.remove(unit) {
-                for ctx in err.held.into_iter().rev() {
-                    self.queue.push_front((unit.to_owned(), ctx));
-                }
+        if ok && let Some(err) = self.st.unit_errors.remove(unit) {
+            for ctx in err.held.into_iter().rev() {
+                self.queue.push_front((unit.to_owned(), ctx));
             }
         }
         Ok(())
@@ -684,6 +693,7 @@ impl Model {
     /// Runs one hook (with in-operation retries on failure). Returns whether it succeeded.
     fn run_one(&mut self, unit: &str, ctx: &HookContext, retry: Option<u32>) -> Result<bool> {
         let app = unit.split('/').next().unwrap_or_default().to_owned();
+        self.track_membership(unit, ctx);
         let mut attempt = retry;
         loop {
             let env = self.unit_env(unit)?;
@@ -725,10 +735,10 @@ impl Model {
             if code == 0 {
                 if let Some(err) = self.st.unit_errors.get(unit) {
                     let prev = err.previous.clone();
-                    if let Some(u) = self.unit_mut(unit) {
-                        if u.status.current == StatusKind::Error {
-                            u.status = prev;
-                        }
+                    if let Some(u) = self.unit_mut(unit)
+                        && u.status.current == StatusKind::Error
+                    {
+                        u.status = prev;
                     }
                 }
                 if let Some(effects) = outcome.effects {
@@ -747,14 +757,14 @@ impl Model {
             } else {
                 ctx.hook.clone()
             };
-            if let Some(u) = self.unit_mut(unit) {
-                if u.status.current != StatusKind::Error {
-                    u.status = Status {
-                        current: StatusKind::Error,
-                        message: format!("hook failed: \"{hook_name}\""),
-                        since: now_secs(),
-                    };
-                }
+            if let Some(u) = self.unit_mut(unit)
+                && u.status.current != StatusKind::Error
+            {
+                u.status = Status {
+                    current: StatusKind::Error,
+                    message: format!("hook failed: \"{hook_name}\""),
+                    since: now_secs(),
+                };
             }
             let entry = self
                 .st
@@ -773,6 +783,23 @@ impl Model {
                 return Ok(false);
             }
             attempt = Some(next);
+        }
+    }
+
+    /// `relation-list` membership, as Juju keeps it: a remote unit joins just before
+    /// `-relation-joined` runs and leaves just before `-relation-departed` runs.
+    fn track_membership(&mut self, unit: &str, ctx: &HookContext) {
+        let (Some((rel_id, _)), Some(remote)) = (&ctx.relation, &ctx.remote_unit) else {
+            return;
+        };
+        let Some(rel) = self.st.model.relations.iter_mut().find(|r| r.id == *rel_id) else {
+            return;
+        };
+        let seen = rel.units_joined.entry(unit.to_owned()).or_default();
+        if ctx.hook.ends_with("-relation-joined") {
+            seen.insert(remote.clone());
+        } else if ctx.hook.ends_with("-relation-departed") {
+            seen.remove(remote);
         }
     }
 
@@ -826,7 +853,7 @@ impl Model {
                     c.remote_unit = Some(unit.to_owned());
                     self.push(&remote_unit, c);
                 }
-                if app_changed && (!rel.is_peer() || seen || true) {
+                if app_changed {
                     self.push(&remote_unit, ctx);
                 }
             }
@@ -835,7 +862,7 @@ impl Model {
             let Some(secret) = self.st.model.secrets.get(id).cloned() else {
                 continue;
             };
-            for (consumer, _) in &secret.tracked {
+            for consumer in secret.tracked.keys() {
                 if consumer == unit {
                     continue;
                 }
@@ -855,7 +882,7 @@ impl Model {
         let Some(live) = self
             .rt
             .block_on(k8s::template_of(&self.admin, &self.st.model.name, app))
-            .map_err(ModelError::Kube)?
+            .map_err(kube_err)?
         else {
             return Ok(());
         };
@@ -919,7 +946,7 @@ impl Model {
                 app,
                 ordinal,
             ))
-            .map_err(ModelError::Kube)?;
+            .map_err(kube_err)?;
         self.push(unit, HookContext::hook("upgrade-charm"));
         self.push(unit, HookContext::hook("config-changed"));
         self.push(unit, HookContext::hook("start"));
@@ -967,7 +994,7 @@ impl Model {
         };
         self.rt
             .block_on(k8s::ensure_application(&self.admin, &spec))
-            .map_err(ModelError::Kube)
+            .map_err(kube_err)
     }
 
     // ----- operations -----
@@ -981,7 +1008,7 @@ impl Model {
         config: &[(String, String)],
     ) -> Result<()> {
         let work = self.dir.join("charms").join(app.unwrap_or("_new"));
-        let located = Charm::locate(charm, &work).map_err(ModelError::Charm)?;
+        let located = Charm::locate(charm, &work).map_err(charm_err)?;
         let name = app.map_or_else(|| located.meta.name.clone(), str::to_owned);
         if self.st.model.applications.contains_key(&name) {
             return Err(ModelError::Invalid(format!(
@@ -990,7 +1017,7 @@ impl Model {
         }
         let located = if app.is_none() {
             let w = self.dir.join("charms").join(&name);
-            Charm::locate(charm, &w).map_err(ModelError::Charm)?
+            Charm::locate(charm, &w).map_err(charm_err)?
         } else {
             located
         };
@@ -1028,7 +1055,7 @@ impl Model {
                 &self.st.model.name,
                 &name,
             ))
-            .map_err(ModelError::Kube)?;
+            .map_err(kube_err)?;
         if let Some(a) = self.st.apps.get_mut(&name) {
             a.token = token;
         }
@@ -1040,7 +1067,7 @@ impl Model {
                     &name,
                     true,
                 ))
-                .map_err(ModelError::Kube)?;
+                .map_err(kube_err)?;
         }
         self.apply_k8s(&name, 1)?;
         self.record_template(&name)?;
@@ -1071,11 +1098,10 @@ impl Model {
         if let Some((t, _)) = self
             .rt
             .block_on(k8s::template_of(&self.admin, &self.st.model.name, app))
-            .map_err(ModelError::Kube)?
+            .map_err(kube_err)?
+            && let Some(a) = self.st.apps.get_mut(app)
         {
-            if let Some(a) = self.st.apps.get_mut(app) {
-                a.template = k8s::template_fingerprint(&t);
-            }
+            a.template = k8s::template_fingerprint(&t);
         }
         Ok(())
     }
@@ -1154,7 +1180,7 @@ impl Model {
                 app,
                 ordinal,
             ))
-            .map_err(ModelError::Kube)?;
+            .map_err(kube_err)?;
         self.start_pebble(app, &unit, true)?;
         self.start_endpoints(app, &unit)?;
         for s in &storage_names {
@@ -1272,7 +1298,7 @@ impl Model {
         }
         self.rt
             .block_on(k8s::set_trust(&self.admin, &self.st.model.name, app, true))
-            .map_err(ModelError::Kube)?;
+            .map_err(kube_err)?;
         if let Some(a) = self.st.model.applications.get_mut(app) {
             a.trusted = true;
         }
@@ -1297,6 +1323,7 @@ impl Model {
     }
 
     /// `juju integrate A[:EP] B[:EP]`.
+    #[allow(clippy::too_many_lines)] // endpoint matching, Juju's checks, then the hooks
     pub fn relate(&mut self, a: &str, b: &str) -> Result<()> {
         let (app_a, ep_a) = self.resolve_end(a)?;
         let (app_b, ep_b) = self.resolve_end(b)?;
@@ -1460,23 +1487,10 @@ impl Model {
         self.save()
     }
 
-    /// Runs the queued departed hooks, taking each departing unit out of `relation-list`
-    /// before its hook (as Juju does).
-    fn settle_departures(&mut self, rel: &Relation) -> Result<()> {
-        let items: Vec<(String, HookContext)> = self.queue.drain(..).collect();
-        for (unit, ctx) in items {
-            if let (Some(dep), Some(r)) = (
-                ctx.departing_unit.as_ref(),
-                self.st.model.relations.iter_mut().find(|r| r.id == rel.id),
-            ) {
-                if let Some(s) = r.units_joined.get_mut(&unit) {
-                    s.remove(dep);
-                }
-            }
-            self.queue.push_back((unit, ctx));
-            self.settle()?;
-        }
-        Ok(())
+    /// Runs the queued departed hooks (each departing unit leaves `relation-list` just
+    /// before its hook runs, in [`Self::run_one`]).
+    fn settle_departures(&mut self, _rel: &Relation) -> Result<()> {
+        self.settle()
     }
 
     /// `juju scale-application APP N`.
@@ -1497,7 +1511,7 @@ impl Model {
                 app,
                 i32::try_from(n).unwrap_or(i32::MAX),
             ))
-            .map_err(ModelError::Kube)?;
+            .map_err(kube_err)?;
         let have = u32::try_from(current.len()).unwrap_or(u32::MAX);
         if n > have {
             for _ in have..n {
@@ -1596,7 +1610,7 @@ impl Model {
         let pod = format!("{app}-{}", ordinal_of(unit));
         self.rt
             .block_on(k8s::delete_pod(&self.admin, &self.st.model.name, &pod))
-            .map_err(ModelError::Kube)?;
+            .map_err(kube_err)?;
         Ok(())
     }
 
@@ -1610,9 +1624,9 @@ impl Model {
             )));
         };
         let work = self.dir.join("charms").join(app);
-        let charm = Charm::locate(&sim.charm_spec, &work).map_err(ModelError::Charm)?;
+        let charm = Charm::locate(&sim.charm_spec, &work).map_err(charm_err)?;
         if let Some(a) = self.st.model.applications.get_mut(app) {
-            a.charm_dir = charm.dir.clone();
+            a.charm_dir.clone_from(&charm.dir);
             a.metadata = to_state_meta(&charm.meta);
         }
         for unit in self.app_units(app) {

@@ -379,6 +379,7 @@ fn tail(bytes: &[u8], max: usize) -> String {
 }
 
 /// Runs one hook of `env.unit` against `state`: serves the tools, commits or discards.
+#[allow(clippy::too_many_lines)] // one sequence: socket, scope, child, pipes, commit
 pub fn run_hook(
     state: &mut ModelState,
     env: &UnitEnv,

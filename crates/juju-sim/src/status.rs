@@ -224,15 +224,20 @@ pub fn table(st: &SimState, relations: bool) -> String {
 /// Action results as `juju run` prints them (YAML-like, nested keys indented).
 pub fn yamlish(v: &Value) -> String {
     fn walk(v: &Value, indent: usize, out: &mut String) {
+        use std::fmt::Write;
         if let Value::Object(m) = v {
             for (k, val) in m {
                 match val {
                     Value::Object(_) => {
-                        out.push_str(&format!("{:indent$}{k}:\n", ""));
+                        let _ = writeln!(out, "{:indent$}{k}:", "");
                         walk(val, indent + 2, out);
                     }
-                    Value::String(s) => out.push_str(&format!("{:indent$}{k}: {s}\n", "")),
-                    other => out.push_str(&format!("{:indent$}{k}: {other}\n", "")),
+                    Value::String(s) => {
+                        let _ = writeln!(out, "{:indent$}{k}: {s}", "");
+                    }
+                    other => {
+                        let _ = writeln!(out, "{:indent$}{k}: {other}", "");
+                    }
                 }
             }
         }
@@ -248,10 +253,14 @@ pub fn debug_log(st: &SimState) -> String {
     use std::fmt::Write;
     let mut out = String::new();
     for r in &st.history {
-        let retry = r
-            .retry
-            .map_or_else(String::new, |(n, s)| format!(" (retry {n}, Juju backoff {s}s)"));
-        let _ = writeln!(out, "{} {} exit {} in {} ms{retry}", r.unit, r.hook, r.code, r.duration_ms);
+        let retry = r.retry.map_or_else(String::new, |(n, s)| {
+            format!(" (retry {n}, Juju backoff {s}s)")
+        });
+        let _ = writeln!(
+            out,
+            "{} {} exit {} in {} ms{retry}",
+            r.unit, r.hook, r.code, r.duration_ms
+        );
         for c in &r.tool_calls {
             let _ = writeln!(out, "  tool: {} -> {}", c.argv.join(" "), c.code);
         }

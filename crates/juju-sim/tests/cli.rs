@@ -86,8 +86,7 @@ fn cli_drives_a_scenario_step_by_step() -> TestResult {
     sim.ok(&["deploy", &shell, "b"]);
     sim.ok(&["relate", "a:src", "b:dst"]);
 
-    let status: serde_json::Value =
-        serde_json::from_str(&sim.ok(&["status", "--format=json"]))?;
+    let status: serde_json::Value = serde_json::from_str(&sim.ok(&["status", "--format=json"]))?;
     assert_eq!(
         status["applications"]["b"]["units"]["b/0"]["workload-status"]["message"],
         "got hey"
@@ -96,13 +95,30 @@ fn cli_drives_a_scenario_step_by_step() -> TestResult {
         status["applications"]["a"]["units"]["a/0"]["workload-status"]["current"],
         "active"
     );
-    assert_eq!(status["applications"]["a"]["relations"]["src"][0]["related-application"], "b");
+    assert_eq!(
+        status["applications"]["a"]["relations"]["src"][0]["related-application"],
+        "b"
+    );
     let table = sim.ok(&["status", "--relations"]);
-    assert!(table.contains("a:src") && table.contains("b:dst"), "{table}");
+    assert!(
+        table.contains("a:src") && table.contains("b:dst"),
+        "{table}"
+    );
     assert!(table.contains("a/0*"), "{table}");
 
     // A fault on b's API traffic (one 429), then the real 403 of the untrusted identity.
-    sim.ok(&["fault", "b", "--verb", "get", "--resource", "statefulsets", "--status", "429", "--count", "1"]);
+    sim.ok(&[
+        "fault",
+        "b",
+        "--verb",
+        "get",
+        "--resource",
+        "statefulsets",
+        "--status",
+        "429",
+        "--count",
+        "1",
+    ]);
     sim.ok(&["config", "b", "probe-k8s=true"]);
     assert_eq!(sim.unit_file("b/0", "k8s-result").trim(), "429");
     sim.ok(&["config", "b", "greeting=again"]);
@@ -111,9 +127,19 @@ fn cli_drives_a_scenario_step_by_step() -> TestResult {
     assert_eq!(sim.unit_file("b/0", "k8s-result").trim(), "200");
 
     // Workload endpoint: answer set from the CLI, request (with its Authorization) recorded.
-    sim.ok(&["workload-http", "a", "work", "/v1/publicip/ip", "--body", r#"{"public_ip":"1.2.3.4"}"#]);
+    sim.ok(&[
+        "workload-http",
+        "a",
+        "work",
+        "/v1/publicip/ip",
+        "--body",
+        r#"{"public_ip":"1.2.3.4"}"#,
+    ]);
     sim.ok(&["update-status"]);
-    assert_eq!(sim.unit_file("a/0", "workload"), r#"{"public_ip":"1.2.3.4"}"#);
+    assert_eq!(
+        sim.unit_file("a/0", "workload"),
+        r#"{"public_ip":"1.2.3.4"}"#
+    );
     let state: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(sim.state.join("state.json"))?)?;
     assert_eq!(
@@ -141,17 +167,22 @@ fn cli_drives_a_scenario_step_by_step() -> TestResult {
     )?;
     sim.ok(&["script", &script.display().to_string()]);
     assert_eq!(sim.unit_file("a/1", "app-write").trim(), "denied");
-    let status: serde_json::Value =
-        serde_json::from_str(&sim.ok(&["status", "--format=json"]))?;
+    let status: serde_json::Value = serde_json::from_str(&sim.ok(&["status", "--format=json"]))?;
     assert_eq!(
         status["applications"]["b"]["units"]["b/0"]["workload-status"]["message"],
         "got hello there"
     );
     let sts = sim.ok(&["kubectl", "get", "statefulsets", "-o", "name"]);
-    assert!(sts.contains("statefulset.apps/a") && sts.contains("statefulset.apps/b"), "{sts}");
+    assert!(
+        sts.contains("statefulset.apps/a") && sts.contains("statefulset.apps/b"),
+        "{sts}"
+    );
     let log = sim.ok(&["debug-log"]);
     assert!(log.contains("b/0 install exit 0"), "{log}");
-    assert!(log.contains("api: GET /apis/apps/v1/namespaces/cli/statefulsets/b -> 403"), "{log}");
+    assert!(
+        log.contains("api: GET /apis/apps/v1/namespaces/cli/statefulsets/b -> 403"),
+        "{log}"
+    );
 
     // Bad input fails like juju.
     let bad = sim.run(&["relate", "a", "nosuch"]);

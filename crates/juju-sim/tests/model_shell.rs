@@ -15,6 +15,8 @@ use kube::Api;
 use kube::api::{Patch, PatchParams};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
+/// (hook, exit code, retry attempt and backoff).
+type Run = (String, i32, Option<(u32, u64)>);
 
 fn charm() -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -96,11 +98,16 @@ fn shell_charm_sees_juju() -> TestResult {
     }
     assert!(read(&model, "a/0", "env-data-storage-attached").contains("JUJU_STORAGE_ID=data/0"));
     assert!(read(&model, "a/0", "env-work-pebble-ready").contains("JUJU_WORKLOAD_NAME=work"));
-    assert_eq!(status(&model, "a", "a/0"), ("active".into(), "ready".into()));
+    assert_eq!(
+        status(&model, "a", "a/0"),
+        ("active".into(), "ready".into())
+    );
 
     // --- what Juju 3.6 created in Kubernetes.
     let (sts, svc, headless, pod) = model.with_admin(|c| async move {
-        let sts = Api::<StatefulSet>::namespaced(c.clone(), "fidelity").get("a").await;
+        let sts = Api::<StatefulSet>::namespaced(c.clone(), "fidelity")
+            .get("a")
+            .await;
         let svcs = Api::<Service>::namespaced(c.clone(), "fidelity");
         let svc = svcs.get("a").await;
         let headless = svcs.get("a-endpoints").await;
@@ -109,7 +116,10 @@ fn shell_charm_sees_juju() -> TestResult {
     });
     let sts = sts?;
     let anns = sts.metadata.annotations.clone().unwrap_or_default();
-    assert_eq!(anns.get("juju.is/version").map(String::as_str), Some("3.6.4"));
+    assert_eq!(
+        anns.get("juju.is/version").map(String::as_str),
+        Some("3.6.4")
+    );
     assert!(anns.contains_key("controller.juju.is/id"));
     let managers: Vec<String> = sts
         .metadata
@@ -121,11 +131,19 @@ fn shell_charm_sees_juju() -> TestResult {
     assert_eq!(managers, ["juju"]);
     let spec = sts.spec.ok_or("no spec")?;
     assert_eq!(
-        spec.selector.match_labels.unwrap_or_default().get("app.kubernetes.io/name").map(String::as_str),
+        spec.selector
+            .match_labels
+            .unwrap_or_default()
+            .get("app.kubernetes.io/name")
+            .map(String::as_str),
         Some("a")
     );
     let pod_spec = spec.template.spec.ok_or("no pod spec")?;
-    let names: Vec<&str> = pod_spec.containers.iter().map(|c| c.name.as_str()).collect();
+    let names: Vec<&str> = pod_spec
+        .containers
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
     assert_eq!(names, ["charm", "work"]);
     let inits: Vec<String> = pod_spec
         .init_containers
@@ -141,7 +159,10 @@ fn shell_charm_sees_juju() -> TestResult {
         .into_iter()
         .map(|m| m.mount_path)
         .collect();
-    assert!(mounts.contains(&"/charm/bin".to_owned()) && mounts.contains(&"/charm/containers".to_owned()));
+    assert!(
+        mounts.contains(&"/charm/bin".to_owned())
+            && mounts.contains(&"/charm/containers".to_owned())
+    );
     assert_eq!(spec.volume_claim_templates.map(|v| v.len()), Some(1));
     assert!(svc.is_ok());
     assert_eq!(
@@ -149,7 +170,10 @@ fn shell_charm_sees_juju() -> TestResult {
         Some("None")
     );
     let pod = pod?;
-    assert_eq!(pod.spec.and_then(|s| s.subdomain).as_deref(), Some("a-endpoints"));
+    assert_eq!(
+        pod.spec.and_then(|s| s.subdomain).as_deref(),
+        Some("a-endpoints")
+    );
 
     // --- relate: created, joined, changed on both sides; data flows both ways.
     model.deploy(&charm(), Some("b"), false, &[])?;
@@ -158,20 +182,37 @@ fn shell_charm_sees_juju() -> TestResult {
     let b_hooks = hooks_since(&model, "b/0", mark);
     assert_eq!(
         &b_hooks[..3],
-        ["dst-relation-created", "dst-relation-joined", "dst-relation-changed"],
+        [
+            "dst-relation-created",
+            "dst-relation-joined",
+            "dst-relation-changed"
+        ],
         "{b_hooks:?}"
     );
     let a_hooks = hooks_since(&model, "a/0", mark);
     assert_eq!(
         &a_hooks[..3],
-        ["src-relation-created", "src-relation-joined", "src-relation-changed"],
+        [
+            "src-relation-created",
+            "src-relation-joined",
+            "src-relation-changed"
+        ],
         "{a_hooks:?}"
     );
-    assert_eq!(status(&model, "b", "b/0"), ("active".into(), "got hello".into()));
-    assert_eq!(status(&model, "a", "a/0"), ("active".into(), "acked hello".into()));
+    assert_eq!(
+        status(&model, "b", "b/0"),
+        ("active".into(), "got hello".into())
+    );
+    assert_eq!(
+        status(&model, "a", "a/0"),
+        ("active".into(), "acked hello".into())
+    );
     assert!(read(&model, "b/0", "remote-units").contains("a/0"));
     let env = read(&model, "b/0", "env-dst-relation-changed");
-    assert!(env.contains("JUJU_RELATION=dst") && env.contains("JUJU_REMOTE_APP=a"), "{env}");
+    assert!(
+        env.contains("JUJU_RELATION=dst") && env.contains("JUJU_REMOTE_APP=a"),
+        "{env}"
+    );
     assert!(env.contains("JUJU_RELATION_ID=dst:"), "{env}");
 
     // --- leader-only application data: a second unit of `a` may not write it.
@@ -193,9 +234,8 @@ fn shell_charm_sees_juju() -> TestResult {
     assert!(new.contains(&"src-relation-joined".to_owned()), "{new:?}");
     assert_eq!(read(&model, "a/1", "app-write").trim(), "denied");
     assert!(hooks_since(&model, "b/0", mark).contains(&"dst-relation-joined".to_owned()));
-    let pods = model.with_admin(|c| async move {
-        Api::<Pod>::namespaced(c, "fidelity").get("a-1").await
-    });
+    let pods =
+        model.with_admin(|c| async move { Api::<Pod>::namespaced(c, "fidelity").get("a-1").await });
     assert!(pods.is_ok(), "pod a-1 was not created");
 
     // --- untrusted: the real 403; trusted: allowed.
@@ -208,7 +248,9 @@ fn shell_charm_sees_juju() -> TestResult {
     );
     let last = model.history().last().ok_or("no history")?;
     assert!(
-        last.api_requests.iter().any(|r| r.contains("statefulsets/b -> 403")),
+        last.api_requests
+            .iter()
+            .any(|r| r.contains("statefulsets/b -> 403")),
         "{:?}",
         last.api_requests
     );
@@ -218,7 +260,7 @@ fn shell_charm_sees_juju() -> TestResult {
     // --- a failing hook: its relation-set is discarded, status shows the error, Juju retries.
     let mark = model.history().len();
     model.config("b", &kv(&[("fail-once", "true")]))?;
-    let runs: Vec<(String, i32, Option<(u32, u64)>)> = model.history()[mark..]
+    let runs: Vec<Run> = model.history()[mark..]
         .iter()
         .filter(|r| r.unit == "b/0")
         .map(|r| (r.hook.clone(), r.code, r.retry))
@@ -232,7 +274,10 @@ fn shell_charm_sees_juju() -> TestResult {
     );
     let rel = &model.state().model.relations;
     assert!(
-        rel.iter().all(|r| r.unit_data.get("b/0").is_none_or(|d| !d.contains_key("doomed"))),
+        rel.iter().all(|r| r
+            .unit_data
+            .get("b/0")
+            .is_none_or(|d| !d.contains_key("doomed"))),
         "a failed hook's relation-set leaked"
     );
 
@@ -252,13 +297,23 @@ fn shell_charm_sees_juju() -> TestResult {
         let h = hooks_since(&model, unit, mark);
         assert_eq!(
             &h[..4],
-            ["upgrade-charm", "config-changed", "start", "work-pebble-ready"],
+            [
+                "upgrade-charm",
+                "config-changed",
+                "start",
+                "work-pebble-ready"
+            ],
             "{unit}: {h:?}"
         );
     }
-    let pod = model.with_admin(|c| async move { Api::<Pod>::namespaced(c, "fidelity").get("a-0").await })?;
+    let pod = model
+        .with_admin(|c| async move { Api::<Pod>::namespaced(c, "fidelity").get("a-0").await })?;
     assert_eq!(
-        pod.metadata.annotations.unwrap_or_default().get("ops").map(String::as_str),
+        pod.metadata
+            .annotations
+            .unwrap_or_default()
+            .get("ops")
+            .map(String::as_str),
         Some("1")
     );
 
@@ -276,10 +331,28 @@ fn shell_charm_sees_juju() -> TestResult {
     let mark = model.history().len();
     model.remove_relation("a", "b")?;
     let h = hooks_since(&model, "b/0", mark);
-    assert_eq!(h.first().map(String::as_str), Some("dst-relation-departed"), "{h:?}");
-    assert_eq!(h.last().map(String::as_str), Some("dst-relation-broken"), "{h:?}");
-    assert_eq!(status(&model, "b", "b/0"), ("blocked".into(), "no source".into()));
-    assert!(model.state().model.relations.iter().all(|r| r.is_peer()));
+    assert_eq!(
+        h.first().map(String::as_str),
+        Some("dst-relation-departed"),
+        "{h:?}"
+    );
+    assert_eq!(
+        h.last().map(String::as_str),
+        Some("dst-relation-broken"),
+        "{h:?}"
+    );
+    assert_eq!(
+        status(&model, "b", "b/0"),
+        ("blocked".into(), "no source".into())
+    );
+    assert!(
+        model
+            .state()
+            .model
+            .relations
+            .iter()
+            .all(juju_sim::state::Relation::is_peer)
+    );
 
     // --- a charm that changes its template on every restart: the model stops with a report.
     let err = model.config("b", &kv(&[("churn", "true")])).err();

@@ -181,7 +181,10 @@ fn ops_charm_runs_unchanged() -> TestResult {
             .iter()
             .any(|r| r.unit == "o/0" && r.hook == "secret-changed" && r.code == 0),
         "{:?}",
-        model.history()[mark..].iter().map(|r| &r.hook).collect::<Vec<_>>()
+        model.history()[mark..]
+            .iter()
+            .map(|r| &r.hook)
+            .collect::<Vec<_>>()
     );
     assert_eq!(std::fs::read_to_string(&token_file)?, "n3w");
 
@@ -226,7 +229,12 @@ fn ops_charm_runs_unchanged() -> TestResult {
         .collect();
     assert_eq!(
         hooks,
-        ["upgrade-charm", "config-changed", "start", "web-pebble-ready"]
+        [
+            "upgrade-charm",
+            "config-changed",
+            "start",
+            "web-pebble-ready"
+        ]
     );
     let pebble = model.pebble("o/0", "web").ok_or("no pebble")?;
     assert_ne!(pebble["boot-id"], boot);
