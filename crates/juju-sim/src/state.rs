@@ -540,6 +540,9 @@ pub struct HookScope<'a> {
     pub departing_unit: Option<String>,
     /// `JUJU_SECRET_ID` (bare id), for secret hooks.
     pub secret_id: Option<String>,
+    /// `JUJU_STORAGE_ID` (`data/0`), for storage hooks; when unset, storage hooks
+    /// (`<name>-storage-attached`/`-detaching`) imply `<name>/0`.
+    pub storage_id: Option<String>,
     /// The action being run, for action hooks.
     pub action: Option<ActionRun>,
     /// Queued writes.
@@ -562,6 +565,7 @@ impl<'a> HookScope<'a> {
             remote_unit: None,
             departing_unit: None,
             secret_id: None,
+            storage_id: None,
             action: None,
             pending: PendingChanges::default(),
             tool_calls: Vec::new(),

@@ -1076,6 +1076,23 @@ fn actions() {
 }
 
 #[test]
+fn storage_get_defaults_to_the_hooks_storage() {
+    let mut state = model();
+    let mut scope = HookScope::new(&mut state, "db/0", "data-storage-attached");
+    let r = call(&mut scope, &["storage-get", "location"]);
+    assert_eq!(out(&r), "/tmp/sim/db-0/data\n");
+    scope.discard();
+    let mut scope = HookScope::new(&mut state, "db/0", "install");
+    scope.storage_id = Some("data/0".into());
+    let r = call(&mut scope, &["storage-get", "--format=json"]);
+    assert_eq!(
+        out(&r),
+        "{\"kind\":\"filesystem\",\"location\":\"/tmp/sim/db-0/data\"}\n"
+    );
+    scope.discard();
+}
+
+#[test]
 fn network_get_is_shaped_like_juju() {
     let mut state = model();
     let r = run1(

@@ -439,9 +439,16 @@ pub(super) fn action_log(scope: &mut HookScope<'_>, argv: &[String]) -> Outcome 
 pub(super) fn storage_get(scope: &mut HookScope<'_>, argv: &[String]) -> Outcome {
     let p = args::parse(argv, &[val(&["s"]), FORMAT])?;
     let format = args::format(&p, Format::Smart, &[Format::Yaml, Format::Json])?;
-    let Some(raw) = p.get("s") else {
+    let hook_storage = scope.storage_id.clone().or_else(|| {
+        ["-storage-attached", "-storage-detaching"]
+            .iter()
+            .find_map(|suffix| scope.hook.strip_suffix(suffix))
+            .map(|name| format!("{name}/0"))
+    });
+    let Some(raw) = p.get("s").map(str::to_owned).or(hook_storage) else {
         return Err(ToolError::usage("no storage instance specified"));
     };
+    let raw = raw.as_str();
     args::check_empty(p.pos.get(1..).unwrap_or_default())?;
     let (name, index) = raw.split_once('/').unwrap_or((raw, "0"));
     let a = app(scope)?;
