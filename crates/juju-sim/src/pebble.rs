@@ -33,7 +33,7 @@ pub mod plan;
 mod server;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -131,13 +131,14 @@ impl PebbleState {
         })
     }
 
-    /// The pod restarted: forget everything and empty the root directory (storage mounts,
-    /// being other directories, keep their files).
+    /// The pod restarted: forget everything and empty the root directory. Storage mounts
+    /// keep their files, also when their host directory lies inside the root.
     pub fn reset(&mut self) -> std::io::Result<()> {
         let root = std::mem::take(&mut self.root);
         let mounts = std::mem::take(&mut self.mounts);
+        let keep: Vec<&Path> = mounts.iter().map(|(_, dir)| dir.as_path()).collect();
         if root.exists() {
-            std::fs::remove_dir_all(&root)?;
+            clear_dir(&root, &keep)?;
         }
         *self = Self::new(root, mounts)?;
         Ok(())
@@ -177,6 +178,24 @@ impl PebbleState {
         self.last_id += 1;
         self.last_id.to_string()
     }
+}
+
+/// Empties `dir`, sparing the directories in `keep` (and the directories leading to them).
+fn clear_dir(dir: &Path, keep: &[&Path]) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if keep.iter().any(|k| *k == path) {
+            continue;
+        }
+        if keep.iter().any(|k| k.starts_with(&path)) {
+            clear_dir(&path, keep)?;
+        } else if std::fs::symlink_metadata(&path)?.is_dir() {
+            std::fs::remove_dir_all(&path)?;
+        } else {
+            std::fs::remove_file(&path)?;
+        }
+    }
+    Ok(())
 }
 
 fn boot_id() -> String {

@@ -620,6 +620,22 @@ fn storage_mounts_survive_a_reset() {
 }
 
 #[test]
+fn reset_spares_a_mount_inside_the_root() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let root = dir.path().join("root");
+    let mount = root.join("var/lib/juju/storage/data");
+    let mut state = PebbleState::new(root.clone(), vec![("/data".into(), mount.clone())])
+        .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(mount.join("kept"), "k").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(root.join("lost"), "l").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(root.join("var/lost"), "l").unwrap_or_else(|e| panic!("{e}"));
+    state.reset().unwrap_or_else(|e| panic!("reset: {e}"));
+    assert!(mount.join("kept").exists());
+    assert!(!root.join("lost").exists());
+    assert!(!root.join("var/lost").exists());
+}
+
+#[test]
 fn dropping_the_handle_stops_the_server() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     let socket = dir.path().join("sub/pebble.socket");
