@@ -595,17 +595,33 @@ impl<'a> HookScope<'a> {
     pub fn commit(self) -> (Effects, Vec<ToolCall>, Option<ActionRun>) {
         let mut effects = Effects::default();
         let state = self.state;
+        let before: BTreeMap<u64, Relation> = state
+            .relations
+            .iter()
+            .filter(|r| {
+                self.pending
+                    .relation_sets
+                    .iter()
+                    .any(|(id, _, _)| *id == r.id)
+            })
+            .map(|r| (r.id, r.clone()))
+            .collect();
         for (rel_id, bag, changes) in self.pending.relation_sets {
             if let Some(rel) = state.relations.iter_mut().find(|r| r.id == rel_id) {
-                let data = match bag {
-                    Databag::App(app) => rel.app_data.entry(app).or_default(),
-                    Databag::Unit(unit) => rel.unit_data.entry(unit).or_default(),
+                let (bags, key) = match bag {
+                    Databag::App(app) => (&mut rel.app_data, app),
+                    Databag::Unit(unit) => (&mut rel.unit_data, unit),
                 };
-                let before = data.clone();
+                let data = bags.entry(key.clone()).or_default();
                 apply_settings(data, &changes);
-                if *data != before {
-                    effects.relations_changed.insert(rel_id);
+                if data.is_empty() {
+                    bags.remove(&key);
                 }
+            }
+        }
+        for rel in &state.relations {
+            if before.get(&rel.id).is_some_and(|b| b != rel) {
+                effects.relations_changed.insert(rel.id);
             }
         }
         for op in self.pending.secret_ops {

@@ -997,6 +997,29 @@ fn secret_created_and_updated_in_one_hook_stays_at_revision_one() {
 }
 
 #[test]
+fn writes_coalesce_within_a_hook() {
+    let mut state = model();
+    let uri = out(&run1(&mut state, "db/0", &["secret-add", "key=one"]))
+        .trim()
+        .to_owned();
+    let mut scope = HookScope::new(&mut state, "db/0", "config-changed");
+    call(&mut scope, &["secret-set", &uri, "key=two"]);
+    call(&mut scope, &["secret-set", &uri, "--label", "lbl"]);
+    call(&mut scope, &["secret-set", &uri, "key=three"]);
+    // A value set and unset again is no change for the other side.
+    call(&mut scope, &["relation-set", "-r", "1", "tmp=x"]);
+    call(&mut scope, &["relation-set", "-r", "1", "tmp="]);
+    let (effects, _, _) = scope.commit();
+    let id = uri.trim_start_matches("secret:");
+    assert_eq!(state.secrets[id].revisions.len(), 2);
+    assert_eq!(state.secrets[id].revisions[1].content["key"], "three");
+    assert_eq!(state.secrets[id].label.as_deref(), Some("lbl"));
+    assert!(effects.secrets_changed.contains(id));
+    assert!(effects.relations_changed.is_empty());
+    assert!(!state.relations[0].unit_data.contains_key("db/0"));
+}
+
+#[test]
 fn user_secret_needs_a_grant() {
     let mut state = model();
     let id = juju_sim::state::new_secret_id(&mut state);

@@ -441,6 +441,29 @@ pub(super) fn secret_set(scope: &mut HookScope<'_>, argv: &[String], stdin: &[u8
         new.expire = expire.or(new.expire.take());
         return Ok(ToolResponse::ok(Vec::new()));
     }
+    // Several updates in one hook make one revision (Juju 3.6 coalesces them).
+    if let Some(SecretOp::Update {
+        content: c,
+        label: l,
+        description: d,
+        rotate: r,
+        expire: e,
+        ..
+    }) = scope
+        .pending
+        .secret_ops
+        .iter_mut()
+        .find(|op| matches!(op, SecretOp::Update { id: i, .. } if *i == id))
+    {
+        if content.is_some() {
+            *c = content;
+        }
+        *l = label.or(l.take());
+        *d = description.or(d.take());
+        *r = rotate.or(r.take());
+        *e = expire.or(e.take());
+        return Ok(ToolResponse::ok(Vec::new()));
+    }
     scope.pending.secret_ops.push(SecretOp::Update {
         id,
         content,
