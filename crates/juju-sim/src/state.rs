@@ -11,6 +11,11 @@
 //! `juju-log` and `action-log`/`action-set`/`action-fail` take effect at once, also as in Juju
 //! (status and logs stay when a hook fails; the action's results belong to the action run).
 //!
+//! Within one hook, writes coalesce as in Juju 3.6: several `secret-set`s make one new
+//! revision (none if the content is unchanged), a secret created and updated in the same hook
+//! stays at revision 1, and a relation value set and unset again is no change
+//! ([`Effects::relations_changed`] lists only relations whose data really changed).
+//!
 //! Simplifications (each one visible to a charm is listed here):
 //! - Reads within the hook that queued a write see the write (Juju's hook context caches its own
 //!   writes the same way for relation settings); for secrets, a secret created in this hook can
