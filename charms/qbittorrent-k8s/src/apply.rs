@@ -1,0 +1,222 @@
+//! Carries out a [`Plan`]: writes only what the plan lists, in its order, and records the
+//! statuses. Every Kubernetes write re-checks the live object first (the runtime's
+//! `apply_if_changed` / `patch_with`), so a concurrent change never makes us write blindly.
+//!
+//! A Kubernetes write that fails stops the remaining Kubernetes steps: the routing patch is
+//! never sent after a failed kill-switch write. A 403 becomes Blocked (`--trust`), a 404 on
+//! our StatefulSet Waiting; anything else fails the hook so that Juju retries it.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use juju_charm::Juju;
+use juju_charm::k8s::{Kube, KubeError};
+use juju_charm::pebble::{FileOptions, Pebble, PebbleError};
+use juju_charm::tools::ToolError;
+use juju_charm::tools::secret::{SecretContent, SecretMeta, SecretOwner};
+use juju_charm::{SecretString, Status};
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use kube::core::DynamicObject;
+use vpn_gateway_iface::holds::{cilium_policy_holds, config_map_holds, network_policy_holds};
+
+use crate::gather::{PASSWORD_KEY, USERNAME_KEY, cilium_resource};
+use crate::layer::SERVICE;
+use crate::plan::{CONF_PATH, KubeStep, NewSecret, Plan, PortStep, SECRET_LABEL, WorkloadStep};
+
+/// How long a service start/stop/restart may take.
+pub const SERVICE_WAIT: Duration = Duration::from_secs(30);
+
+/// A write failed in a way Juju should retry.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// `secret-add`.
+    #[error("cannot create the credentials secret")]
+    CreateSecret(#[source] ToolError),
+    /// `relation-set`.
+    #[error("cannot publish our vpn-gateway data")]
+    Publish(#[source] ToolError),
+    /// A Kubernetes write.
+    #[error("Kubernetes write failed: {step}")]
+    Kube {
+        /// The step.
+        step: String,
+        /// Why.
+        #[source]
+        source: KubeError,
+    },
+    /// A Pebble call.
+    #[error("cannot {step} in the qbittorrent container")]
+    Workload {
+        /// The step.
+        step: &'static str,
+        /// Why.
+        #[source]
+        source: PebbleError,
+    },
+    /// `open-port` / `close-port`.
+    #[error("cannot change the opened ports")]
+    Ports(#[source] ToolError),
+}
+
+/// Applies `plan`, then records its statuses (and any the writes produced).
+pub async fn apply(
+    juju: &mut Juju,
+    kube: &Kube,
+    pebble: &Pebble,
+    plan: &Plan,
+) -> Result<(), ApplyError> {
+    for status in &plan.statuses {
+        juju.add_status(status.clone());
+    }
+    if let Some(secret) = &plan.create_secret {
+        create_secret(juju, secret).map_err(ApplyError::CreateSecret)?;
+    }
+    if let Some((id, config)) = &plan.publish {
+        let data = BTreeMap::from([("config".to_owned(), config.clone())]);
+        juju.tools()
+            .relation_set_app(*id, &data)
+            .map_err(ApplyError::Publish)?;
+    }
+    for step in &plan.workload {
+        workload_step(pebble, step).await?;
+    }
+    for step in &plan.kube {
+        tracing::info!("{step}");
+        match kube_step(kube, step).await {
+            Ok(()) => {}
+            Err(e) => {
+                if let Some(message) = e.blocked_message() {
+                    juju.add_status(Status::blocked(message));
+                    break;
+                }
+                if matches!(
+                    step,
+                    KubeStep::PatchStatefulSet(..) | KubeStep::RemoveRouting(..)
+                ) && e.is_not_found()
+                {
+                    juju.add_status(Status::waiting("Waiting for the StatefulSet"));
+                    break;
+                }
+                return Err(ApplyError::Kube {
+                    step: step.to_string(),
+                    source: e,
+                });
+            }
+        }
+    }
+    for step in &plan.ports {
+        match step {
+            PortStep::Open(port) => juju.tools().open_port(*port),
+            PortStep::Close(port) => juju.tools().close_port(*port),
+        }
+        .map_err(ApplyError::Ports)?;
+    }
+    Ok(())
+}
+
+/// `secret-add --owner application --label credentials username#file=… password#file=…`.
+pub fn create_secret(juju: &Juju, secret: &NewSecret) -> Result<String, ToolError> {
+    let content: SecretContent = BTreeMap::from([
+        (
+            USERNAME_KEY.to_owned(),
+            SecretString::new(secret.username.as_str()),
+        ),
+        (
+            PASSWORD_KEY.to_owned(),
+            SecretString::new(secret.password.expose()),
+        ),
+    ]);
+    juju.tools().secret_add(
+        &content,
+        &SecretMeta {
+            label: Some(SECRET_LABEL),
+            description: Some("qBittorrent WebUI credentials"),
+            owner: SecretOwner::Application,
+        },
+    )
+}
+
+/// One workload step.
+pub async fn workload_step(pebble: &Pebble, step: &WorkloadStep) -> Result<(), ApplyError> {
+    let err = |step| move |source| ApplyError::Workload { step, source };
+    match step {
+        WorkloadStep::Stop => pebble
+            .stop(&[SERVICE], SERVICE_WAIT)
+            .await
+            .map(drop)
+            .map_err(err("stop qbittorrent")),
+        WorkloadStep::PushConf(content) => pebble
+            .push(
+                CONF_PATH,
+                content.as_bytes(),
+                &FileOptions {
+                    make_parents: true,
+                    permissions: Some(0o600),
+                    ..FileOptions::default()
+                },
+            )
+            .await
+            .map_err(err("write qBittorrent.conf")),
+        WorkloadStep::AddLayer(layer) => pebble
+            .add_layer(SERVICE, layer, true)
+            .await
+            .map_err(err("add the Pebble layer")),
+        WorkloadStep::Restart => pebble
+            .restart(&[SERVICE], SERVICE_WAIT)
+            .await
+            .map(drop)
+            .map_err(err("start qbittorrent")),
+    }
+}
+
+async fn kube_step(kube: &Kube, step: &KubeStep) -> Result<(), KubeError> {
+    match step {
+        KubeStep::ApplyNetworkPolicy(np) => kube
+            .apply_if_changed::<NetworkPolicy>(np, |live, desired| {
+                network_policy_holds(desired, live)
+            })
+            .await
+            .map(drop),
+        KubeStep::ApplyCiliumPolicy(value) => {
+            let desired: DynamicObject =
+                serde_json::from_value(value.clone()).map_err(|e| KubeError::ApplyObject {
+                    resource: "ciliumnetworkpolicies.cilium.io".to_owned(),
+                    name: String::new(),
+                    source: juju_charm::k8s::Failure::Decode(e),
+                })?;
+            kube.apply_dynamic_if_changed(&cilium_resource(), &desired, |live, _| {
+                serde_json::to_value(live).is_ok_and(|live| cilium_policy_holds(value, &live))
+            })
+            .await
+            .map(drop)
+        }
+        KubeStep::ApplyConfigMap(cm) => kube
+            .apply_if_changed::<ConfigMap>(cm, |live, desired| config_map_holds(desired, live))
+            .await
+            .map(drop),
+        KubeStep::PatchStatefulSet(name, additions) => kube
+            .patch_with::<StatefulSet, _>(name, |live| {
+                (!additions.is_held_by(live)).then(|| additions.add_patch(&resource_version(live)))
+            })
+            .await
+            .map(drop),
+        KubeStep::RemoveRouting(name, names) => kube
+            .patch_with::<StatefulSet, _>(name, |live| {
+                (!names.is_absent_from(live)).then(|| names.remove_patch(&resource_version(live)))
+            })
+            .await
+            .map(drop),
+        KubeStep::DeleteConfigMap(name) => kube.delete::<ConfigMap>(name).await.map(drop),
+        KubeStep::DeleteCiliumPolicy(name) => kube
+            .delete_dynamic(&cilium_resource(), name)
+            .await
+            .map(drop),
+        KubeStep::DeleteNetworkPolicy(name) => kube.delete::<NetworkPolicy>(name).await.map(drop),
+    }
+}
+
+fn resource_version(live: &StatefulSet) -> String {
+    live.metadata.resource_version.clone().unwrap_or_default()
+}

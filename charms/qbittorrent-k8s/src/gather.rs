@@ -1,0 +1,339 @@
+//! Reads everything one hook needs into [`Inputs`]: config, leadership, the `vpn-gateway`
+//! relation, our Kubernetes objects (leader), this unit's Pod, the workload through Pebble,
+//! the credentials secret and the opened ports. Reads only: nothing here changes anything.
+//!
+//! The one derivation that is not a read is the password hash: the stored
+//! `WebUI\Password_PBKDF2` is kept when it still verifies (no new salt every hook), else a
+//! fresh one is made. When the leader finds no credentials secret it generates the password
+//! here; `apply` creates the secret.
+
+use juju_charm::Juju;
+use juju_charm::hook::{Hook, RelationHook};
+use juju_charm::k8s::{Kube, KubeError};
+use juju_charm::pebble::{Pebble, PebbleError};
+use juju_charm::tools::ToolError;
+use juju_charm::tools::secret::{Revision, SecretRef};
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{ConfigMap, Pod};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use kube::core::{ApiResource, DynamicObject};
+use ring::rand::SecureRandom;
+use serde_json::{Map, Value};
+use vpn_gateway_iface::client::client_config_map_name;
+use vpn_gateway_iface::killswitch::{
+    CILIUM_API_VERSION, CILIUM_CRD, CILIUM_KIND, cilium_policy_name, network_policy_name,
+};
+use vpn_gateway_iface::types::AppName;
+
+use crate::conf;
+use crate::config::CharmConfig;
+use crate::credentials::{self, CredentialsError, DEFAULT_USERNAME, Password, Username};
+use crate::layer::SERVICE;
+use crate::plan::{
+    CONF_PATH, Cluster, CredentialsView, ENDPOINT, Inputs, Live, PodView, Relation, SECRET_LABEL,
+    WorkloadView,
+};
+
+/// Secret content keys.
+pub const USERNAME_KEY: &str = "username";
+/// Secret content keys.
+pub const PASSWORD_KEY: &str = "password";
+
+/// A read failed in a way Juju should retry (403s are not errors: they become statuses).
+#[derive(Debug, thiserror::Error)]
+pub enum GatherError {
+    /// `is-leader`.
+    #[error("cannot check leadership")]
+    ReadLeadership(#[source] ToolError),
+    /// `config-get`.
+    #[error("cannot read the config")]
+    ReadConfig(#[source] ToolError),
+    /// `relation-ids` / `relation-list`.
+    #[error("cannot list the vpn-gateway relation")]
+    ListRelation(#[source] ToolError),
+    /// `relation-get`.
+    #[error("cannot read the vpn-gateway relation data")]
+    ReadRelationData(#[source] ToolError),
+    /// Reading an object (other than a 403).
+    #[error("cannot read our Kubernetes objects")]
+    ReadCluster(#[source] KubeError),
+    /// Reading this unit's Pod (other than a 403).
+    #[error("cannot read this unit's Pod")]
+    ReadPod(#[source] KubeError),
+    /// `secret-get`.
+    #[error("cannot read the credentials secret")]
+    ReadCredentials(#[source] ToolError),
+    /// Generating a password or salt.
+    #[error("cannot generate credentials")]
+    GenerateCredentials(#[source] CredentialsError),
+    /// Pebble answered with an error (unreachable Pebble is a status, not an error).
+    #[error("cannot read the qbittorrent container through Pebble")]
+    ReadWorkload(#[source] PebbleError),
+    /// `opened-ports`.
+    #[error("cannot list opened ports")]
+    ReadPorts(#[source] ToolError),
+}
+
+/// The CiliumNetworkPolicy resource.
+pub fn cilium_resource() -> ApiResource {
+    ApiResource {
+        group: "cilium.io".to_owned(),
+        version: "v2".to_owned(),
+        api_version: CILIUM_API_VERSION.to_owned(),
+        kind: CILIUM_KIND.to_owned(),
+        plural: "ciliumnetworkpolicies".to_owned(),
+    }
+}
+
+/// This unit's number from `app/N`.
+pub fn unit_number(unit: &str) -> Option<u32> {
+    unit.rsplit_once('/').and_then(|(_, n)| n.parse().ok())
+}
+
+/// Reads the hook's inputs.
+pub async fn gather(
+    juju: &mut Juju,
+    hook: &Hook,
+    kube: &Kube,
+    pebble: &Pebble,
+    rng: &dyn SecureRandom,
+) -> Result<Inputs, GatherError> {
+    let leader = juju.is_leader().map_err(GatherError::ReadLeadership)?;
+    let app = juju.context().app_name().to_owned();
+    let model = juju.context().model_name.clone();
+    let unit_number = unit_number(&juju.context().unit_name).unwrap_or_default();
+    let tools = juju.tools().clone();
+    let config_map: Map<String, Value> = tools.config().map_err(GatherError::ReadConfig)?;
+    let config = CharmConfig::from_map(&config_map);
+    let relation = read_relation(juju, hook, &app, leader)?;
+
+    let cluster = if leader {
+        read_cluster(kube, &app).await?
+    } else {
+        Cluster::NotRead
+    };
+    let pod = match kube.get::<Pod>(&format!("{app}-{unit_number}")).await {
+        Ok(pod) => PodView::Read(pod.map(Box::new)),
+        Err(e) => match e.blocked_message() {
+            Some(message) => PodView::Forbidden(message),
+            None => return Err(GatherError::ReadPod(e)),
+        },
+    };
+    let workload = read_workload(pebble).await?;
+    let stored_hash = match &workload {
+        WorkloadView::Reachable {
+            conf: Some(text), ..
+        } => conf::get(text, "WebUI\\Password_PBKDF2").map(str::to_owned),
+        _ => None,
+    };
+    let credentials = read_credentials(juju, leader, stored_hash.as_deref(), rng)?;
+    let opened_ports = tools.opened_ports().map_err(GatherError::ReadPorts)?;
+    Ok(Inputs {
+        app,
+        model,
+        unit_number,
+        leader,
+        config,
+        relation,
+        cluster,
+        pod,
+        workload,
+        credentials,
+        opened_ports,
+    })
+}
+
+fn read_relation(
+    juju: &Juju,
+    hook: &Hook,
+    app: &str,
+    leader: bool,
+) -> Result<Relation, GatherError> {
+    let tools = juju.tools();
+    let broken = match hook {
+        Hook::Relation {
+            endpoint,
+            kind: RelationHook::Broken,
+        } if endpoint == ENDPOINT => juju.context().relation_id,
+        _ => None,
+    };
+    // Juju still lists the relation during its relation-broken hook (ops hides it too).
+    let Some(id) = tools
+        .relation_ids(ENDPOINT)
+        .map_err(GatherError::ListRelation)?
+        .into_iter()
+        .find(|id| Some(*id) != broken)
+    else {
+        return Ok(Relation::Absent);
+    };
+    let remote_app = tools
+        .relation_remote_app(id)
+        .map_err(GatherError::ListRelation)?;
+    let provider_config = match &remote_app {
+        Some(remote) => tools
+            .relation_get_app(id, remote)
+            .map_err(GatherError::ReadRelationData)?
+            .remove("config"),
+        None => None,
+    };
+    let our_config = if leader {
+        tools
+            .relation_get_app(id, app)
+            .map_err(GatherError::ReadRelationData)?
+            .remove("config")
+    } else {
+        None
+    };
+    Ok(Relation::Joined {
+        id,
+        remote_app,
+        provider_config,
+        our_config,
+    })
+}
+
+/// A read whose 403 becomes the Blocked message instead of an error.
+enum Read<T> {
+    Ok(T),
+    Forbidden(String),
+}
+
+fn classify<T>(result: Result<T, KubeError>) -> Result<Read<T>, GatherError> {
+    match result {
+        Ok(v) => Ok(Read::Ok(v)),
+        Err(e) => match e.blocked_message() {
+            Some(message) => Ok(Read::Forbidden(message)),
+            None => Err(GatherError::ReadCluster(e)),
+        },
+    }
+}
+
+macro_rules! read_or_forbidden {
+    ($e:expr) => {
+        match classify($e.await)? {
+            Read::Ok(v) => v,
+            Read::Forbidden(message) => return Ok(Cluster::Forbidden(message)),
+        }
+    };
+}
+
+async fn read_cluster(kube: &Kube, app: &str) -> Result<Cluster, GatherError> {
+    let statefulset = read_or_forbidden!(kube.get::<StatefulSet>(app));
+    // A valid app name is checked by the plan; names built from an invalid one are harmless
+    // reads of objects that cannot exist.
+    let parsed = AppName::parse(app).ok();
+    let Some(name) = parsed else {
+        return Ok(Cluster::Live(Box::new(Live {
+            statefulset,
+            ..Live::default()
+        })));
+    };
+    let network_policy = read_or_forbidden!(kube.get::<NetworkPolicy>(&network_policy_name(&name)));
+    let config_map = read_or_forbidden!(kube.get::<ConfigMap>(&client_config_map_name(&name)));
+    let cilium_crd = read_or_forbidden!(kube.crd_exists(CILIUM_CRD));
+    let cilium_policy = if cilium_crd {
+        let object: Option<DynamicObject> =
+            read_or_forbidden!(kube.get_dynamic(&cilium_resource(), &cilium_policy_name(&name)));
+        object.and_then(|o| serde_json::to_value(o).ok())
+    } else {
+        None
+    };
+    Ok(Cluster::Live(Box::new(Live {
+        statefulset,
+        network_policy,
+        cilium_crd,
+        cilium_policy,
+        config_map,
+    })))
+}
+
+async fn read_workload(pebble: &Pebble) -> Result<WorkloadView, GatherError> {
+    if !pebble.can_connect().await {
+        return Ok(WorkloadView::Unreachable);
+    }
+    let unreachable_or = |e: PebbleError| {
+        if e.is_unreachable() {
+            Ok(WorkloadView::Unreachable)
+        } else {
+            Err(GatherError::ReadWorkload(e))
+        }
+    };
+    let plan = match pebble.plan().await {
+        Ok(plan) => plan,
+        Err(e) => return unreachable_or(e),
+    };
+    let running = match pebble.services(&[SERVICE]).await {
+        Ok(services) => services.iter().any(|s| s.name == SERVICE && s.is_running()),
+        Err(e) => return unreachable_or(e),
+    };
+    let conf = match pebble.pull(CONF_PATH).await {
+        // A file that is not UTF-8 is treated as absent: we write a fresh one.
+        Ok(bytes) => String::from_utf8(bytes).ok(),
+        Err(PebbleError::Path { kind, .. }) if kind.ends_with("not-found") => None,
+        Err(e) => return unreachable_or(e),
+    };
+    Ok(WorkloadView::Reachable {
+        plan,
+        running,
+        conf,
+    })
+}
+
+/// The credentials from the secret, or (leader, no secret yet) freshly generated ones.
+pub fn read_credentials(
+    juju: &Juju,
+    leader: bool,
+    stored_hash: Option<&str>,
+    rng: &dyn SecureRandom,
+) -> Result<CredentialsView, GatherError> {
+    let content = match juju
+        .tools()
+        .secret_get(SecretRef::Label(SECRET_LABEL), Revision::Tracked)
+    {
+        Ok(content) => Some(content),
+        Err(ToolError::SecretNotFound { .. }) => None,
+        Err(e) => return Err(GatherError::ReadCredentials(e)),
+    };
+    let (username, password, create) = match content {
+        Some(content) => {
+            let username = content
+                .get(USERNAME_KEY)
+                .and_then(|u| Username::parse(u.expose()).ok());
+            let password = content
+                .get(PASSWORD_KEY)
+                .and_then(|p| Password::parse(p.expose()).ok());
+            let (Some(username), Some(password)) = (username, password) else {
+                return Ok(CredentialsView::Invalid);
+            };
+            (username, password, false)
+        }
+        None if leader => {
+            let password = Password::generate(rng).map_err(GatherError::GenerateCredentials)?;
+            // DEFAULT_USERNAME is a constant that passes the username rule.
+            let username =
+                Username::parse(DEFAULT_USERNAME).map_err(GatherError::GenerateCredentials)?;
+            (username, password, true)
+        }
+        None => return Ok(CredentialsView::Missing),
+    };
+    let password_hash = hash_for(&password, stored_hash, rng)?;
+    Ok(CredentialsView::Known {
+        username,
+        password_hash,
+        create: create.then_some(password),
+    })
+}
+
+/// The stored hash when it verifies, else a fresh one.
+pub fn hash_for(
+    password: &Password,
+    stored: Option<&str>,
+    rng: &dyn SecureRandom,
+) -> Result<String, GatherError> {
+    match stored {
+        Some(stored) if credentials::verify(password, stored) => {
+            Ok(stored.trim().trim_matches('"').to_owned())
+        }
+        _ => credentials::hash_password(password, rng).map_err(GatherError::GenerateCredentials),
+    }
+}

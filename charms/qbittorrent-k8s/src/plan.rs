@@ -1,0 +1,650 @@
+//! The pure heart of the charm: from everything a hook read ([`Inputs`]) to everything it
+//! must change ([`Plan`]), in order. No I/O, no handles: most tests are plain `#[test]`s here.
+//!
+//! Fail-closed rules (ADR 0010):
+//! - Kubernetes (leader only): with valid gateway data the kill switch (NetworkPolicy, plus the
+//!   CiliumNetworkPolicy where Cilium's CRD exists) comes FIRST, then the client ConfigMap,
+//!   then the StatefulSet patch; each only when the live object does not hold it already.
+//!   Without a relation the routing goes (patch, then ConfigMap) and the kill switch stays,
+//!   unless `unsafe-mode=true`, in which case it is removed LAST. Invalid gateway data or a
+//!   relation without data yet change nothing.
+//! - Workload (every unit): with `unsafe-mode=false` qBittorrent runs only when valid gateway
+//!   data exists AND the running Pod carries the routing for exactly that data; otherwise it
+//!   is stopped (first, before anything else changes).
+
+use std::fmt;
+
+use juju_charm::Status;
+use juju_charm::pebble::{Layer, Plan as PebblePlan, Startup};
+use juju_charm::tools::ports::{Port, Protocol};
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{ConfigMap, Container, Pod};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use serde_json::Value;
+use vpn_gateway_iface::client::{
+    client_additions, client_config_map, client_config_map_name, client_owned_names,
+};
+use vpn_gateway_iface::holds::{cilium_policy_holds, config_map_holds, network_policy_holds};
+use vpn_gateway_iface::killswitch::{
+    cilium_policy, cilium_policy_name, network_policy, network_policy_name,
+};
+use vpn_gateway_iface::{
+    AppName, InvalidField, Namespace, OwnedNames, Owner, PodAdditions, Problem, ProviderData,
+    RequirerData,
+};
+
+use crate::conf::{self, Managed};
+use crate::config::{CharmConfig, ConfigError};
+use crate::credentials::{Password, Username};
+use crate::layer;
+
+/// Field manager of every write (and the `managed-by` label).
+pub const FIELD_MANAGER: &str = "qbittorrent-k8s";
+/// The relation endpoint.
+pub const ENDPOINT: &str = "vpn-gateway";
+/// The workload container.
+pub const CONTAINER: &str = "qbittorrent";
+/// Where qBittorrent (with `--profile=/config`) keeps its settings.
+pub const CONF_PATH: &str = "/config/qBittorrent/config/qBittorrent.conf";
+/// Label of the application-owned credentials secret.
+pub const SECRET_LABEL: &str = "credentials";
+
+/// No relation, `unsafe-mode=false`.
+pub const MSG_NO_RELATION: &str = "Waiting for vpn-gateway relation (or set unsafe-mode=true)";
+/// The relation went away and the kill switch stays.
+pub const MSG_RELATION_REMOVED: &str = "VPN relation removed: egress blocked by kill switch";
+/// The gateway reports `vpn_connected=false`.
+pub const MSG_VPN_DISCONNECTED: &str = "Waiting for VPN connection";
+/// Valid data, but this pod does not carry the routing yet.
+pub const MSG_POD_NOT_ROUTED: &str = "Waiting for the pod to restart with VPN routing";
+
+/// Everything one hook read. Built by `gather` (or by hand in tests).
+#[derive(Debug, Clone)]
+pub struct Inputs {
+    /// Our application (also the StatefulSet's name).
+    pub app: String,
+    /// The model (the namespace).
+    pub model: String,
+    /// This unit's number (the pod is `<app>-<number>`).
+    pub unit_number: u32,
+    /// Whether this unit leads.
+    pub leader: bool,
+    /// The config, validated.
+    pub config: Result<CharmConfig, ConfigError>,
+    /// The `vpn-gateway` relation.
+    pub relation: Relation,
+    /// What the leader read from the cluster.
+    pub cluster: Cluster,
+    /// This unit's Pod object.
+    pub pod: PodView,
+    /// The workload container.
+    pub workload: WorkloadView,
+    /// The WebUI credentials.
+    pub credentials: CredentialsView,
+    /// Ports this unit opened.
+    pub opened_ports: Vec<Port>,
+}
+
+/// The `vpn-gateway` relation as this hook sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Relation {
+    /// No relation (or it is being broken).
+    Absent,
+    /// Related.
+    Joined {
+        /// The relation id.
+        id: u64,
+        /// The gateway application, when Juju knows it yet.
+        remote_app: Option<String>,
+        /// The gateway's `config` value (untrusted), if published yet.
+        provider_config: Option<String>,
+        /// Our own `config` value (read by the leader only).
+        our_config: Option<String>,
+    },
+}
+
+/// The leader's view of our Kubernetes objects.
+#[derive(Debug, Clone)]
+pub enum Cluster {
+    /// Not read (non-leader units do not touch the cluster).
+    NotRead,
+    /// A read answered 403: the Blocked message naming the permission (`--trust`).
+    Forbidden(String),
+    /// The live objects.
+    Live(Box<Live>),
+}
+
+/// Our objects as the API server holds them (`None` = absent).
+#[derive(Debug, Clone, Default)]
+pub struct Live {
+    /// The application's StatefulSet (Juju's).
+    pub statefulset: Option<StatefulSet>,
+    /// The kill-switch NetworkPolicy.
+    pub network_policy: Option<NetworkPolicy>,
+    /// Whether `ciliumnetworkpolicies.cilium.io` exists.
+    pub cilium_crd: bool,
+    /// The CiliumNetworkPolicy, as JSON.
+    pub cilium_policy: Option<Value>,
+    /// The client ConfigMap.
+    pub config_map: Option<ConfigMap>,
+}
+
+/// This unit's Pod.
+#[derive(Debug, Clone)]
+pub enum PodView {
+    /// Read (`None`: absent).
+    Read(Option<Box<Pod>>),
+    /// 403: the Blocked message.
+    Forbidden(String),
+}
+
+/// The workload container as seen through Pebble.
+#[derive(Debug, Clone)]
+pub enum WorkloadView {
+    /// Pebble does not answer yet.
+    Unreachable,
+    /// Pebble answers.
+    Reachable {
+        /// The combined plan.
+        plan: PebblePlan,
+        /// Whether the `qbittorrent` service runs.
+        running: bool,
+        /// `qBittorrent.conf`, if present (and UTF-8).
+        conf: Option<String>,
+    },
+}
+
+/// The WebUI credentials.
+#[derive(Debug, Clone)]
+pub enum CredentialsView {
+    /// No secret yet and this unit cannot create it (not the leader).
+    Missing,
+    /// The secret holds an invalid username or password.
+    Invalid,
+    /// Known credentials.
+    Known {
+        /// The username.
+        username: Username,
+        /// The hash to write: the stored one when it still verifies, else a fresh one.
+        password_hash: String,
+        /// Set when the leader generated these credentials in this hook: the secret to create.
+        create: Option<Password>,
+    },
+}
+
+/// One Kubernetes write, in the order of [`Plan::kube`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum KubeStep {
+    /// Server-side apply the kill-switch NetworkPolicy.
+    ApplyNetworkPolicy(Box<NetworkPolicy>),
+    /// Server-side apply the CiliumNetworkPolicy.
+    ApplyCiliumPolicy(Value),
+    /// Server-side apply the client ConfigMap.
+    ApplyConfigMap(Box<ConfigMap>),
+    /// Strategic-merge patch our routing into the StatefulSet (named first).
+    PatchStatefulSet(String, Box<PodAdditions>),
+    /// Strategic-merge patch our routing out of the StatefulSet (named first).
+    RemoveRouting(String, OwnedNames),
+    /// Delete the client ConfigMap.
+    DeleteConfigMap(String),
+    /// Delete the CiliumNetworkPolicy.
+    DeleteCiliumPolicy(String),
+    /// Delete the kill-switch NetworkPolicy.
+    DeleteNetworkPolicy(String),
+}
+
+impl fmt::Display for KubeStep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = |m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
+            m.name.clone().unwrap_or_default()
+        };
+        match self {
+            Self::ApplyNetworkPolicy(np) => write!(f, "apply networkpolicy {}", name(&np.metadata)),
+            Self::ApplyCiliumPolicy(v) => write!(
+                f,
+                "apply ciliumnetworkpolicy {}",
+                v.pointer("/metadata/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+            ),
+            Self::ApplyConfigMap(cm) => write!(f, "apply configmap {}", name(&cm.metadata)),
+            Self::PatchStatefulSet(n, _) => write!(f, "patch statefulset {n}: add routing"),
+            Self::RemoveRouting(n, _) => write!(f, "patch statefulset {n}: remove routing"),
+            Self::DeleteConfigMap(n) => write!(f, "delete configmap {n}"),
+            Self::DeleteCiliumPolicy(n) => write!(f, "delete ciliumnetworkpolicy {n}"),
+            Self::DeleteNetworkPolicy(n) => write!(f, "delete networkpolicy {n}"),
+        }
+    }
+}
+
+/// One change to the workload container, in the order of [`Plan::workload`].
+#[derive(Clone, PartialEq)]
+pub enum WorkloadStep {
+    /// Stop the service.
+    Stop,
+    /// Write `qBittorrent.conf` (only while the service is stopped: qBittorrent writes its
+    /// settings back on exit and would overwrite ours).
+    PushConf(String),
+    /// Add (combine) the layer.
+    AddLayer(Box<Layer>),
+    /// Restart the service (starts it when stopped).
+    Restart,
+}
+
+impl fmt::Debug for WorkloadStep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Stop => f.write_str("Stop"),
+            // The file holds a password hash: never printed.
+            Self::PushConf(c) => write!(f, "PushConf({} bytes)", c.len()),
+            Self::AddLayer(_) => f.write_str("AddLayer"),
+            Self::Restart => f.write_str("Restart"),
+        }
+    }
+}
+
+/// A port change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortStep {
+    /// `open-port`.
+    Open(Port),
+    /// `close-port`.
+    Close(Port),
+}
+
+/// Credentials the leader creates in this hook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSecret {
+    /// The username.
+    pub username: Username,
+    /// The generated password (its `Debug` is redacted).
+    pub password: Password,
+}
+
+/// Everything the hook changes, in order: secret, databag, workload, cluster, ports; then
+/// the statuses (folded, most severe first, by the runtime).
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    /// The credentials secret to create (leader, first hook).
+    pub create_secret: Option<NewSecret>,
+    /// `(relation id, config)` to publish in our application databag.
+    pub publish: Option<(u64, String)>,
+    /// Workload changes.
+    pub workload: Vec<WorkloadStep>,
+    /// Kubernetes writes.
+    pub kube: Vec<KubeStep>,
+    /// Port changes.
+    pub ports: Vec<PortStep>,
+    /// Statuses to report.
+    pub statuses: Vec<Status>,
+}
+
+impl Plan {
+    /// True when the plan changes nothing (steady state).
+    pub fn is_noop(&self) -> bool {
+        self.create_secret.is_none()
+            && self.publish.is_none()
+            && self.workload.is_empty()
+            && self.kube.is_empty()
+            && self.ports.is_empty()
+    }
+}
+
+/// What the gateway's databag says, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Provider {
+    /// No relation.
+    Absent,
+    /// Related; the gateway has not published yet.
+    Pending(Option<String>),
+    /// Published, invalid.
+    Invalid(InvalidField),
+    /// Published, valid.
+    Valid(Box<ProviderData>),
+}
+
+impl Provider {
+    /// Reads the relation.
+    pub fn from_relation(relation: &Relation) -> Self {
+        match relation {
+            Relation::Absent => Self::Absent,
+            Relation::Joined {
+                provider_config: None,
+                remote_app,
+                ..
+            } => Self::Pending(remote_app.clone()),
+            Relation::Joined {
+                provider_config: Some(text),
+                ..
+            } => match ProviderData::from_databag(text) {
+                Ok(data) => Self::Valid(Box::new(data)),
+                Err(e) => Self::Invalid(e),
+            },
+        }
+    }
+}
+
+/// The Blocked message for invalid gateway data: names the field.
+pub fn invalid_data_message(e: &InvalidField) -> String {
+    if e.problem == Problem::UnsupportedRoutingMethod {
+        "vpn-gateway: unsupported routing method (only pod-gateway is supported)".to_owned()
+    } else {
+        format!("invalid vpn-gateway data: {e}")
+    }
+}
+
+/// The plan for one hook.
+pub fn plan(inputs: &Inputs) -> Plan {
+    let mut plan = Plan::default();
+    let owner = match (AppName::parse(&inputs.app), Namespace::parse(&inputs.model)) {
+        (Ok(app), Ok(namespace)) => Owner {
+            app,
+            namespace,
+            field_manager: FIELD_MANAGER,
+        },
+        // Juju's application and model names always pass; refuse to guess otherwise.
+        _ => {
+            plan.statuses
+                .push(Status::blocked("application or model name is not valid"));
+            return plan;
+        }
+    };
+    let provider = Provider::from_relation(&inputs.relation);
+    let unsafe_mode = inputs.config.as_ref().is_ok_and(|c| c.unsafe_mode);
+
+    if inputs.leader {
+        if let Relation::Joined { id, our_config, .. } = &inputs.relation {
+            let ours = RequirerData {
+                instance_name: owner.app.clone(),
+            }
+            .to_databag();
+            if our_config.as_deref() != Some(ours.as_str()) {
+                plan.publish = Some((*id, ours));
+            }
+        }
+        routing(&mut plan, inputs, &owner, &provider, unsafe_mode);
+    }
+    workload(&mut plan, inputs, &owner, &provider, unsafe_mode);
+    ports(&mut plan, inputs);
+    plan
+}
+
+/// The leader's Kubernetes writes.
+fn routing(
+    plan: &mut Plan,
+    inputs: &Inputs,
+    owner: &Owner,
+    provider: &Provider,
+    unsafe_mode: bool,
+) {
+    let live = match &inputs.cluster {
+        Cluster::NotRead => return,
+        Cluster::Forbidden(message) => {
+            plan.statuses.push(Status::blocked(message.clone()));
+            return;
+        }
+        Cluster::Live(live) => live,
+    };
+    let Some(statefulset) = &live.statefulset else {
+        plan.statuses.push(Status::waiting(format!(
+            "Waiting for StatefulSet {}",
+            owner.app
+        )));
+        return;
+    };
+    match provider {
+        // Nothing changes until the gateway says something valid.
+        Provider::Pending(_) | Provider::Invalid(_) => {}
+        Provider::Valid(data) => {
+            let np = network_policy(owner, &data.cluster_cidrs);
+            if !live
+                .network_policy
+                .as_ref()
+                .is_some_and(|l| network_policy_holds(&np, l))
+            {
+                plan.kube.push(KubeStep::ApplyNetworkPolicy(Box::new(np)));
+            }
+            if live.cilium_crd {
+                let cnp = cilium_policy(owner);
+                if !live
+                    .cilium_policy
+                    .as_ref()
+                    .is_some_and(|l| cilium_policy_holds(&cnp, l))
+                {
+                    plan.kube.push(KubeStep::ApplyCiliumPolicy(cnp));
+                }
+            }
+            let cm = client_config_map(owner, data);
+            if !live
+                .config_map
+                .as_ref()
+                .is_some_and(|l| config_map_holds(&cm, l))
+            {
+                plan.kube.push(KubeStep::ApplyConfigMap(Box::new(cm)));
+            }
+            let additions = client_additions(&owner.app, data);
+            if !additions.is_held_by(statefulset) {
+                plan.kube.push(KubeStep::PatchStatefulSet(
+                    owner.app.to_string(),
+                    Box::new(additions),
+                ));
+            }
+        }
+        Provider::Absent => {
+            let names = client_owned_names();
+            if !names.is_absent_from(statefulset) {
+                plan.kube
+                    .push(KubeStep::RemoveRouting(owner.app.to_string(), names));
+            }
+            if live.config_map.is_some() {
+                plan.kube
+                    .push(KubeStep::DeleteConfigMap(client_config_map_name(
+                        &owner.app,
+                    )));
+            }
+            if unsafe_mode {
+                if live.cilium_policy.is_some() {
+                    plan.kube
+                        .push(KubeStep::DeleteCiliumPolicy(cilium_policy_name(&owner.app)));
+                }
+                if live.network_policy.is_some() {
+                    plan.kube
+                        .push(KubeStep::DeleteNetworkPolicy(network_policy_name(
+                            &owner.app,
+                        )));
+                }
+            } else if live.network_policy.is_some() {
+                plan.statuses.push(Status::blocked(MSG_RELATION_REMOVED));
+            }
+        }
+    }
+}
+
+/// Whether the workload may run, and if not, why.
+fn gate(
+    inputs: &Inputs,
+    owner: &Owner,
+    provider: &Provider,
+    unsafe_mode: bool,
+) -> Result<(), Status> {
+    let routed = match provider {
+        Provider::Absent => return Err(Status::blocked(MSG_NO_RELATION)),
+        Provider::Pending(remote) => Err(Status::waiting(match remote {
+            Some(app) => format!("Waiting for vpn-gateway data from {app}"),
+            None => "Waiting for vpn-gateway data".to_owned(),
+        })),
+        Provider::Invalid(e) => Err(Status::blocked(invalid_data_message(e))),
+        Provider::Valid(data) => match &inputs.pod {
+            PodView::Forbidden(message) => Err(Status::blocked(message.clone())),
+            PodView::Read(None) => Err(Status::waiting(MSG_POD_NOT_ROUTED)),
+            PodView::Read(Some(pod)) => {
+                if pod_routed(pod, &client_additions(&owner.app, data)) {
+                    Ok(())
+                } else {
+                    Err(Status::waiting(MSG_POD_NOT_ROUTED))
+                }
+            }
+        },
+    };
+    if unsafe_mode { Ok(()) } else { routed }
+}
+
+/// Whether the running Pod carries our routing for this data: our init container and
+/// sidecar (image, command, env) and the client hash annotation with the desired hash.
+pub fn pod_routed(pod: &Pod, additions: &PodAdditions) -> bool {
+    let annotations = pod.metadata.annotations.as_ref();
+    let annotated = additions
+        .annotations
+        .iter()
+        .all(|(k, v)| annotations.and_then(|a| a.get(k)) == Some(v));
+    let Some(spec) = &pod.spec else {
+        return false;
+    };
+    let same = |ours: &Container, live: &Container| {
+        ours.name == live.name
+            && ours.image == live.image
+            && ours.command == live.command
+            && ours.env.as_deref().unwrap_or_default() == live.env.as_deref().unwrap_or_default()
+    };
+    let inits = spec.init_containers.as_deref().unwrap_or_default();
+    annotated
+        && additions
+            .init_containers
+            .iter()
+            .all(|c| inits.iter().any(|l| same(c, l)))
+        && additions
+            .containers
+            .iter()
+            .all(|c| spec.containers.iter().any(|l| same(c, l)))
+}
+
+/// Every unit's workload changes and statuses.
+fn workload(
+    plan: &mut Plan,
+    inputs: &Inputs,
+    owner: &Owner,
+    provider: &Provider,
+    unsafe_mode: bool,
+) {
+    let gate = gate(inputs, owner, provider, unsafe_mode);
+    if let Err(status) = &gate {
+        plan.statuses.push(status.clone());
+    }
+    if let Provider::Valid(data) = provider
+        && !data.vpn_connected
+    {
+        plan.statuses.push(Status::waiting(MSG_VPN_DISCONNECTED));
+    }
+    let config = match &inputs.config {
+        Ok(config) => Some(config),
+        Err(e) => {
+            plan.statuses.push(Status::blocked(e.to_string()));
+            None
+        }
+    };
+    let credentials = match &inputs.credentials {
+        CredentialsView::Known {
+            username,
+            password_hash,
+            create,
+        } => {
+            if let Some(password) = create {
+                plan.create_secret = Some(NewSecret {
+                    username: username.clone(),
+                    password: password.clone(),
+                });
+            }
+            Some((username, password_hash))
+        }
+        CredentialsView::Missing => {
+            plan.statuses.push(Status::waiting(
+                "Waiting for the leader to create the WebUI credentials",
+            ));
+            None
+        }
+        CredentialsView::Invalid => {
+            plan.statuses.push(Status::blocked(
+                "the credentials secret is invalid: run the rotate-credentials action",
+            ));
+            None
+        }
+    };
+    let WorkloadView::Reachable {
+        plan: pebble_plan,
+        running,
+        conf,
+    } = &inputs.workload
+    else {
+        plan.statuses.push(Status::waiting(
+            "Waiting for Pebble in the qbittorrent container",
+        ));
+        return;
+    };
+    let mut running = *running;
+    let allowed = gate.is_ok() && config.is_some() && credentials.is_some();
+    if !allowed && running {
+        plan.workload.push(WorkloadStep::Stop);
+        running = false;
+    }
+    let (Some(config), Some((username, password_hash))) = (config, credentials) else {
+        return;
+    };
+    let desired = conf::reconcile(
+        conf.as_deref(),
+        &Managed {
+            username: username.as_str().to_owned(),
+            password_hash: password_hash.clone(),
+            port: config.webui_port,
+        },
+    );
+    let conf_changed = conf.as_deref() != Some(desired.as_str());
+    if conf_changed {
+        if running {
+            plan.workload.push(WorkloadStep::Stop);
+            running = false;
+        }
+        plan.workload.push(WorkloadStep::PushConf(desired));
+    }
+    let startup = if allowed {
+        Startup::Enabled
+    } else {
+        Startup::Disabled
+    };
+    let layer = layer::layer(config, startup);
+    let layer_changed = !pebble_plan.holds(&layer);
+    if layer_changed {
+        plan.workload.push(WorkloadStep::AddLayer(Box::new(layer)));
+    }
+    if allowed && (!running || layer_changed) {
+        plan.workload.push(WorkloadStep::Restart);
+    }
+    if allowed {
+        let message = match provider {
+            Provider::Valid(data) => data
+                .external_ip
+                .map(|ip| format!("VPN exit {ip}"))
+                .unwrap_or_default(),
+            _ => "unsafe-mode: traffic is NOT routed through a VPN".to_owned(),
+        };
+        plan.statuses.push(Status::active(message));
+    }
+}
+
+/// Open the WebUI port; close any other TCP port this unit opened (a changed `webui-port`).
+fn ports(plan: &mut Plan, inputs: &Inputs) {
+    let Ok(config) = &inputs.config else {
+        return;
+    };
+    let webui = Port::tcp(config.webui_port);
+    if !inputs.opened_ports.contains(&webui) {
+        plan.ports.push(PortStep::Open(webui));
+    }
+    for port in &inputs.opened_ports {
+        if port.protocol == Protocol::Tcp && *port != webui {
+            plan.ports.push(PortStep::Close(*port));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,185 @@
+//! `qbittorrent-k8s render`: the Kubernetes objects the charm would leave in the cluster for
+//! given inputs, without touching anything. Prints ONE JSON object `{"objects": [...]}`:
+//! with `--gateway-data` the kill-switch NetworkPolicy (and the CiliumNetworkPolicy with
+//! `--cilium`), the client ConfigMap and the patched StatefulSet; without it, the StatefulSet
+//! with our routing removed. Invalid gateway data prints nothing on stdout, names the field
+//! on stderr and exits non-zero.
+
+use std::path::{Path, PathBuf};
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+use serde_json::{Value, json};
+use vpn_gateway_iface::client::{client_additions, client_config_map, client_owned_names};
+use vpn_gateway_iface::killswitch::{cilium_policy, network_policy};
+use vpn_gateway_iface::{
+    AppName, EmulateError, InvalidField, Namespace, Owner, Problem, ProviderData,
+};
+
+use crate::plan::FIELD_MANAGER;
+
+/// Largest input file read (a StatefulSet or a databag is far smaller).
+pub const MAX_INPUT_BYTES: u64 = 4 * 1024 * 1024;
+
+/// The CLI's subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Print the Kubernetes objects the charm would leave in the cluster, as one JSON object.
+    Render(RenderArgs),
+}
+
+/// `render`'s arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RenderArgs {
+    /// The application name (also the StatefulSet's).
+    #[arg(long)]
+    pub app: String,
+    /// The model name (the namespace).
+    #[arg(long)]
+    pub model: String,
+    /// The application's StatefulSet as the API server holds it (JSON or YAML).
+    #[arg(long)]
+    pub statefulset: PathBuf,
+    /// The gateway's `config` databag value (a JSON object).
+    #[arg(long)]
+    pub gateway_data: Option<PathBuf>,
+    /// Render as if Cilium's CRD existed (adds the CiliumNetworkPolicy).
+    #[arg(long)]
+    pub cilium: bool,
+}
+
+/// Why `render` printed nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// An input file could not be read.
+    #[error("cannot read {path}")]
+    ReadFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An input file is larger than [`MAX_INPUT_BYTES`].
+    #[error("{path} is larger than {MAX_INPUT_BYTES} bytes")]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The StatefulSet is neither JSON nor YAML of a StatefulSet.
+    #[error("{path} is not a StatefulSet in JSON or YAML")]
+    ParseStatefulSet {
+        /// The file.
+        path: PathBuf,
+        /// The YAML parser's error (JSON is tried first).
+        #[source]
+        source: serde_saphyr::Error,
+    },
+    /// `--app` or `--model` is not a valid name.
+    #[error("invalid --{option}")]
+    InvalidName {
+        /// `app` or `model`.
+        option: &'static str,
+        /// Why.
+        #[source]
+        source: InvalidField,
+    },
+    /// The gateway data is invalid (names the field).
+    #[error("invalid gateway data")]
+    InvalidGatewayData(#[source] InvalidField),
+    /// The patched StatefulSet could not be computed.
+    #[error("cannot compute the patched StatefulSet")]
+    Emulate(#[source] EmulateError),
+    /// Printing failed.
+    #[error("cannot print the objects")]
+    Print(#[source] serde_json::Error),
+}
+
+/// Runs a CLI command: prints the objects on success, nothing otherwise.
+pub fn run(command: Command) -> Result<(), RenderError> {
+    match command {
+        Command::Render(args) => {
+            let objects = render(&args)?;
+            let text = serde_json::to_string_pretty(&objects).map_err(RenderError::Print)?;
+            println!("{text}");
+            Ok(())
+        }
+    }
+}
+
+fn read(path: &Path) -> Result<String, RenderError> {
+    let err = |source| RenderError::ReadFile {
+        path: path.to_owned(),
+        source,
+    };
+    let size = std::fs::metadata(path).map_err(err)?.len();
+    if size > MAX_INPUT_BYTES {
+        return Err(RenderError::TooLarge {
+            path: path.to_owned(),
+        });
+    }
+    std::fs::read_to_string(path).map_err(err)
+}
+
+/// The objects, as `{"objects": [...]}`.
+pub fn render(args: &RenderArgs) -> Result<Value, RenderError> {
+    let app = AppName::parse(&args.app).map_err(|p| RenderError::InvalidName {
+        option: "app",
+        source: invalid("app", p),
+    })?;
+    let namespace = Namespace::parse(&args.model).map_err(|p| RenderError::InvalidName {
+        option: "model",
+        source: invalid("model", p),
+    })?;
+    // Validate the gateway data before anything else is parsed: invalid data must name its
+    // field whatever else is wrong.
+    let data = match &args.gateway_data {
+        Some(path) => Some(
+            ProviderData::from_databag(&read(path)?).map_err(RenderError::InvalidGatewayData)?,
+        ),
+        None => None,
+    };
+    let text = read(&args.statefulset)?;
+    let statefulset: StatefulSet = match serde_json::from_str(&text) {
+        Ok(s) => s,
+        Err(_) => {
+            serde_saphyr::from_str(&text).map_err(|source| RenderError::ParseStatefulSet {
+                path: args.statefulset.clone(),
+                source,
+            })?
+        }
+    };
+    let owner = Owner {
+        app: app.clone(),
+        namespace,
+        field_manager: FIELD_MANAGER,
+    };
+    let mut objects = Vec::new();
+    match data {
+        Some(data) => {
+            objects.push(json_of(&network_policy(&owner, &data.cluster_cidrs))?);
+            if args.cilium {
+                objects.push(cilium_policy(&owner));
+            }
+            objects.push(json_of(&client_config_map(&owner, &data))?);
+            let patched = client_additions(&app, &data)
+                .emulate_add(&statefulset)
+                .map_err(RenderError::Emulate)?;
+            objects.push(json_of(&patched)?);
+        }
+        None => {
+            let cleaned = client_owned_names()
+                .emulate_remove(&statefulset)
+                .map_err(RenderError::Emulate)?;
+            objects.push(json_of(&cleaned)?);
+        }
+    }
+    Ok(json!({ "objects": objects }))
+}
+
+fn invalid(field: &'static str, problem: Problem) -> InvalidField {
+    InvalidField { field, problem }
+}
+
+fn json_of<T: serde::Serialize>(value: &T) -> Result<Value, RenderError> {
+    serde_json::to_value(value).map_err(RenderError::Print)
+}
