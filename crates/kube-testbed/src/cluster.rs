@@ -401,7 +401,7 @@ impl Cluster {
                 "metadata": {"name": trust_binding(ns, app)},
                 "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
                 "subjects": [{"kind": "ServiceAccount", "name": app, "namespace": ns}],
-            }));
+            }))?;
             apply(&Api::<ClusterRoleBinding>::all(c), &trust_binding(ns, app), &crb).await
         })
     }
@@ -689,7 +689,7 @@ async fn bootstrap(client: &kube::Client) -> Result<()> {
                 {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53},
             ],
         },
-    }));
+    }))?;
     apply(
         &Api::<Service>::namespaced(client.clone(), "kube-system"),
         "kube-dns",
@@ -702,7 +702,7 @@ async fn ensure_namespace(client: &kube::Client, name: &str) -> Result<()> {
     let ns: Namespace = from_json(json!({
         "apiVersion": "v1", "kind": "Namespace",
         "metadata": {"name": name, "labels": {NAMESPACE_NAME_LABEL: name}},
-    }));
+    }))?;
     apply(&Api::<Namespace>::all(client.clone()), name, &ns).await
 }
 
@@ -723,7 +723,7 @@ async fn install_cilium_crd(client: &kube::Client) -> Result<()> {
                 "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}},
             }],
         },
-    }));
+    }))?;
     let api = Api::<CustomResourceDefinition>::all(client.clone());
     apply(&api, CILIUM_CRD, &crd).await?;
     let timeout = Duration::from_secs(30);
@@ -757,7 +757,7 @@ async fn add_app(client: &kube::Client, ns: &str, app: &str) -> Result<String> {
     ensure_namespace(client, ns).await?;
     let sa: ServiceAccount = from_json(json!({
         "apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": app, "namespace": ns},
-    }));
+    }))?;
     let sas = Api::<ServiceAccount>::namespaced(client.clone(), ns);
     apply(&sas, app, &sa).await?;
     let role_name = format!("{app}-juju-untrusted");
@@ -768,7 +768,7 @@ async fn add_app(client: &kube::Client, ns: &str, app: &str) -> Result<String> {
             {"apiGroups": [""], "resources": ["pods", "services"], "verbs": ["get", "list", "patch"]},
             {"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["create"]},
         ],
-    }));
+    }))?;
     apply(
         &Api::<Role>::namespaced(client.clone(), ns),
         &role_name,
@@ -780,7 +780,7 @@ async fn add_app(client: &kube::Client, ns: &str, app: &str) -> Result<String> {
         "metadata": {"name": role_name, "namespace": ns},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role_name},
         "subjects": [{"kind": "ServiceAccount", "name": app, "namespace": ns}],
-    }));
+    }))?;
     apply(
         &Api::<RoleBinding>::namespaced(client.clone(), ns),
         &role_name,
@@ -831,8 +831,9 @@ where
 }
 
 /// Builds a typed object from literal JSON written in this file.
-fn from_json<K: serde::de::DeserializeOwned + Default>(value: serde_json::Value) -> K {
-    // The literals above are valid objects of their types; a mistake shows in every test run
-    // as an empty object the server rejects, so falling back to Default cannot go unnoticed.
-    serde_json::from_value(value).unwrap_or_default()
+fn from_json<K: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<K> {
+    serde_json::from_value(value).map_err(|source| Error::BuildObject {
+        kind: std::any::type_name::<K>(),
+        source,
+    })
 }

@@ -110,6 +110,15 @@ pub enum Error {
         /// The ServiceAccount (application) name.
         app: String,
     },
+    /// A setup object written as JSON in this crate does not fit its type (a bug here).
+    #[error("building a {kind} from its JSON")]
+    BuildObject {
+        /// The Rust type.
+        kind: &'static str,
+        /// The cause.
+        #[source]
+        source: serde_json::Error,
+    },
     /// Starting the fault proxy failed.
     #[error("starting the fault proxy")]
     StartProxy(#[source] io::Error),
