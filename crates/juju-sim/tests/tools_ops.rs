@@ -4,6 +4,9 @@
 //! network, storage, ports, errors (`tests/tools_ops/backend.py`). Uses the ops venv of
 //! `tests/pebble_ops.rs`; set `JUJU_SIM_SKIP_OPS=1` to skip.
 
+#[path = "support/ops_venv.rs"]
+mod ops_venv;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -142,42 +145,6 @@ fn serve_hook(
     })
 }
 
-fn ops_python() -> Option<PathBuf> {
-    if std::env::var_os("JUJU_SIM_SKIP_OPS").is_some() {
-        eprintln!("skipped: JUJU_SIM_SKIP_OPS is set");
-        return None;
-    }
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(|| PathBuf::from("/tmp"));
-    let dir = cache.join("charmarr-rs/ops-venv");
-    let python = dir.join("bin/python");
-    let has_ops = || {
-        Command::new(&python)
-            .args(["-c", "import ops"])
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if !has_ops() {
-        let ok = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&dir)
-            .status()
-            .is_ok_and(|s| s.success())
-            && Command::new(dir.join("bin/pip"))
-                .args(["install", "--quiet", "ops"])
-                .status()
-                .is_ok_and(|s| s.success());
-        assert!(
-            ok && has_ops(),
-            "could not set up the ops venv at {}; set JUJU_SIM_SKIP_OPS=1 to skip",
-            dir.display()
-        );
-    }
-    Some(python)
-}
-
 fn run_backend(python: &Path, unit: &'static str, mode: &str) -> ModelState {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     let bin = dir.path().join("tools");
@@ -226,7 +193,9 @@ fn run_backend(python: &Path, unit: &'static str, mode: &str) -> ModelState {
 
 #[test]
 fn ops_model_backend_parses_every_answer() {
-    let Some(python) = ops_python() else { return };
+    let Some(python) = ops_venv::ops_python() else {
+        return;
+    };
     let state = run_backend(&python, "db/0", "leader");
     // The hook succeeded: its queued writes were committed.
     assert_eq!(state.relations[0].app_data["db"]["host"], "db.svc");
