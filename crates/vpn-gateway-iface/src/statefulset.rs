@@ -10,8 +10,10 @@
 //! `$patch: delete` and sets our annotation to `null`; nothing else is touched.
 //!
 //! [`PodAdditions::emulate_add`] and [`OwnedNames::emulate_remove`] return the StatefulSet the
-//! API server would hold after the patch (see [`crate::smp`]); the charms' offline `render`
-//! command and the property tests use them.
+//! API server would hold after the patch (see [`crate::smp`]), except for the server's
+//! defaulting of the new items (`imagePullPolicy`, `terminationMessagePath`, `resources: {}`,
+//! `defaultMode`, ...), which is not emulated; the charms' offline `render` command and the
+//! property tests use them. Cross-checked against kube-apiserver 1.20.2 (DECISIONS.md §9).
 
 use std::collections::BTreeMap;
 
