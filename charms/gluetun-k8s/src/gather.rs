@@ -1,0 +1,356 @@
+//! Reads only: leadership, goal-state, config, secrets, our StatefulSet and ConfigMap, the
+//! cluster DNS Service, Pebble's plan, services and our files, the health check, and our
+//! application's data on each `vpn-gateway` relation. Stops reading where [`crate::plan`]
+//! stops planning (a non-leader reads nothing more; planned units > 1 reads nothing more; a
+//! bad config or secret reads nothing from Kubernetes).
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use juju_charm::http::{self, Limits};
+use juju_charm::k8s::{Kube, KubeError};
+use juju_charm::pebble::{Pebble, PebbleError};
+use juju_charm::tools::secret::{Revision, SecretRef};
+use juju_charm::{Juju, SecretString, ToolError};
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{ConfigMap, Service};
+use ring::rand::{SecureRandom as _, SystemRandom};
+use serde_json::{Map, Value};
+use vpn_gateway_iface::gateway::gateway_config_map_name;
+use vpn_gateway_iface::wire::DATABAG_KEY;
+use vpn_gateway_iface::{AppName, Namespace, Problem};
+
+use crate::config::GluetunConfig;
+use crate::plan::{
+    API_KEY_ATTRIBUTE, API_KEY_LABEL, ApiKey, Cluster, Content, ENDPOINT, FIELD_MANAGER, Inputs,
+    KeyProblem, RelationState, Workload, check_private_key, is_api_key,
+};
+use crate::workload::{self, API_KEY_HEADER, CONTROL_PORT, Health, PUBLIC_IP_ROUTE};
+
+/// The hook's total time for Kubernetes requests, retries included.
+pub const KUBE_BUDGET: Duration = Duration::from_secs(30);
+/// Pebble's per-request deadline.
+pub const PEBBLE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Namespace of the cluster DNS Service.
+const DNS_NAMESPACE: &str = "kube-system";
+/// Names of the cluster DNS Service, in order.
+const DNS_SERVICES: [&str; 2] = ["kube-dns", "coredns"];
+
+/// A read failed in a way the charm cannot turn into a status: the hook fails (Juju retries).
+#[derive(Debug, thiserror::Error)]
+pub enum GatherError {
+    /// The unit's application or model name is not what Juju guarantees.
+    #[error("invalid {what} name {name:?} from the hook context")]
+    Names {
+        /// `application` or `model`.
+        what: &'static str,
+        /// The name.
+        name: String,
+        /// Why.
+        #[source]
+        source: Problem,
+    },
+    /// `is-leader` failed.
+    #[error("cannot check leadership")]
+    Leader(#[source] ToolError),
+    /// `goal-state` failed.
+    #[error("cannot read goal-state")]
+    GoalState(#[source] ToolError),
+    /// `config-get` failed.
+    #[error("cannot read the config")]
+    Config(#[source] ToolError),
+    /// `secret-get` of the WireGuard key failed other than "not found / not granted".
+    #[error("cannot read the WireGuard key secret")]
+    WireguardKey(#[source] ToolError),
+    /// Reading our API-key secret failed.
+    #[error("cannot read the control-server API key secret")]
+    ApiKey(#[source] ToolError),
+    /// The system random generator failed.
+    #[error("cannot generate a random API key")]
+    Random,
+    /// No Kubernetes client.
+    #[error("cannot connect to Kubernetes")]
+    Connect(#[source] KubeError),
+    /// Reading our StatefulSet failed.
+    #[error("cannot read our StatefulSet")]
+    ReadStatefulSet(#[source] KubeError),
+    /// Reading our ConfigMap failed.
+    #[error("cannot read our gateway ConfigMap")]
+    ReadConfigMap(#[source] KubeError),
+    /// Reading the DNS Service failed.
+    #[error("cannot read the cluster DNS Service")]
+    ReadDnsService(#[source] KubeError),
+    /// Pebble answered, but not what we asked.
+    #[error("cannot read the gluetun container's Pebble state")]
+    Pebble(#[source] PebbleError),
+    /// `relation-ids` failed.
+    #[error("cannot list the vpn-gateway relations")]
+    RelationIds(#[source] ToolError),
+    /// `relation-get` of our own application bag failed.
+    #[error("cannot read our data on relation {id}")]
+    RelationData {
+        /// The relation.
+        id: u64,
+        /// Why.
+        #[source]
+        source: ToolError,
+    },
+}
+
+/// What `gather` read, and the Kubernetes client `apply` writes with.
+#[derive(Debug)]
+pub struct Gathered {
+    /// The pure plan's input.
+    pub inputs: Inputs,
+    /// The client (connected only when the hook got that far).
+    pub kube: Option<Kube>,
+}
+
+/// Reads everything the plan needs, in the plan's order, stopping where it stops.
+pub async fn gather(juju: &mut Juju) -> Result<Gathered, GatherError> {
+    let app_name = juju.context().app_name().to_owned();
+    let app = AppName::parse(&app_name).map_err(|source| GatherError::Names {
+        what: "application",
+        name: app_name,
+        source,
+    })?;
+    let model_name = juju.context().model_name.clone();
+    let model = Namespace::parse(&model_name).map_err(|source| GatherError::Names {
+        what: "model",
+        name: model_name,
+        source,
+    })?;
+    let leader = juju.is_leader().map_err(GatherError::Leader)?;
+    let mut inputs = Inputs {
+        app,
+        model,
+        leader,
+        planned_units: None,
+        config: None,
+        wireguard_key: None,
+        api_key: None,
+        cluster: None,
+        workload: None,
+        health: Health::NotConnected("not checked".into()),
+        relations: Vec::new(),
+    };
+    let done = |inputs| Ok(Gathered { inputs, kube: None });
+    if !leader {
+        return done(inputs);
+    }
+    let planned = juju
+        .tools()
+        .planned_units()
+        .map_err(GatherError::GoalState)?;
+    inputs.planned_units = Some(planned);
+    if planned > 1 {
+        return done(inputs);
+    }
+    let raw: Map<String, Value> = juju.tools().config().map_err(GatherError::Config)?;
+    let config = GluetunConfig::parse(&raw);
+    let Ok(valid) = &config else {
+        inputs.config = Some(config);
+        return done(inputs);
+    };
+    let key = read_wireguard_key(juju, &valid.private_key_secret)?;
+    inputs.config = Some(config.clone());
+    let key_ok = key.is_ok();
+    inputs.wireguard_key = Some(key);
+    if !key_ok {
+        return done(inputs);
+    }
+    inputs.api_key = Some(read_api_key(juju)?);
+
+    let kube = Kube::connect(inputs.model.as_str(), FIELD_MANAGER, KUBE_BUDGET)
+        .await
+        .map_err(GatherError::Connect)?;
+    let cluster = read_cluster(&kube, &inputs.app).await?;
+    let proceed = matches!(
+        &cluster,
+        Cluster::Read {
+            dns_ip: Some(_),
+            ..
+        }
+    );
+    inputs.cluster = Some(cluster);
+    if !proceed {
+        return Ok(Gathered {
+            inputs,
+            kube: Some(kube),
+        });
+    }
+
+    let pebble = juju.pebble(workload::SERVICE).with_timeout(PEBBLE_TIMEOUT);
+    let workload = read_workload(&pebble).await?;
+    if let (Workload::Reachable { running: true, .. }, Some(ApiKey::Existing(api_key))) =
+        (&workload, &inputs.api_key)
+    {
+        let addr = juju.workload_addr(workload::SERVICE, CONTROL_PORT);
+        inputs.health = check_health(&addr, api_key).await;
+    }
+    inputs.workload = Some(workload);
+    inputs.relations = read_relations(juju, &inputs.app)?;
+    Ok(Gathered {
+        inputs,
+        kube: Some(kube),
+    })
+}
+
+fn read_wireguard_key(
+    juju: &Juju,
+    secret: &str,
+) -> Result<Result<SecretString, KeyProblem>, GatherError> {
+    // `--refresh`: follow the operator's rotations (a new revision fires secret-changed).
+    match juju
+        .tools()
+        .secret_get(SecretRef::Id(secret), Revision::Refresh)
+    {
+        Ok(content) => Ok(check_private_key(&content)),
+        Err(ToolError::SecretNotFound { .. } | ToolError::PermissionDenied { .. }) => {
+            Ok(Err(KeyProblem::NotFound))
+        }
+        Err(e) => Err(GatherError::WireguardKey(e)),
+    }
+}
+
+fn read_api_key(juju: &Juju) -> Result<ApiKey, GatherError> {
+    let tools = juju.tools();
+    match tools.secret_get(SecretRef::Label(API_KEY_LABEL), Revision::Tracked) {
+        Ok(content) => match content.get(API_KEY_ATTRIBUTE) {
+            Some(key) if is_api_key(key.expose()) => Ok(ApiKey::Existing(key.clone())),
+            _ => {
+                let info = tools
+                    .secret_info_get(SecretRef::Label(API_KEY_LABEL))
+                    .map_err(GatherError::ApiKey)?;
+                Ok(ApiKey::Invalid {
+                    id: info.id,
+                    fresh: fresh_api_key()?,
+                })
+            }
+        },
+        Err(ToolError::SecretNotFound { .. }) => Ok(ApiKey::Missing(fresh_api_key()?)),
+        Err(e) => Err(GatherError::ApiKey(e)),
+    }
+}
+
+/// 32 random bytes, URL-safe base64 without padding (43 characters, TOML-safe).
+pub fn fresh_api_key() -> Result<SecretString, GatherError> {
+    let mut bytes = [0u8; 32];
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| GatherError::Random)?;
+    Ok(SecretString::new(URL_SAFE_NO_PAD.encode(bytes)))
+}
+
+async fn read_cluster(kube: &Kube, app: &AppName) -> Result<Cluster, GatherError> {
+    let forbidden = |e: &KubeError| e.blocked_message().map(Cluster::Forbidden);
+    let statefulset = match kube.get::<StatefulSet>(app.as_str()).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return Ok(Cluster::StatefulSetMissing),
+        Err(e) => return forbidden(&e).ok_or(GatherError::ReadStatefulSet(e)),
+    };
+    let config_map = match kube.get::<ConfigMap>(&gateway_config_map_name(app)).await {
+        Ok(c) => c,
+        Err(e) => return forbidden(&e).ok_or(GatherError::ReadConfigMap(e)),
+    };
+    let mut dns_ip = None;
+    for name in DNS_SERVICES {
+        match kube.get_in::<Service>(Some(DNS_NAMESPACE), name).await {
+            Ok(service) => {
+                dns_ip = service
+                    .and_then(|s| s.spec)
+                    .and_then(|s| s.cluster_ip)
+                    .and_then(|ip| ip.parse::<IpAddr>().ok());
+            }
+            Err(e) => return forbidden(&e).ok_or(GatherError::ReadDnsService(e)),
+        }
+        if dns_ip.is_some() {
+            break;
+        }
+    }
+    Ok(Cluster::Read {
+        statefulset: Box::new(statefulset),
+        config_map: config_map.map(Box::new),
+        dns_ip,
+    })
+}
+
+/// `Ok(None)` when Pebble is not reachable.
+fn reachable<T>(result: Result<T, PebbleError>) -> Result<Option<T>, GatherError> {
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.is_unreachable() => Ok(None),
+        Err(e) => Err(GatherError::Pebble(e)),
+    }
+}
+
+async fn read_workload(pebble: &Pebble) -> Result<Workload, GatherError> {
+    let Some(_) = reachable(pebble.system_info().await)? else {
+        return Ok(Workload::Unreachable);
+    };
+    let Some(plan) = reachable(pebble.plan().await)? else {
+        return Ok(Workload::Unreachable);
+    };
+    let Some(services) = reachable(pebble.services(&[workload::SERVICE]).await)? else {
+        return Ok(Workload::Unreachable);
+    };
+    // `backoff`: Pebble itself keeps restarting it; a replan would not help.
+    let running = services
+        .iter()
+        .any(|s| s.name == workload::SERVICE && matches!(s.current.as_str(), "active" | "backoff"));
+    let mut files = BTreeMap::new();
+    for path in [
+        workload::KEY_FILE,
+        workload::AUTH_FILE,
+        workload::POST_RULES_FILE,
+    ] {
+        let content = match pebble.pull(path).await {
+            Ok(bytes) => Some(Content(bytes)),
+            Err(PebbleError::Path { kind, .. }) if kind == "not-found" => None,
+            Err(e) if e.is_unreachable() => return Ok(Workload::Unreachable),
+            Err(e) => return Err(GatherError::Pebble(e)),
+        };
+        files.insert(path.to_owned(), content);
+    }
+    Ok(Workload::Reachable {
+        plan,
+        files,
+        running,
+    })
+}
+
+/// ONE bounded request (≤ 2 s, body ≤ 64 KiB) to gluetun's control server.
+async fn check_health(addr: &str, api_key: &SecretString) -> Health {
+    match http::get(
+        addr,
+        PUBLIC_IP_ROUTE,
+        &[(API_KEY_HEADER, api_key.expose())],
+        Limits::default(),
+    )
+    .await
+    {
+        Ok(response) => workload::parse_public_ip(response.status, &response.body),
+        Err(e) => Health::NotConnected(e.to_string()),
+    }
+}
+
+fn read_relations(juju: &Juju, app: &AppName) -> Result<Vec<RelationState>, GatherError> {
+    let tools = juju.tools();
+    let ids = tools
+        .relation_ids(ENDPOINT)
+        .map_err(GatherError::RelationIds)?;
+    ids.into_iter()
+        .map(|id| {
+            let bag = tools
+                .relation_get_app(id, app.as_str())
+                .map_err(|source| GatherError::RelationData { id, source })?;
+            Ok(RelationState {
+                id,
+                published: bag.get(DATABAG_KEY).cloned(),
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,267 @@
+//! `gluetun-k8s render`: what the charm would leave in the cluster and publish, for given
+//! inputs, without touching anything. Prints ONE JSON object
+//! `{"objects": [ConfigMap, StatefulSet], "relation_data": {"config": "<json>"}}`; on invalid
+//! input prints nothing on stdout and the reason on stderr (non-zero exit).
+//!
+//! The StatefulSet is the given one after our strategic-merge patch, emulated
+//! ([`PodAdditions::emulate_add`]); unchanged when it already holds our additions. The
+//! WireGuard key secret is not needed: when `wireguard-private-key-secret` is absent from the
+//! config file a placeholder reference stands in for it (it affects nothing rendered).
+
+use std::io::Write as _;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+use serde_json::{Map, Value, json};
+use vpn_gateway_iface::gateway::{GLUETUN_CONTAINER, gateway_additions, gateway_config_map};
+use vpn_gateway_iface::{AppName, EmulateError, InvalidField, Namespace, Problem};
+
+use crate::config::{ConfigError, GluetunConfig};
+use crate::plan::{KEY_OPTION, owner, provider_data, vxlan};
+use crate::workload::Health;
+
+/// Largest input file read.
+const MAX_INPUT: u64 = 4 * 1024 * 1024;
+/// Stands in for the secret reference when the config file has none.
+const PLACEHOLDER_SECRET: &str = "secret:render-placeholder";
+
+/// The CLI's subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Print the Kubernetes objects and relation data the charm would write (no I/O besides
+    /// reading the given files).
+    Render(RenderArgs),
+}
+
+/// `render`'s arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RenderArgs {
+    /// The application name.
+    #[arg(long)]
+    pub app: String,
+    /// The model (namespace) name.
+    #[arg(long)]
+    pub model: String,
+    /// The current StatefulSet, JSON or YAML.
+    #[arg(long)]
+    pub statefulset: PathBuf,
+    /// The charm config as a JSON object keyed by option name.
+    #[arg(long)]
+    pub config: PathBuf,
+    /// ClusterIP of the cluster DNS Service.
+    #[arg(long)]
+    pub cluster_dns_ip: IpAddr,
+    /// Render as if the health check found the VPN connected.
+    #[arg(long)]
+    pub vpn_connected: bool,
+    /// The VPN exit IP (requires `--vpn-connected`).
+    #[arg(long, requires = "vpn_connected")]
+    pub external_ip: Option<IpAddr>,
+}
+
+/// Why `render` refused its input.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// `--app` is not a Juju application name.
+    #[error("--app {name:?}")]
+    App {
+        /// The name.
+        name: String,
+        /// Why.
+        #[source]
+        source: Problem,
+    },
+    /// `--model` is not a namespace name.
+    #[error("--model {name:?}")]
+    Model {
+        /// The name.
+        name: String,
+        /// Why.
+        #[source]
+        source: Problem,
+    },
+    /// A file could not be read.
+    #[error("cannot read {path}")]
+    ReadFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file is larger than we read.
+    #[error("{path} is larger than {MAX_INPUT} bytes")]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The StatefulSet file is neither JSON nor YAML of a StatefulSet.
+    #[error("{path} is not a StatefulSet (JSON or YAML)")]
+    ParseStatefulSet {
+        /// The file.
+        path: PathBuf,
+        /// The YAML parser's error (JSON is YAML).
+        #[source]
+        source: Box<serde_saphyr::Error>,
+    },
+    /// The StatefulSet is not ours.
+    #[error("the StatefulSet is named {found:?}, not after the application {app:?}")]
+    StatefulSetName {
+        /// Its name.
+        found: String,
+        /// `--app`.
+        app: String,
+    },
+    /// The StatefulSet has no pod template or no `gluetun` container.
+    #[error("the StatefulSet has no {GLUETUN_CONTAINER:?} container in its pod template")]
+    NoGluetunContainer,
+    /// The config file is not JSON.
+    #[error("{path} is not JSON")]
+    ParseConfig {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The config file is not a JSON object.
+    #[error("{path} must hold a JSON object keyed by option name")]
+    ConfigNotObject {
+        /// The file.
+        path: PathBuf,
+    },
+    /// An option is invalid.
+    #[error("invalid config")]
+    Config(#[source] ConfigError),
+    /// The patch could not be emulated.
+    #[error("cannot compute the patched StatefulSet")]
+    Emulate(#[source] EmulateError),
+    /// The provider data cannot be built from these inputs.
+    #[error("cannot build the relation data")]
+    ProviderData(#[source] InvalidField),
+    /// Writing to stdout failed.
+    #[error("cannot write to stdout")]
+    Stdout(#[source] std::io::Error),
+}
+
+/// Runs a CLI command.
+pub fn run(command: Command) -> Result<(), RenderError> {
+    match command {
+        Command::Render(args) => {
+            // Rendered completely before anything is printed: an error prints nothing.
+            let mut text = render(&args)?.to_string();
+            text.push('\n');
+            std::io::stdout()
+                .lock()
+                .write_all(text.as_bytes())
+                .map_err(RenderError::Stdout)
+        }
+    }
+}
+
+/// The JSON object `render` prints.
+pub fn render(args: &RenderArgs) -> Result<Value, RenderError> {
+    let app = AppName::parse(&args.app).map_err(|source| RenderError::App {
+        name: args.app.clone(),
+        source,
+    })?;
+    let model = Namespace::parse(&args.model).map_err(|source| RenderError::Model {
+        name: args.model.clone(),
+        source,
+    })?;
+    let statefulset = read_statefulset(&args.statefulset, &app)?;
+    let config = read_config(&args.config)?;
+
+    let vxlan = vxlan(&config);
+    let config_map = gateway_config_map(&owner(&app, &model), &vxlan);
+    let additions = gateway_additions(&app, &vxlan);
+    let patched = if additions.is_held_by(&statefulset) {
+        statefulset
+    } else {
+        additions
+            .emulate_add(&statefulset)
+            .map_err(RenderError::Emulate)?
+    };
+    let health = match (args.vpn_connected, args.external_ip) {
+        (true, Some(ip)) => Health::Connected(ip),
+        _ => Health::NotConnected(String::new()),
+    };
+    let mut data = provider_data(&app, &model, &config, args.cluster_dns_ip, &health)
+        .map_err(RenderError::ProviderData)?;
+    // Connected without a known exit IP: the flag wins, the IP stays null.
+    data.vpn_connected = args.vpn_connected;
+    Ok(json!({
+        "objects": [config_map, patched],
+        "relation_data": { "config": data.to_databag() },
+    }))
+}
+
+fn read_bounded(path: &Path) -> Result<String, RenderError> {
+    let read_err = |source| RenderError::ReadFile {
+        path: path.to_owned(),
+        source,
+    };
+    let len = std::fs::metadata(path).map_err(read_err)?.len();
+    if len > MAX_INPUT {
+        return Err(RenderError::TooLarge {
+            path: path.to_owned(),
+        });
+    }
+    std::fs::read_to_string(path).map_err(read_err)
+}
+
+fn read_statefulset(path: &Path, app: &AppName) -> Result<StatefulSet, RenderError> {
+    let text = read_bounded(path)?;
+    let statefulset: StatefulSet = match serde_json::from_str(&text) {
+        Ok(s) => s,
+        Err(_) => {
+            serde_saphyr::from_str(&text).map_err(|source| RenderError::ParseStatefulSet {
+                path: path.to_owned(),
+                source: Box::new(source),
+            })?
+        }
+    };
+    if let Some(name) = &statefulset.metadata.name
+        && name != app.as_str()
+    {
+        return Err(RenderError::StatefulSetName {
+            found: name.clone(),
+            app: app.to_string(),
+        });
+    }
+    let has_gluetun = statefulset
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.spec.as_ref())
+        .is_some_and(|p| p.containers.iter().any(|c| c.name == GLUETUN_CONTAINER));
+    if !has_gluetun {
+        return Err(RenderError::NoGluetunContainer);
+    }
+    Ok(statefulset)
+}
+
+fn read_config(path: &Path) -> Result<GluetunConfig, RenderError> {
+    let text = read_bounded(path)?;
+    let value: Value = serde_json::from_str(&text).map_err(|source| RenderError::ParseConfig {
+        path: path.to_owned(),
+        source,
+    })?;
+    let Value::Object(mut raw) = value else {
+        return Err(RenderError::ConfigNotObject {
+            path: path.to_owned(),
+        });
+    };
+    let unset = |raw: &Map<String, Value>| match raw.get(KEY_OPTION) {
+        None | Some(Value::Null) => true,
+        Some(Value::String(s)) => s.trim().is_empty(),
+        Some(_) => false,
+    };
+    if unset(&raw) {
+        raw.insert(
+            KEY_OPTION.to_owned(),
+            Value::String(PLACEHOLDER_SECRET.into()),
+        );
+    }
+    GluetunConfig::parse(&raw).map_err(RenderError::Config)
+}
