@@ -397,4 +397,24 @@ actions:
         assert!(meta.actions.contains_key("show"));
         Ok(())
     }
+
+    #[test]
+    fn parses_the_workspace_charms() -> Result<(), MetaError> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../metadata");
+        for (charm, container, endpoint) in [
+            ("gluetun-k8s", "gluetun", "vpn-gateway"),
+            ("qbittorrent-k8s", "qbittorrent", "vpn-gateway"),
+        ] {
+            let dir = root.join(charm);
+            if !dir.is_dir() {
+                continue;
+            }
+            let meta = CharmMeta::read_dir(&dir)?;
+            assert_eq!(meta.name, charm);
+            assert!(meta.containers.contains_key(container), "{charm}");
+            assert!(meta.endpoint(endpoint).is_some(), "{charm}");
+            assert!(!meta.options.is_empty(), "{charm}");
+        }
+        Ok(())
+    }
 }

@@ -1602,6 +1602,10 @@ impl Model {
             a.units.remove(unit);
             if a.leader.as_deref() == Some(unit) {
                 a.leader = a.units.keys().next().cloned();
+                if let Some(new) = a.leader.clone() {
+                    self.queue
+                        .push_back((new, HookContext::hook("leader-elected")));
+                }
             }
         }
         self.st.unit_errors.remove(unit);

@@ -55,6 +55,22 @@ fn status(model: &Model, app: &str, unit: &str) -> (String, String) {
     )
 }
 
+/// The charm-init container's args of the running pod `<app>-0`, space-joined.
+fn pod_spec_args(model: &Model, app: &str) -> Result<String, Box<dyn std::error::Error>> {
+    let name = format!("{app}-0");
+    let pod = model
+        .with_admin(|c| async move { Api::<Pod>::namespaced(c, "fidelity").get(&name).await })?;
+    Ok(pod
+        .spec
+        .and_then(|s| s.init_containers)
+        .unwrap_or_default()
+        .into_iter()
+        .find(|c| c.name == "charm-init")
+        .and_then(|c| c.args)
+        .unwrap_or_default()
+        .join(" "))
+}
+
 fn kv(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs
         .iter()
@@ -317,10 +333,68 @@ fn shell_charm_sees_juju() -> TestResult {
         Some("1")
     );
 
-    // --- refresh: Juju's re-apply rolls the pods (new charm-modified-version).
+    // --- a charm's own additions (strategic merge, its own field manager) survive Juju's
+    // re-apply on refresh; Juju's fields on its own containers go back to Juju's values.
+    model.with_admin(|c| async move {
+        let patch = serde_json::json!({"spec": {"template": {"spec": {
+            "initContainers": [{"name": "extra-init", "image": "busybox:1.36"}],
+            "containers": [
+                {"name": "sidecar", "image": "busybox:1.36"},
+                {"name": "charm", "image": "evil:1", "env": [{"name": "ADDED", "value": "1"}]},
+            ],
+        }}}});
+        Api::<StatefulSet>::namespaced(c, "fidelity")
+            .patch(
+                "b",
+                &PatchParams {
+                    field_manager: Some("charm".into()),
+                    ..PatchParams::default()
+                },
+                &Patch::Strategic(patch),
+            )
+            .await
+    })?;
+    model.settle_now()?;
     let mark = model.history().len();
     model.refresh("b")?;
     assert_eq!(&hooks_since(&model, "b/0", mark)[..1], ["upgrade-charm"]);
+    let sts = model.with_admin(|c| async move {
+        Api::<StatefulSet>::namespaced(c, "fidelity").get("b").await
+    })?;
+    let pod_spec = sts
+        .spec
+        .and_then(|s| s.template.spec)
+        .ok_or("no pod spec")?;
+    let inits: Vec<String> = pod_spec
+        .init_containers
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    assert!(inits.contains(&"extra-init".to_owned()) && inits.contains(&"charm-init".to_owned()));
+    let charm_c = pod_spec
+        .containers
+        .iter()
+        .find(|c| c.name == "charm")
+        .ok_or("no charm container")?;
+    assert_eq!(
+        charm_c.image.as_deref(),
+        Some("ghcr.io/juju/charm-base:ubuntu-22.04")
+    );
+    assert!(
+        charm_c
+            .env
+            .clone()
+            .unwrap_or_default()
+            .iter()
+            .any(|e| e.name == "ADDED")
+    );
+    assert!(pod_spec.containers.iter().any(|c| c.name == "sidecar"));
+    let init_args = pod_spec_args(&model, "b")?;
+    assert!(
+        init_args.contains("--charm-modified-version 1"),
+        "{init_args}"
+    );
 
     // --- actions.
     let out = model.run_action("b/0", "echo", &kv(&[("msg", "hey")]))?;
