@@ -701,6 +701,10 @@ fn failed_hook_discards_queued_changes_but_keeps_status_and_logs() {
         )),
         "[\"icmp\",\"8080/tcp\",\"9000-9010/udp\"]\n"
     );
+    assert_eq!(
+        out(&run1(&mut state, "db/1", &["opened-ports", "--endpoints"])),
+        "icmp (*)\n8080/tcp (*)\n9000-9010/udp (*)\n"
+    );
 }
 
 #[test]

@@ -4,7 +4,9 @@
 //! Simplifications: `goal-state` reports no `relations` statuses beyond `joined`/`active`;
 //! `network-get` answers one address (the unit's pod IP, 127.0.0.1 by default) for every
 //! binding of the charm; `credential-get` for a trusted application answers a minimal
-//! Kubernetes cloud spec without credentials; `opened-ports --endpoints` prints ports only.
+//! Kubernetes cloud spec without credentials; ports are application-wide, so `open-port
+//! --endpoints` is accepted but ignored and `opened-ports --endpoints` shows every port as
+//! opened for all endpoints (`8080/tcp (*)`).
 
 use serde_json::{Map, Value, json};
 
@@ -317,7 +319,17 @@ pub(super) fn opened_ports(scope: &mut HookScope<'_>, argv: &[String]) -> Outcom
             }
         }
     }
-    let list = ports.iter().map(|p| Value::String(p.to_string())).collect();
+    let with_endpoints = p.flag("endpoints");
+    let list = ports
+        .iter()
+        .map(|port| {
+            Value::String(if with_endpoints {
+                format!("{port} (*)")
+            } else {
+                port.to_string()
+            })
+        })
+        .collect();
     Ok(ToolResponse::ok(args::render(&Value::Array(list), format)))
 }
 
