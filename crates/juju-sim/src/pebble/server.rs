@@ -49,7 +49,8 @@ pub enum ServerError {
 #[derive(Debug)]
 pub struct Server;
 
-/// A running server; dropping it stops the server and removes the socket.
+/// A running server; dropping it stops the server and removes the socket. Do not drop it
+/// while holding the state's lock: a request being answered needs that lock to finish.
 #[derive(Debug)]
 pub struct ServerHandle {
     socket: PathBuf,
