@@ -265,6 +265,9 @@ impl Cluster {
             "--authorization-mode=RBAC".into(),
             format!("--cert-dir={}", d("certs")),
             "--endpoint-reconciler-type=none".into(),
+            // Real clusters (kubeadm, microk8s, Charmed Kubernetes) allow privileged pods; the
+            // gateway's gluetun container needs it (SPEC §3).
+            "--allow-privileged=true".into(),
             "--disable-admission-plugins=ServiceAccount".into(),
         ]
         .into();
