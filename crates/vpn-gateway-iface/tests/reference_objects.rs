@@ -1,0 +1,78 @@
+//! Our StatefulSet patches and kill-switch objects against what the reference builds for
+//! the same inputs (`tests/reference/objects.json`): same names, same container specs, same
+//! policy specs, so objects the reference made are adopted rather than duplicated.
+
+mod common;
+
+use common::{app, ok, owner, provider_data};
+use serde_json::Value;
+use vpn_gateway_iface::client::{client_additions, client_owned_names};
+use vpn_gateway_iface::gateway::gateway_additions;
+use vpn_gateway_iface::killswitch::{cilium_policy, network_policy};
+
+fn reference(key: &str) -> Value {
+    let all: Value = ok(serde_json::from_str(include_str!("reference/objects.json")));
+    all[key].clone()
+}
+
+fn without_metadata(mut patch: Value) -> Value {
+    patch.as_object_mut().map(|m| m.remove("metadata"));
+    patch
+}
+
+#[test]
+fn gateway_patch_is_the_references_plus_gluetun_privileged() {
+    let data = provider_data();
+    let mut ours = without_metadata(gateway_additions(&app("vpnarr"), &data.vxlan).add_patch("1"));
+    let containers = &mut ours["spec"]["template"]["spec"]["containers"];
+    let gluetun = containers.as_array_mut().and_then(Vec::pop);
+    assert_eq!(
+        gluetun,
+        Some(serde_json::json!({"name": "gluetun", "securityContext": {"privileged": true}}))
+    );
+    assert_eq!(ours, reference("gateway_patch"));
+}
+
+#[test]
+fn client_patch_is_the_references_except_the_wrapper_script() {
+    let data = provider_data();
+    let mut ours = without_metadata(client_additions(&app("qbittorrent"), &data).add_patch("1"));
+    let mut theirs = reference("client_patch");
+    let script = "/spec/template/spec/initContainers/0/command/2";
+    for patch in [&mut ours, &mut theirs] {
+        let cmd = patch
+            .pointer_mut(script)
+            .unwrap_or_else(|| panic!("no script"));
+        assert!(
+            cmd.as_str()
+                .is_some_and(|s| s.contains("/bin/client_init.sh"))
+        );
+        *cmd = Value::Null;
+    }
+    assert_eq!(ours, theirs);
+}
+
+#[test]
+fn client_cleanup_patch_is_the_references() {
+    assert_eq!(
+        without_metadata(client_owned_names().remove_patch("1")),
+        reference("client_cleanup_patch")
+    );
+}
+
+#[test]
+fn kill_switch_specs_and_names_are_the_references() {
+    let owner = owner("qbittorrent", "qbittorrent-k8s");
+    let np = ok(serde_json::to_value(network_policy(
+        &owner,
+        &provider_data().cluster_cidrs,
+    )));
+    let theirs = reference("network_policy");
+    assert_eq!(np["spec"], theirs["spec"]);
+    assert_eq!(np["metadata"]["name"], theirs["metadata"]["name"]);
+    assert_eq!(np["metadata"]["namespace"], theirs["metadata"]["namespace"]);
+    let cnp = cilium_policy(&owner);
+    let theirs = reference("cilium_policy");
+    assert_eq!(cnp["spec"], theirs["spec"]);
+    assert_eq!(cnp["metadata"]["name"], theirs["metadata"]["name"]);
+}
