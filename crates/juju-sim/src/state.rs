@@ -5,7 +5,8 @@
 //! [`HookScope`] is what one running hook sees: the model, who it runs as, the hook's relation /
 //! remote unit / secret / action context, and the [`PendingChanges`] it queued.
 //!
-//! As in Juju, `relation-set`, the `secret-*` writes and `open-port`/`close-port` are queued in
+//! As in Juju, `relation-set`, the `secret-*` writes, `state-set`/`state-delete` and
+//! `open-port`/`close-port` are queued in
 //! [`PendingChanges`] and reach the model only on [`HookScope::commit`] (the hook exited 0);
 //! [`HookScope::discard`] drops them (the hook failed). `status-set`, `application-version-set`,
 //! `juju-log` and `action-log`/`action-set`/`action-fail` take effect at once, also as in Juju
@@ -88,6 +89,9 @@ pub struct Unit {
     pub storage: BTreeMap<String, PathBuf>,
     /// The pod's IP as `network-get` reports it (`None`: 127.0.0.1).
     pub address: Option<String>,
+    /// Server-side charm state (`state-get`/`state-set`/`state-delete`).
+    #[serde(default)]
+    pub charm_state: BTreeMap<String, String>,
 }
 
 /// Workload status of a unit or application.
@@ -434,6 +438,9 @@ pub struct PendingChanges {
     pub secret_ops: Vec<SecretOp>,
     /// Port operations in order.
     pub port_ops: Vec<(PortOp, Port)>,
+    /// `state-set` (`Some`) and `state-delete` (`None`) in order.
+    #[serde(default)]
+    pub state_ops: Vec<(String, Option<String>)>,
 }
 
 /// Which databag a `relation-set` writes.
@@ -629,6 +636,13 @@ impl<'a> HookScope<'a> {
                 effects.relations_changed.insert(rel.id);
             }
         }
+        if let Some(unit) = state
+            .applications
+            .get_mut(&self.app)
+            .and_then(|a| a.units.get_mut(&self.unit))
+        {
+            apply_state_ops(&mut unit.charm_state, &self.pending.state_ops);
+        }
         for op in self.pending.secret_ops {
             apply_secret_op(&mut state.secrets, op, &mut effects);
         }
@@ -652,6 +666,20 @@ impl<'a> HookScope<'a> {
     /// The hook failed: drops the queued writes (status and log already took effect).
     pub fn discard(self) -> (Vec<ToolCall>, Option<ActionRun>) {
         (self.tool_calls, self.action)
+    }
+}
+
+/// Applies `state-set`/`state-delete` operations.
+pub fn apply_state_ops(data: &mut BTreeMap<String, String>, ops: &[(String, Option<String>)]) {
+    for (k, v) in ops {
+        match v {
+            Some(v) => {
+                data.insert(k.clone(), v.clone());
+            }
+            None => {
+                data.remove(k);
+            }
+        }
     }
 }
 

@@ -23,7 +23,7 @@
 //!   (`ip: "10.0.0.9"`).
 //! - Error texts Juju builds from controller errors that no client parses are approximated
 //!   (e.g. reading a unit that never joined: `cannot read settings for unit ...`).
-//! - Tools not listed in [`TOOL_NAMES`] (`leader-get/set`, `state-get/set/delete`,
+//! - Tools not listed in [`TOOL_NAMES`] (`leader-get/set`,
 //!   `resource-get`, `storage-add`, `juju-reboot`, `add-metric`, payloads) exit 127 with
 //!   `juju-sim-tool: <tool>: hook tool not supported by juju-sim`; podspec tools
 //!   (`pod-spec-set`, `k8s-spec-set`, ...) fail with a "not supported for sidecar charms"
@@ -213,6 +213,9 @@ pub const TOOL_NAMES: &[&str] = &[
     "secret-remove",
     "secret-revoke",
     "secret-set",
+    "state-delete",
+    "state-get",
+    "state-set",
     "status-get",
     "status-set",
     "storage-get",
@@ -252,6 +255,9 @@ fn run_tool(scope: &mut HookScope<'_>, name: &str, args: &[String], stdin: &[u8]
         "action-log" => other::action_log(scope, args),
         "storage-get" => other::storage_get(scope, args),
         "storage-list" => other::storage_list(scope, args),
+        "state-get" => other::state_get(scope, args),
+        "state-set" => other::state_set(scope, args, stdin),
+        "state-delete" => other::state_delete(scope, args),
         "network-get" => other::network_get(scope, args),
         "credential-get" => other::credential_get(scope, args),
         "pod-spec-set" | "pod-spec-get" | "k8s-spec-set" | "k8s-spec-get" | "k8s-raw-set"

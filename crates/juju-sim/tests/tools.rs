@@ -1024,6 +1024,42 @@ fn writes_coalesce_within_a_hook() {
 }
 
 #[test]
+fn charm_state_is_queued_like_other_writes() {
+    let mut state = model();
+    let mut scope = HookScope::new(&mut state, "db/1", "install");
+    let r = dispatch(
+        &mut scope,
+        &req(
+            &["state-set", "--file", "-", "b=2"],
+            "{\"a\": \"1\", \"b\": \"x\"}",
+        ),
+    );
+    assert_eq!(r.code, 0, "{}", err(&r));
+    assert_eq!(call(&mut scope, &["state-set", "c=3"]).code, 0);
+    assert_eq!(call(&mut scope, &["state-delete", "c"]).code, 0);
+    assert_eq!(
+        out(&call(&mut scope, &["state-get", "--format=json"])),
+        "{\"a\":\"1\",\"b\":\"2\"}\n"
+    );
+    assert_eq!(out(&call(&mut scope, &["state-get", "a"])), "1\n");
+    assert_eq!(
+        out(&call(&mut scope, &["state-get", "zz", "--format=json"])),
+        "\"\"\n"
+    );
+    let r = call(&mut scope, &["state-get", "zz", "--strict"]);
+    assert_eq!((r.code, err(&r).as_str()), (1, "ERROR \"zz\" not found\n"));
+    assert_eq!(call(&mut scope, &["state-delete"]).code, 2);
+    scope.discard();
+    assert!(
+        state.applications["db"].units["db/1"]
+            .charm_state
+            .is_empty()
+    );
+    run1(&mut state, "db/1", &["state-set", "k=v"]);
+    assert_eq!(state.applications["db"].units["db/1"].charm_state["k"], "v");
+}
+
+#[test]
 fn user_secret_needs_a_grant() {
     let mut state = model();
     let id = juju_sim::state::new_secret_id(&mut state);

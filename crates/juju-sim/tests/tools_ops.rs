@@ -210,6 +210,7 @@ fn ops_model_backend_parses_every_answer() {
     assert_eq!(state.applications["db"].opened_ports.len(), 2);
     assert_eq!(state.applications["db"].workload_version, "1.2.3");
     assert!(state.log.iter().any(|l| l.message == "hello from ops"));
+    assert_eq!(state.applications["db"].units["db/0"].charm_state.len(), 1);
 
     let state = run_backend(&python, "db/1", "follower");
     assert!(!state.relations[0].app_data.contains_key("db"));

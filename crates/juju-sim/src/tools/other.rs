@@ -574,3 +574,73 @@ pub(super) fn credential_get(scope: &mut HookScope<'_>, argv: &[String]) -> Outc
     let value = json!({ "type": "kubernetes", "name": "juju-sim", "is-controller-cloud": false });
     Ok(ToolResponse::ok(args::render(&value, format)))
 }
+
+/// This unit's charm state as the hook sees it (committed plus queued).
+fn charm_state(scope: &HookScope<'_>) -> std::collections::BTreeMap<String, String> {
+    let mut data = scope
+        .state
+        .applications
+        .get(&scope.app)
+        .and_then(|a| a.units.get(&scope.unit))
+        .map(|u| u.charm_state.clone())
+        .unwrap_or_default();
+    crate::state::apply_state_ops(&mut data, &scope.pending.state_ops);
+    data
+}
+
+/// `state-get [--strict] [--format] [<key>|-]`.
+pub(super) fn state_get(scope: &mut HookScope<'_>, argv: &[String]) -> Outcome {
+    let p = args::parse(argv, &[FORMAT, boolean(&["strict"])])?;
+    let format = args::format(&p, Format::Smart, &[Format::Yaml, Format::Json])?;
+    args::check_empty(p.pos.get(1..).unwrap_or_default())?;
+    let data = charm_state(scope);
+    let value = match p.pos.first().filter(|k| *k != "-") {
+        None => Value::Object(
+            data.into_iter()
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect(),
+        ),
+        Some(key) => match data.get(key) {
+            Some(v) => Value::String(v.clone()),
+            None if p.flag("strict") => {
+                return Err(ToolError::run(format!("{key:?} not found")));
+            }
+            None => Value::String(String::new()),
+        },
+    };
+    Ok(ToolResponse::ok(args::render(&value, format)))
+}
+
+/// `state-set [--file PATH|-] key=value...`: queued.
+pub(super) fn state_set(scope: &mut HookScope<'_>, argv: &[String], stdin: &[u8]) -> Outcome {
+    let p = args::parse(argv, &[val(&["file"])])?;
+    let overrides = args::key_values(&p.pos)?;
+    let mut values = match p.get("file") {
+        None => std::collections::BTreeMap::new(),
+        Some(path) => {
+            let bytes = if path == "-" {
+                stdin.to_vec()
+            } else {
+                std::fs::read(path).map_err(|e| ToolError::run(format!("open {path}: {e}")))?
+            };
+            super::relation::parse_settings(&bytes)?
+        }
+    };
+    values.extend(overrides);
+    scope
+        .pending
+        .state_ops
+        .extend(values.into_iter().map(|(k, v)| (k, Some(v))));
+    Ok(ToolResponse::ok(Vec::new()))
+}
+
+/// `state-delete <key>`: queued.
+pub(super) fn state_delete(scope: &mut HookScope<'_>, argv: &[String]) -> Outcome {
+    let p = args::parse(argv, &[])?;
+    let Some(key) = p.pos.first().cloned() else {
+        return Err(ToolError::usage("no key specified"));
+    };
+    args::check_empty(p.pos.get(1..).unwrap_or_default())?;
+    scope.pending.state_ops.push((key, None));
+    Ok(ToolResponse::ok(Vec::new()))
+}

@@ -261,7 +261,7 @@ pub(super) fn relation_set(scope: &mut HookScope<'_>, argv: &[String], stdin: &[
 
 /// Parses a `--file` YAML map; scalars become strings (as Go's yaml.v2 does into
 /// `map[string]string`), null becomes "" (deletes the key).
-fn parse_settings(bytes: &[u8]) -> Result<BTreeMap<String, String>, ToolError> {
+pub(super) fn parse_settings(bytes: &[u8]) -> Result<BTreeMap<String, String>, ToolError> {
     let text = std::str::from_utf8(bytes)
         .map_err(|e| ToolError::run(format!("yaml: invalid UTF-8: {e}")))?;
     if text.trim().is_empty() {

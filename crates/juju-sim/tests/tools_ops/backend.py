@@ -34,6 +34,12 @@ if mode == 'leader':
     assert b.status_get(is_app=True) == {'status': 'active', 'message': 'ready'}
     assert b.planned_units() == 2
     b.application_version_set('1.2.3')
+    # ops' controller-side stored state (use_juju_for_storage) goes through state-*.
+    from ops.storage import JujuStorage
+
+    store = JujuStorage()
+    store.save_snapshot('Charm/StoredState[_stored]', {'n': 1, 's': 'x: y'})
+    assert store.load_snapshot('Charm/StoredState[_stored]') == {'n': 1, 's': 'x: y'}
     b.juju_log('INFO', 'hello from ops')
 
     uri = b.secret_add({'password': 's3cret', 'username': 'admin'}, label='creds',
