@@ -19,7 +19,7 @@ pub struct Identity {
 
 impl Identity {
     /// Writes a kubeconfig for this identity that talks to `server` (e.g. a
-    /// [`crate::FaultProxy::url`]) instead of the API server, next to [`Self::kubeconfig`]
+    /// [`crate::ProxyControl::url`]) instead of the API server, next to [`Self::kubeconfig`]
     /// with `suffix` added to its file stem, and returns its path. `ca` is needed for https
     /// servers only.
     pub fn kubeconfig_for_server(

@@ -30,6 +30,10 @@
 //!   dropped clusters stop them by PID (SIGTERM, bounded wait, SIGKILL), API server first.
 //!   PIDs are also written to `<dir>/apiserver.pid` and `<dir>/etcd.pid`; a start in a given
 //!   directory first stops leftovers recorded there (only if `/proc/<pid>/cmdline` names it).
+//! - Fault proxy: [`FaultProxy::start`], then [`ProxyControl::kubeconfig_for`] an identity and
+//!   [`ProxyControl::arm`] a [`Rule`]; [`FaultProxy`] lists its
+//!   HTTP control endpoint for other processes.
+//!   Note that kube clients retry 429/503/504 themselves unless `Config::default_retry` is false.
 //! - Shared test clusters: a `static` is never dropped, so prefer one cluster per test
 //!   function, or one `#[test]` that runs sub-cases on one cluster (one namespace each).
 //!

@@ -11,7 +11,7 @@
 //!
 //! It runs on its own thread with its own current-thread runtime, so it can be embedded in any
 //! process; its controls are `&self` and thread-safe ([`ProxyControl`] is a cloneable handle).
-//! Other processes control it over HTTP on the same port (loopback only):
+//! Other processes control it over HTTP on its ports (both sides; loopback only):
 //! - `POST /_testbed/faultproxy/rules` with a [`Rule`] as JSON → `{"id": N}`
 //! - `GET /_testbed/faultproxy/rules` → `[{"id", "rule", "hits", "remaining"}]`
 //! - `DELETE /_testbed/faultproxy/rules` → clears the rules
@@ -369,7 +369,17 @@ impl ProxyControl {
 }
 
 /// A running fault proxy; stops (and closes its connections) when dropped.
-/// Dereferences to its [`ProxyControl`].
+/// Dereferences to its [`ProxyControl`] (arm rules, read hits and the request log).
+///
+/// Other processes control it over HTTP on its ports (both sides; loopback only):
+/// - `POST /_testbed/faultproxy/rules` with a [`Rule`] as JSON → `{"id": N}`
+/// - `GET /_testbed/faultproxy/rules` → `[{"id", "rule", "hits", "remaining"}]`
+/// - `DELETE /_testbed/faultproxy/rules` → clears the rules
+/// - `GET /_testbed/faultproxy/log`, `DELETE /_testbed/faultproxy/log` → the request log
+///
+/// Rule JSON example: `{"verb":"patch","resource":"statefulsets","name":"app",
+/// "action":{"status":{"code":409}},"times":1}`; other actions: `{"delay":{"millis":500}}`,
+/// `"drop"`.
 #[derive(Debug)]
 pub struct FaultProxy {
     control: ProxyControl,
