@@ -468,7 +468,7 @@ fn gate(
     unsafe_mode: bool,
 ) -> Result<(), Status> {
     let routed = match provider {
-        Provider::Absent => return Err(Status::blocked(MSG_NO_RELATION)),
+        Provider::Absent => Err(Status::blocked(MSG_NO_RELATION)),
         Provider::Pending(remote) => Err(Status::waiting(match remote {
             Some(app) => format!("Waiting for vpn-gateway data from {app}"),
             None => "Waiting for vpn-gateway data".to_owned(),
@@ -586,24 +586,25 @@ fn workload(
         plan.workload.push(WorkloadStep::Stop);
         running = false;
     }
-    let (Some(config), Some((username, password_hash))) = (config, credentials) else {
+    let Some(config) = config else {
         return;
     };
-    let desired = conf::reconcile(
-        conf.as_deref(),
-        &Managed {
-            username: username.as_str().to_owned(),
-            password_hash: password_hash.clone(),
-            port: config.webui_port,
-        },
-    );
-    let conf_changed = conf.as_deref() != Some(desired.as_str());
-    if conf_changed {
-        if running {
-            plan.workload.push(WorkloadStep::Stop);
-            running = false;
+    if let Some((username, password_hash)) = credentials {
+        let desired = conf::reconcile(
+            conf.as_deref(),
+            &Managed {
+                username: username.as_str().to_owned(),
+                password_hash: password_hash.clone(),
+                port: config.webui_port,
+            },
+        );
+        if conf.as_deref() != Some(desired.as_str()) {
+            if running {
+                plan.workload.push(WorkloadStep::Stop);
+                running = false;
+            }
+            plan.workload.push(WorkloadStep::PushConf(desired));
         }
-        plan.workload.push(WorkloadStep::PushConf(desired));
     }
     let startup = if allowed {
         Startup::Enabled

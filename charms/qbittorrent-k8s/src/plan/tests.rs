@@ -1,1 +1,846 @@
-//! Plan tests.
+//! Plan tests: every status path, the write order, steady state and hostile relation data.
+
+use juju_charm::StatusLevel;
+use juju_charm::pebble::Plan as PebblePlan;
+use k8s_openapi::api::core::v1::{Pod, PodSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde_json::json;
+
+use super::*;
+use crate::credentials::Username;
+
+const APP: &str = "qbittorrent";
+const HASH: &str = "@ByteArray(c2FsdA==:aGFzaA==)";
+
+fn provider(overrides: &Value) -> String {
+    let mut v = json!({
+        "routing_method": "pod-gateway",
+        "gateway_dns_name": "vpnarr-endpoints.downloads.svc.cluster.local",
+        "vxlan_id": 42,
+        "vxlan_ip_network": "172.16.0",
+        "vxlan_port": 4790,
+        "cluster_cidrs": "10.42.0.0/16,10.43.0.0/16,169.254.7.127/32",
+        "cluster_dns_ip": "10.43.0.10",
+        "vpn_connected": true,
+        "external_ip": "203.0.113.7",
+        "instance_name": "vpnarr"
+    });
+    if let (Value::Object(base), Value::Object(extra)) = (&mut v, overrides) {
+        for (k, val) in extra {
+            base.insert(k.clone(), val.clone());
+        }
+    }
+    v.to_string()
+}
+
+fn data(overrides: &Value) -> ProviderData {
+    ProviderData::from_databag(&provider(overrides)).expect("test data is valid")
+}
+
+fn owner() -> Owner {
+    Owner {
+        app: AppName::parse(APP).unwrap(),
+        namespace: Namespace::parse("downloads").unwrap(),
+        field_manager: FIELD_MANAGER,
+    }
+}
+
+/// A StatefulSet as Juju creates it (charm + workload container, Juju's annotation).
+fn juju_statefulset() -> StatefulSet {
+    serde_json::from_value(json!({
+        "apiVersion": "apps/v1", "kind": "StatefulSet",
+        "metadata": {"name": APP, "namespace": "downloads", "resourceVersion": "7"},
+        "spec": {
+            "selector": {"matchLabels": {"app.kubernetes.io/name": APP}},
+            "serviceName": "qbittorrent-endpoints",
+            "template": {
+                "metadata": {"labels": {"app.kubernetes.io/name": APP},
+                             "annotations": {"juju.is/version": "3.6.0"}},
+                "spec": {
+                    "initContainers": [{"name": "charm-init", "image": "jujud-operator",
+                        "imagePullPolicy": "IfNotPresent", "terminationMessagePath": "/dev/termination-log"}],
+                    "containers": [
+                        {"name": "charm", "image": "charm-base", "imagePullPolicy": "IfNotPresent"},
+                        {"name": "qbittorrent", "image": "lscr.io/linuxserver/qbittorrent"}
+                    ]
+                }
+            }
+        }
+    }))
+    .unwrap()
+}
+
+/// The cluster after a routed reconcile for `d` (what the API server would hold).
+fn live_routed(d: &ProviderData, cilium: bool) -> Live {
+    let mut live = Live {
+        statefulset: Some(juju_statefulset()),
+        cilium_crd: cilium,
+        ..Live::default()
+    };
+    apply_steps(&mut live, &plan_kube(d, cilium));
+    live
+}
+
+fn plan_kube(d: &ProviderData, cilium: bool) -> Vec<KubeStep> {
+    let mut inputs = leader_inputs(Relation::Joined {
+        id: 3,
+        remote_app: Some("vpnarr".into()),
+        provider_config: Some(d.to_databag()),
+        our_config: None,
+    });
+    inputs.cluster = Cluster::Live(Box::new(Live {
+        statefulset: Some(juju_statefulset()),
+        cilium_crd: cilium,
+        ..Live::default()
+    }));
+    plan(&inputs).kube
+}
+
+/// Applies steps as the API server would (server-side apply stores the object; SMPs merge).
+fn apply_steps(live: &mut Live, steps: &[KubeStep]) {
+    for step in steps {
+        match step {
+            KubeStep::ApplyNetworkPolicy(np) => live.network_policy = Some((**np).clone()),
+            KubeStep::ApplyCiliumPolicy(v) => live.cilium_policy = Some(v.clone()),
+            KubeStep::ApplyConfigMap(cm) => live.config_map = Some((**cm).clone()),
+            KubeStep::PatchStatefulSet(_, additions) => {
+                let ss = live.statefulset.as_ref().unwrap();
+                live.statefulset = Some(additions.emulate_add(ss).unwrap());
+            }
+            KubeStep::RemoveRouting(_, names) => {
+                let ss = live.statefulset.as_ref().unwrap();
+                live.statefulset = Some(names.emulate_remove(ss).unwrap());
+            }
+            KubeStep::DeleteConfigMap(_) => live.config_map = None,
+            KubeStep::DeleteCiliumPolicy(_) => live.cilium_policy = None,
+            KubeStep::DeleteNetworkPolicy(_) => live.network_policy = None,
+        }
+    }
+}
+
+/// The Pod the StatefulSet controller would create from `ss`.
+fn pod_from(ss: &StatefulSet) -> Pod {
+    let template = ss.spec.as_ref().unwrap().template.clone();
+    Pod {
+        metadata: ObjectMeta {
+            name: Some(format!("{APP}-0")),
+            annotations: template.metadata.and_then(|m| m.annotations),
+            ..ObjectMeta::default()
+        },
+        spec: Some(template.spec.unwrap_or_else(PodSpec::default)),
+        status: None,
+    }
+}
+
+fn config(unsafe_mode: bool) -> CharmConfig {
+    CharmConfig {
+        unsafe_mode,
+        ..CharmConfig::default()
+    }
+}
+
+fn steady_conf() -> String {
+    conf::reconcile(
+        None,
+        &Managed {
+            username: "charmarr".into(),
+            password_hash: HASH.into(),
+            port: 8080,
+        },
+    )
+}
+
+fn pebble_plan_for(config: &CharmConfig, startup: Startup) -> PebblePlan {
+    let yaml = layer::layer(config, startup).to_yaml().unwrap();
+    PebblePlan::from_yaml(&yaml).unwrap()
+}
+
+fn leader_inputs(relation: Relation) -> Inputs {
+    Inputs {
+        app: APP.into(),
+        model: "downloads".into(),
+        unit_number: 0,
+        leader: true,
+        config: Ok(config(false)),
+        relation,
+        cluster: Cluster::Live(Box::new(Live {
+            statefulset: Some(juju_statefulset()),
+            ..Live::default()
+        })),
+        pod: PodView::Read(Some(Box::new(pod_from(&juju_statefulset())))),
+        workload: WorkloadView::Reachable {
+            plan: PebblePlan::default(),
+            running: false,
+            conf: None,
+        },
+        credentials: CredentialsView::Known {
+            username: Username::parse("charmarr").unwrap(),
+            password_hash: HASH.into(),
+            create: None,
+        },
+        opened_ports: vec![Port::tcp(8080)],
+    }
+}
+
+fn joined(d: &ProviderData) -> Relation {
+    Relation::Joined {
+        id: 3,
+        remote_app: Some("vpnarr".into()),
+        provider_config: Some(d.to_databag()),
+        our_config: Some(r#"{"instance_name":"qbittorrent"}"#.into()),
+    }
+}
+
+/// A leader in steady state: routed for `d`, pod restarted with the routing, qBittorrent
+/// running with our conf and layer.
+fn steady(d: &ProviderData) -> Inputs {
+    let live = live_routed(d, false);
+    let pod = pod_from(live.statefulset.as_ref().unwrap());
+    let mut inputs = leader_inputs(joined(d));
+    inputs.cluster = Cluster::Live(Box::new(live));
+    inputs.pod = PodView::Read(Some(Box::new(pod)));
+    inputs.workload = WorkloadView::Reachable {
+        plan: pebble_plan_for(&config(false), Startup::Enabled),
+        running: true,
+        conf: Some(steady_conf()),
+    };
+    inputs
+}
+
+/// qBittorrent is stopped and Pebble told not to start it by itself.
+fn assert_stopped(plan: &Plan) {
+    assert!(
+        matches!(plan.workload.as_slice(), [WorkloadStep::Stop, WorkloadStep::AddLayer(l)]
+            if l.services[layer::SERVICE].startup == Some(Startup::Disabled)),
+        "{:?}",
+        plan.workload
+    );
+}
+
+fn labels(plan: &Plan) -> Vec<String> {
+    plan.kube.iter().map(ToString::to_string).collect()
+}
+
+fn worst(plan: &Plan) -> Status {
+    juju_charm::status::fold(&plan.statuses)
+}
+
+#[test]
+fn steady_state_writes_nothing() {
+    let p = plan(&steady(&data(&json!({}))));
+    assert!(p.is_noop(), "{p:?}");
+    assert_eq!(worst(&p), Status::active("VPN exit 203.0.113.7"));
+}
+
+#[test]
+fn steady_state_with_cilium_writes_nothing() {
+    let d = data(&json!({}));
+    let mut inputs = steady(&d);
+    let live = live_routed(&d, true);
+    assert!(live.cilium_policy.is_some());
+    inputs.cluster = Cluster::Live(Box::new(live));
+    assert!(plan(&inputs).is_noop());
+}
+
+#[test]
+fn deploy_alone_is_blocked_and_never_starts() {
+    let mut inputs = leader_inputs(Relation::Absent);
+    inputs.opened_ports = vec![];
+    inputs.credentials = CredentialsView::Known {
+        username: Username::parse("charmarr").unwrap(),
+        password_hash: HASH.into(),
+        create: Some(Password::parse("generated-password").unwrap()),
+    };
+    let p = plan(&inputs);
+    assert_eq!(worst(&p), Status::blocked(MSG_NO_RELATION));
+    assert!(p.kube.is_empty());
+    assert!(p.publish.is_none());
+    assert!(p.create_secret.is_some());
+    assert!(!p.workload.contains(&WorkloadStep::Restart));
+    assert!(
+        matches!(p.workload.as_slice(), [WorkloadStep::PushConf(_), WorkloadStep::AddLayer(l)]
+        if l.services[layer::SERVICE].startup == Some(Startup::Disabled))
+    );
+    assert_eq!(p.ports, vec![PortStep::Open(Port::tcp(8080))]);
+}
+
+#[test]
+fn unsafe_mode_runs_without_relation() {
+    let mut inputs = leader_inputs(Relation::Absent);
+    inputs.config = Ok(config(true));
+    let p = plan(&inputs);
+    assert!(p.kube.is_empty());
+    assert_eq!(p.workload.last(), Some(&WorkloadStep::Restart));
+    assert_eq!(worst(&p).level, StatusLevel::Active);
+    assert!(worst(&p).message.contains("unsafe-mode"));
+}
+
+#[test]
+fn valid_data_kill_switch_then_configmap_then_statefulset() {
+    let d = data(&json!({}));
+    let mut inputs = leader_inputs(joined(&d));
+    inputs.workload = WorkloadView::Reachable {
+        plan: pebble_plan_for(&config(false), Startup::Enabled),
+        running: true,
+        conf: Some(steady_conf()),
+    };
+    let p = plan(&inputs);
+    assert_eq!(
+        labels(&p),
+        [
+            "apply networkpolicy qbittorrent-vpn-killswitch",
+            "apply configmap qbittorrent-gateway-client-config",
+            "patch statefulset qbittorrent: add routing"
+        ]
+    );
+    // The running pod has no routing yet: qBittorrent is stopped, not started.
+    assert_eq!(p.workload[0], WorkloadStep::Stop);
+    assert!(!p.workload.contains(&WorkloadStep::Restart));
+    assert_eq!(worst(&p), Status::waiting(MSG_POD_NOT_ROUTED));
+
+    let mut inputs = leader_inputs(joined(&d));
+    if let Cluster::Live(live) = &mut inputs.cluster {
+        live.cilium_crd = true;
+    }
+    assert_eq!(
+        labels(&plan(&inputs)),
+        [
+            "apply networkpolicy qbittorrent-vpn-killswitch",
+            "apply ciliumnetworkpolicy qbittorrent-vpn-killswitch-cilium",
+            "apply configmap qbittorrent-gateway-client-config",
+            "patch statefulset qbittorrent: add routing"
+        ]
+    );
+}
+
+#[test]
+fn routed_pod_starts_the_workload_and_applying_twice_is_a_noop() {
+    let d = data(&json!({}));
+    let mut inputs = steady(&d);
+    inputs.workload = WorkloadView::Reachable {
+        plan: PebblePlan::default(),
+        running: false,
+        conf: None,
+    };
+    let p = plan(&inputs);
+    assert!(p.kube.is_empty());
+    assert!(matches!(p.workload.as_slice(),
+        [WorkloadStep::PushConf(_), WorkloadStep::AddLayer(l), WorkloadStep::Restart]
+        if l.services[layer::SERVICE].startup == Some(Startup::Enabled)));
+}
+
+#[test]
+fn gateway_data_change_updates_in_order_once() {
+    let old = data(&json!({}));
+    // New CIDRs: kill switch, ConfigMap and StatefulSet (new hash → one rollout).
+    let new = data(&json!({"cluster_cidrs": "10.42.0.0/16,10.96.0.0/12"}));
+    let mut inputs = steady(&old);
+    inputs.relation = joined(&new);
+    let p = plan(&inputs);
+    assert_eq!(
+        labels(&p),
+        [
+            "apply networkpolicy qbittorrent-vpn-killswitch",
+            "apply configmap qbittorrent-gateway-client-config",
+            "patch statefulset qbittorrent: add routing"
+        ]
+    );
+    // The running pod carries the old routing: stop until the new pod is up.
+    assert_stopped(&p);
+    // After the writes, the next hook (old pod still running) writes nothing more.
+    let Cluster::Live(mut live) = inputs.cluster.clone() else {
+        unreachable!()
+    };
+    apply_steps(&mut live, &p.kube);
+    let mut after = inputs.clone();
+    after.cluster = Cluster::Live(live.clone());
+    assert!(plan(&after).kube.is_empty());
+    // New VXLAN id only: the kill switch already holds; ConfigMap and StatefulSet change.
+    let vx = data(&json!({"vxlan_id": 77}));
+    let mut inputs = steady(&old);
+    inputs.relation = joined(&vx);
+    assert_eq!(
+        labels(&plan(&inputs)),
+        [
+            "apply configmap qbittorrent-gateway-client-config",
+            "patch statefulset qbittorrent: add routing"
+        ]
+    );
+}
+
+#[test]
+fn vpn_disconnected_is_waiting() {
+    let d = data(&json!({"vpn_connected": false, "external_ip": null}));
+    let p = plan(&steady(&d));
+    assert!(p.is_noop());
+    assert_eq!(worst(&p), Status::waiting(MSG_VPN_DISCONNECTED));
+}
+
+#[test]
+fn relation_removed_removes_routing_and_keeps_kill_switch() {
+    let d = data(&json!({}));
+    let mut inputs = steady(&d);
+    inputs.relation = Relation::Absent;
+    let p = plan(&inputs);
+    assert_eq!(
+        labels(&p),
+        [
+            "patch statefulset qbittorrent: remove routing",
+            "delete configmap qbittorrent-gateway-client-config"
+        ]
+    );
+    assert_eq!(p.workload.first(), Some(&WorkloadStep::Stop));
+    assert_eq!(worst(&p), Status::blocked(MSG_RELATION_REMOVED));
+    // Next hook: routing gone, kill switch kept, nothing written.
+    let Cluster::Live(mut live) = inputs.cluster.clone() else {
+        unreachable!()
+    };
+    apply_steps(&mut live, &p.kube);
+    assert!(live.network_policy.is_some());
+    let mut after = inputs.clone();
+    after.cluster = Cluster::Live(live);
+    after.workload = WorkloadView::Reachable {
+        plan: pebble_plan_for(&config(false), Startup::Disabled),
+        running: false,
+        conf: Some(steady_conf()),
+    };
+    let p = plan(&after);
+    assert!(p.is_noop(), "{p:?}");
+    assert_eq!(worst(&p), Status::blocked(MSG_RELATION_REMOVED));
+}
+
+#[test]
+fn relation_removed_in_unsafe_mode_removes_kill_switch_last() {
+    let d = data(&json!({}));
+    let mut inputs = steady(&d);
+    inputs.cluster = Cluster::Live(Box::new(live_routed(&d, true)));
+    inputs.relation = Relation::Absent;
+    inputs.config = Ok(config(true));
+    let p = plan(&inputs);
+    assert_eq!(
+        labels(&p),
+        [
+            "patch statefulset qbittorrent: remove routing",
+            "delete configmap qbittorrent-gateway-client-config",
+            "delete ciliumnetworkpolicy qbittorrent-vpn-killswitch-cilium",
+            "delete networkpolicy qbittorrent-vpn-killswitch"
+        ]
+    );
+    assert_eq!(worst(&p).level, StatusLevel::Active);
+}
+
+#[test]
+fn switching_gateways_never_drops_the_kill_switch() {
+    let a = data(&json!({}));
+    let b = data(
+        &json!({"gateway_dns_name": "gw2-endpoints.downloads.svc.cluster.local",
+        "instance_name": "gw2", "vxlan_id": 43, "cluster_cidrs": "10.42.0.0/16,10.96.0.0/12"}),
+    );
+    let mut inputs = steady(&a);
+    let mut history = Vec::new();
+    for relation in [
+        Relation::Absent,
+        Relation::Joined {
+            id: 9,
+            remote_app: Some("gw2".into()),
+            provider_config: None,
+            our_config: None,
+        },
+        joined(&b),
+    ] {
+        inputs.relation = relation;
+        let p = plan(&inputs);
+        let Cluster::Live(live) = &mut inputs.cluster else {
+            unreachable!()
+        };
+        for step in &p.kube {
+            assert!(!matches!(
+                step,
+                KubeStep::DeleteNetworkPolicy(_) | KubeStep::DeleteCiliumPolicy(_)
+            ));
+            history.push(step.to_string());
+            apply_steps(live, std::slice::from_ref(step));
+            assert!(
+                live.network_policy.is_some(),
+                "kill switch missing after {step}"
+            );
+        }
+    }
+    assert_eq!(
+        history,
+        [
+            "patch statefulset qbittorrent: remove routing",
+            "delete configmap qbittorrent-gateway-client-config",
+            "apply networkpolicy qbittorrent-vpn-killswitch",
+            "apply configmap qbittorrent-gateway-client-config",
+            "patch statefulset qbittorrent: add routing"
+        ]
+    );
+}
+
+#[test]
+fn joined_without_data_changes_nothing() {
+    let d = data(&json!({}));
+    let mut inputs = steady(&d);
+    inputs.relation = Relation::Joined {
+        id: 3,
+        remote_app: Some("vpnarr".into()),
+        provider_config: None,
+        our_config: Some(r#"{"instance_name":"qbittorrent"}"#.into()),
+    };
+    let p = plan(&inputs);
+    assert!(p.kube.is_empty());
+    assert_stopped(&p);
+    assert_eq!(
+        worst(&p),
+        Status::waiting("Waiting for vpn-gateway data from vpnarr")
+    );
+    // Freshly related (no routing yet): still nothing written, nothing started.
+    let mut fresh = leader_inputs(inputs.relation.clone());
+    fresh.relation = Relation::Joined {
+        id: 3,
+        remote_app: None,
+        provider_config: None,
+        our_config: None,
+    };
+    let p = plan(&fresh);
+    assert!(p.kube.is_empty());
+    assert!(!p.workload.contains(&WorkloadStep::Restart));
+    assert_eq!(
+        p.publish,
+        Some((3, r#"{"instance_name":"qbittorrent"}"#.into()))
+    );
+}
+
+#[test]
+fn publishes_instance_name_only_when_it_differs() {
+    let d = data(&json!({}));
+    let mut inputs = steady(&d);
+    assert!(plan(&inputs).publish.is_none());
+    inputs.relation = Relation::Joined {
+        id: 3,
+        remote_app: Some("vpnarr".into()),
+        provider_config: Some(d.to_databag()),
+        our_config: Some(r#"{"instance_name":"other"}"#.into()),
+    };
+    assert_eq!(
+        plan(&inputs).publish,
+        Some((3, r#"{"instance_name":"qbittorrent"}"#.into()))
+    );
+    inputs.leader = false;
+    inputs.cluster = Cluster::NotRead;
+    assert!(plan(&inputs).publish.is_none());
+}
+
+/// Hostile or invalid gateway data: Blocked naming the field, and nothing written in the
+/// cluster (the existing routing and kill switch stay as they are).
+#[test]
+fn hostile_relation_data_is_blocked_naming_the_field_and_writes_nothing() {
+    let huge = "a".repeat(70_000);
+    let long_label = format!("{}.example.com", "a".repeat(64));
+    let cases: Vec<(String, &str)> = vec![
+        (
+            provider(&json!({"gateway_dns_name": "gw;rm -rf /"})),
+            "gateway_dns_name",
+        ),
+        (
+            provider(&json!({"gateway_dns_name": "$(reboot).svc"})),
+            "gateway_dns_name",
+        ),
+        (
+            provider(&json!({"gateway_dns_name": "a`id`b"})),
+            "gateway_dns_name",
+        ),
+        (
+            provider(&json!({"gateway_dns_name": "gw\nX=1"})),
+            "gateway_dns_name",
+        ),
+        (
+            provider(&json!({"gateway_dns_name": "gw\"quote"})),
+            "gateway_dns_name",
+        ),
+        (
+            provider(&json!({"gateway_dns_name": long_label})),
+            "gateway_dns_name",
+        ),
+        (
+            provider(&json!({"gateway_dns_name": 5})),
+            "gateway_dns_name",
+        ),
+        (
+            provider(&json!({"cluster_cidrs": "10.0.0.0/8; curl evil"})),
+            "cluster_cidrs",
+        ),
+        (
+            provider(&json!({"cluster_cidrs": "10.0.0.0/8\n0.0.0.0/0"})),
+            "cluster_cidrs",
+        ),
+        (
+            provider(&json!({"cluster_cidrs": "0.0.0.0/0"})),
+            "cluster_cidrs",
+        ),
+        (
+            provider(&json!({"cluster_cidrs": "8.8.8.0/24"})),
+            "cluster_cidrs",
+        ),
+        (provider(&json!({"cluster_cidrs": "::/0"})), "cluster_cidrs"),
+        (
+            provider(&json!({"cluster_cidrs": "2001:db8::/32"})),
+            "cluster_cidrs",
+        ),
+        (provider(&json!({"cluster_cidrs": ""})), "cluster_cidrs"),
+        (
+            provider(&json!({"cluster_cidrs": ["10.0.0.0/8"]})),
+            "cluster_cidrs",
+        ),
+        (
+            provider(&json!({"cluster_dns_ip": "10.43.0.10\"; id; \""})),
+            "cluster_dns_ip",
+        ),
+        (
+            provider(&json!({"cluster_dns_ip": "kube-dns"})),
+            "cluster_dns_ip",
+        ),
+        (provider(&json!({"vxlan_id": 0})), "vxlan_id"),
+        (provider(&json!({"vxlan_id": 16_777_216})), "vxlan_id"),
+        (provider(&json!({"vxlan_id": -1})), "vxlan_id"),
+        (provider(&json!({"vxlan_id": "42"})), "vxlan_id"),
+        (provider(&json!({"vxlan_id": 42.5})), "vxlan_id"),
+        (provider(&json!({"vxlan_id": 1e30})), "vxlan_id"),
+        (provider(&json!({"vxlan_port": 0})), "vxlan_port"),
+        (provider(&json!({"vxlan_port": 65536})), "vxlan_port"),
+        (provider(&json!({"vxlan_port": true})), "vxlan_port"),
+        (
+            provider(&json!({"vxlan_ip_network": "172.16.0.0"})),
+            "vxlan_ip_network",
+        ),
+        (
+            provider(&json!({"vxlan_ip_network": "172.16.256"})),
+            "vxlan_ip_network",
+        ),
+        (
+            provider(&json!({"vxlan_ip_network": "fd00::"})),
+            "vxlan_ip_network",
+        ),
+        (
+            provider(&json!({"vxlan_ip_network": "172.16.0\"; id"})),
+            "vxlan_ip_network",
+        ),
+        (provider(&json!({"vpn_connected": "true"})), "vpn_connected"),
+        (
+            provider(&json!({"external_ip": "not-an-ip"})),
+            "external_ip",
+        ),
+        (
+            provider(&json!({"instance_name": "Bad_Name"})),
+            "instance_name",
+        ),
+        (
+            provider(&json!({"instance_name": "x'; DROP"})),
+            "instance_name",
+        ),
+        (provider(&json!({"padding": huge})), "config"),
+        ("not json".to_owned(), "config"),
+        ("[1,2]".to_owned(), "config"),
+        ("\"string\"".to_owned(), "config"),
+        (
+            r#"{"routing_method": "pod-gateway"}"#.to_owned(),
+            "gateway_dns_name",
+        ),
+    ];
+    let d = data(&json!({}));
+    for (config, field) in &cases {
+        let mut inputs = steady(&d);
+        inputs.relation = Relation::Joined {
+            id: 3,
+            remote_app: Some("vpnarr".into()),
+            provider_config: Some(config.clone()),
+            our_config: Some(r#"{"instance_name":"qbittorrent"}"#.into()),
+        };
+        let p = plan(&inputs);
+        assert!(p.kube.is_empty(), "{field}: {:?}", labels(&p));
+        assert_stopped(&p);
+        let status = worst(&p);
+        assert_eq!(status.level, StatusLevel::Blocked, "{field}");
+        assert!(
+            status.message.contains(&format!("{field}:")),
+            "{field}: {}",
+            status.message
+        );
+        assert!(
+            status.message.len() < 200,
+            "status echoes input: {}",
+            status.message
+        );
+        for needle in ["rm -rf", "reboot", "curl", "DROP", "\n"] {
+            assert!(!status.message.contains(needle), "{}", status.message);
+        }
+        // The same data on a fresh deployment: nothing created either.
+        let mut fresh = leader_inputs(inputs.relation.clone());
+        fresh.workload = WorkloadView::Unreachable;
+        assert!(plan(&fresh).kube.is_empty(), "{field}");
+    }
+}
+
+#[test]
+fn unsupported_routing_method_is_blocked() {
+    let mut inputs = leader_inputs(Relation::Absent);
+    inputs.relation = Relation::Joined {
+        id: 3,
+        remote_app: Some("vpnarr".into()),
+        provider_config: Some(provider(&json!({"routing_method": "wireguard-sidecar"}))),
+        our_config: None,
+    };
+    let p = plan(&inputs);
+    assert!(p.kube.is_empty());
+    let status = worst(&p);
+    assert_eq!(status.level, StatusLevel::Blocked);
+    assert!(
+        status.message.contains("unsupported routing method"),
+        "{status}"
+    );
+}
+
+#[test]
+fn forbidden_is_blocked_with_the_trust_message_and_writes_nothing() {
+    let d = data(&json!({}));
+    let mut inputs = leader_inputs(joined(&d));
+    let msg =
+        "cannot get statefulsets.apps: requires --trust (juju trust qbittorrent --scope=cluster)";
+    inputs.cluster = Cluster::Forbidden(msg.into());
+    let p = plan(&inputs);
+    assert!(p.kube.is_empty());
+    assert_eq!(worst(&p), Status::blocked(msg));
+}
+
+#[test]
+fn missing_statefulset_is_waiting() {
+    let d = data(&json!({}));
+    let mut inputs = leader_inputs(joined(&d));
+    inputs.cluster = Cluster::Live(Box::default());
+    let p = plan(&inputs);
+    assert!(p.kube.is_empty());
+    assert!(
+        p.statuses
+            .contains(&Status::waiting("Waiting for StatefulSet qbittorrent"))
+    );
+}
+
+#[test]
+fn non_leader_never_touches_the_cluster_and_gates_on_its_own_pod() {
+    let d = data(&json!({}));
+    let mut inputs = steady(&d);
+    inputs.leader = false;
+    inputs.cluster = Cluster::NotRead;
+    assert!(plan(&inputs).is_noop());
+    // Its pod without routing: stopped.
+    inputs.pod = PodView::Read(Some(Box::new(pod_from(&juju_statefulset()))));
+    let p = plan(&inputs);
+    assert_stopped(&p);
+    assert!(p.kube.is_empty());
+    // No credentials yet: waits for the leader and does not start.
+    let mut inputs = steady(&d);
+    inputs.leader = false;
+    inputs.cluster = Cluster::NotRead;
+    inputs.credentials = CredentialsView::Missing;
+    let p = plan(&inputs);
+    assert_stopped(&p);
+    assert_eq!(worst(&p).level, StatusLevel::Waiting);
+}
+
+#[test]
+fn pod_with_stale_hash_or_foreign_gateway_is_not_routed() {
+    let d = data(&json!({}));
+    let live = live_routed(&d, false);
+    let pod = pod_from(live.statefulset.as_ref().unwrap());
+    let additions = client_additions(&owner().app, &d);
+    assert!(pod_routed(&pod, &additions));
+    let other = client_additions(&owner().app, &data(&json!({"vxlan_id": 9})));
+    assert!(!pod_routed(&pod, &other), "hash differs");
+    let gw = client_additions(
+        &owner().app,
+        &data(&json!({"gateway_dns_name": "gw2-endpoints.downloads.svc.cluster.local"})),
+    );
+    assert!(!pod_routed(&pod, &gw), "gateway env differs");
+}
+
+#[test]
+fn invalid_config_is_blocked_naming_the_option_and_stops() {
+    let d = data(&json!({}));
+    let mut inputs = steady(&d);
+    inputs.config = Err(ConfigError {
+        option: "webui-port",
+        problem: "must be an integer from 1024 to 65535",
+    });
+    let p = plan(&inputs);
+    assert_eq!(p.workload, vec![WorkloadStep::Stop]);
+    assert!(p.kube.is_empty());
+    let status = worst(&p);
+    assert_eq!(status.level, StatusLevel::Blocked);
+    assert!(status.message.contains("webui-port"));
+}
+
+#[test]
+fn conf_change_stops_writes_then_restarts_and_port_change_moves_the_port() {
+    let d = data(&json!({}));
+    let mut inputs = steady(&d);
+    let mut c = config(false);
+    c.webui_port = 9090;
+    inputs.config = Ok(c);
+    let p = plan(&inputs);
+    assert!(matches!(
+        p.workload.as_slice(),
+        [WorkloadStep::Stop, WorkloadStep::PushConf(conf), WorkloadStep::AddLayer(_), WorkloadStep::Restart]
+            if conf.contains("WebUI\\Port=9090")
+    ));
+    assert_eq!(
+        p.ports,
+        vec![
+            PortStep::Open(Port::tcp(9090)),
+            PortStep::Close(Port::tcp(8080))
+        ]
+    );
+    // The operator's own settings in the file are kept.
+    let mut inputs = steady(&d);
+    inputs.workload = WorkloadView::Reachable {
+        plan: pebble_plan_for(&config(false), Startup::Enabled),
+        running: true,
+        conf: Some(format!(
+            "{}[BitTorrent]\nSession\\Port=6881\n",
+            steady_conf()
+        )),
+    };
+    assert!(
+        plan(&inputs).is_noop(),
+        "foreign settings alone cause no write"
+    );
+}
+
+#[test]
+fn pebble_unreachable_waits_but_still_creates_the_secret() {
+    let mut inputs = leader_inputs(Relation::Absent);
+    inputs.workload = WorkloadView::Unreachable;
+    inputs.credentials = CredentialsView::Known {
+        username: Username::parse("charmarr").unwrap(),
+        password_hash: HASH.into(),
+        create: Some(Password::parse("pw").unwrap()),
+    };
+    let p = plan(&inputs);
+    assert!(p.workload.is_empty());
+    assert!(p.create_secret.is_some());
+    assert!(p.statuses.iter().any(|s| s.message.contains("Pebble")));
+}
+
+#[test]
+fn plan_debug_never_shows_secrets() {
+    let mut inputs = leader_inputs(Relation::Absent);
+    inputs.credentials = CredentialsView::Known {
+        username: Username::parse("charmarr").unwrap(),
+        password_hash: HASH.into(),
+        create: Some(Password::parse("s3cret-value").unwrap()),
+    };
+    let p = plan(&inputs);
+    let debug = format!("{p:?}");
+    assert!(!debug.contains("s3cret-value"));
+    assert!(!debug.contains(HASH));
+}
