@@ -2,6 +2,8 @@
 //! pod-gateway image) with stubbed `ip`, `timeout`, `sleep` and `client_init.sh`, to prove it
 //! is bounded, restores a missing default route and never fails the init container.
 
+#![cfg(unix)]
+
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
