@@ -31,6 +31,7 @@ fn faults_on_a_real_api_server() -> TestResult {
     forbidden_tells_the_operator_to_trust(&bed)?;
     not_found_is_distinguishable(&bed)?;
     budget_and_dropped_connections(&bed)?;
+    a_write_that_timed_out_is_retried_safely(&bed)?;
     Ok(())
 }
 
@@ -508,4 +509,67 @@ fn budget_and_dropped_connections(bed: &Bed) -> TestResult {
 
 async fn kube_for(bed: &Bed, ns: &str) -> TestResult<juju_charm::k8s::Kube> {
     kube(&bed.admin_via_proxy, ns, BUDGET, fast_policy()).await
+}
+
+/// The PATCH is held back by the proxy past our request timeout: we resend the same patch
+/// (same resourceVersion precondition, so had the first one landed, the resend would get 409
+/// and re-plan from a fresh read). The StatefulSet ends up with our items exactly once and
+/// Juju's untouched, and the next reconcile writes nothing. (This proxy drops a held request
+/// whose client went away, so here the resend is the write that lands.)
+fn a_write_that_timed_out_is_retried_safely(bed: &Bed) -> TestResult {
+    let ns = "late-write";
+    bed.cluster.create_namespace(ns)?;
+    run(async {
+        let admin = bed.cluster.admin_client().await?;
+        create_juju_statefulset(&admin, ns, APP).await?;
+        let policy = juju_charm::k8s::RetryPolicy {
+            request_timeout: Duration::from_secs(1),
+            ..fast_policy()
+        };
+        let kube = kube(&bed.admin_via_proxy, ns, BUDGET, policy).await?;
+        bed.proxy.clear_log();
+        let rule = bed.proxy.arm(
+            Rule::new(Action::delay(Duration::from_secs(2)))
+                .verb(Verb::Patch)
+                .resource("statefulsets")
+                .times(1),
+        );
+        kube.patch_with(APP, plan_add(APP, "0badcafe")).await?;
+        assert_eq!(bed.proxy.hits(rule), 1);
+        // Bounded wait until the held-back request has been answered (it was held 2 s; if the
+        // proxy dropped it with our closed connection, its status stays unset).
+        let deadline = Instant::now() + Duration::from_secs(3);
+        loop {
+            let delayed = bed.proxy.log().into_iter().find(|r| r.rule == Some(rule));
+            if delayed.as_ref().is_some_and(|r| r.status.is_some()) || Instant::now() > deadline {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await; // bounded polling
+        }
+        let live = Api::<StatefulSet>::namespaced(admin.clone(), ns)
+            .get(APP)
+            .await?;
+        assert_eq!(
+            names(&live, "initContainers"),
+            ["vpn-route-init", "charm-init"]
+        );
+        assert_eq!(
+            names(&live, "containers"),
+            ["vpn-route-sidecar", "charm", "workload"]
+        );
+        assert_eq!(
+            names(&live, "volumes"),
+            ["pod-gateway-config", "charm-data"]
+        );
+        // And the next reconcile finds everything in place.
+        bed.proxy.clear_log();
+        assert!(
+            !kube
+                .patch_with(APP, plan_add(APP, "0badcafe"))
+                .await?
+                .written()
+        );
+        assert!(bed.proxy.writes().is_empty());
+        TestResult::Ok(())
+    })
 }
