@@ -1,0 +1,260 @@
+//! `gluetun-k8s render`, run as the built binary: the output snapshot, JSON and YAML input,
+//! idempotence on its own output, and invalid input (exit ≠ 0, reason on stderr, nothing on
+//! stdout).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_gluetun-k8s");
+
+fn statefulset() -> Value {
+    json!({
+        "apiVersion": "apps/v1", "kind": "StatefulSet",
+        "metadata": {"name": "vpnarr", "namespace": "downloads", "resourceVersion": "7"},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app.kubernetes.io/name": "vpnarr"}},
+            "serviceName": "vpnarr-endpoints",
+            "template": {
+                "metadata": {"labels": {"app.kubernetes.io/name": "vpnarr"}},
+                "spec": {
+                    "initContainers": [{"name": "charm-init", "image": "jujud-operator"}],
+                    "containers": [
+                        {"name": "charm", "image": "charm-base",
+                         "imagePullPolicy": "IfNotPresent"},
+                        {"name": "gluetun", "image": "ghcr.io/qdm12/gluetun:v3.41.1"}
+                    ]
+                }
+            }
+        }
+    })
+}
+
+fn config() -> Value {
+    json!({
+        "cluster-cidrs": "10.1.0.0/16,10.152.183.0/24",
+        "vpn-provider": "mullvad",
+        "wireguard-addresses": "10.64.222.21/32",
+        "vxlan-id": 42
+    })
+}
+
+struct Files {
+    dir: tempfile::TempDir,
+}
+
+impl Files {
+    fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn write(&self, name: &str, content: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, content).unwrap();
+        path
+    }
+}
+
+fn render(statefulset: &Path, config: &Path, extra: &[&str]) -> Output {
+    Command::new(BIN)
+        .env_remove("JUJU_DISPATCH_PATH")
+        .arg("render")
+        .args(["--app", "vpnarr", "--model", "downloads"])
+        .arg("--statefulset")
+        .arg(statefulset)
+        .arg("--config")
+        .arg(config)
+        .args(["--cluster-dns-ip", "10.152.183.10"])
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+fn ok_json(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn render_snapshot() {
+    let files = Files::new();
+    let sts = files.write("sts.json", &statefulset().to_string());
+    let cfg = files.write("config.json", &config().to_string());
+    let out = ok_json(&render(
+        &sts,
+        &cfg,
+        &["--vpn-connected", "--external-ip", "198.51.100.4"],
+    ));
+    insta::assert_json_snapshot!("render_connected", out);
+    // The relation data is itself a JSON string with the exact provider fields.
+    let data: Value =
+        serde_json::from_str(out["relation_data"]["config"].as_str().unwrap()).unwrap();
+    assert_eq!(data["vpn_connected"], json!(true));
+    assert_eq!(data["external_ip"], json!("198.51.100.4"));
+    assert_eq!(
+        data["gateway_dns_name"],
+        json!("vpnarr-endpoints.downloads.svc.cluster.local")
+    );
+    // Exactly two objects: the ConfigMap, then the patched StatefulSet.
+    let kinds: Vec<&str> = out["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["ConfigMap", "StatefulSet"]);
+}
+
+#[test]
+fn yaml_input_equals_json_input_and_render_is_idempotent() {
+    let files = Files::new();
+    let cfg = files.write("config.json", &config().to_string());
+    let json_out = ok_json(&render(
+        &files.write("sts.json", &statefulset().to_string()),
+        &cfg,
+        &[],
+    ));
+    let yaml = serde_saphyr::to_string(&statefulset()).unwrap();
+    let yaml_out = ok_json(&render(&files.write("sts.yaml", &yaml), &cfg, &[]));
+    assert_eq!(json_out, yaml_out);
+    let data: Value =
+        serde_json::from_str(json_out["relation_data"]["config"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        (&data["vpn_connected"], &data["external_ip"]),
+        (&json!(false), &Value::Null)
+    );
+    // Rendering on the StatefulSet it produced changes nothing.
+    let patched = json_out["objects"][1].to_string();
+    let again = ok_json(&render(&files.write("patched.json", &patched), &cfg, &[]));
+    assert_eq!(again, json_out);
+}
+
+#[test]
+fn invalid_input_exits_non_zero_with_nothing_on_stdout() {
+    let files = Files::new();
+    let sts = files.write("sts.json", &statefulset().to_string());
+    let cfg = files.write("config.json", &config().to_string());
+    let mut no_gluetun = statefulset();
+    no_gluetun["spec"]["template"]["spec"]["containers"] = json!([{"name": "charm"}]);
+    let mut other_name = statefulset();
+    other_name["metadata"]["name"] = json!("qbittorrent");
+    let mut bad_cidr = config();
+    bad_cidr["cluster-cidrs"] = json!("0.0.0.0/0");
+    let mut bad_vxlan = config();
+    bad_vxlan["vxlan-id"] = json!(0);
+    let missing = files.dir.path().join("absent.json");
+    let cases: Vec<(&str, PathBuf, PathBuf, Vec<&str>, &str)> = vec![
+        (
+            "bad cidr",
+            sts.clone(),
+            files.write("c1.json", &bad_cidr.to_string()),
+            vec![],
+            "cluster-cidrs",
+        ),
+        (
+            "bad vxlan",
+            sts.clone(),
+            files.write("c2.json", &bad_vxlan.to_string()),
+            vec![],
+            "vxlan-id",
+        ),
+        (
+            "config not an object",
+            sts.clone(),
+            files.write("c3.json", "[1]"),
+            vec![],
+            "JSON object",
+        ),
+        (
+            "config not JSON",
+            sts.clone(),
+            files.write("c4.json", "cluster-cidrs: x"),
+            vec![],
+            "not JSON",
+        ),
+        (
+            "statefulset garbage",
+            files.write("s1.json", "{{{"),
+            cfg.clone(),
+            vec![],
+            "not a StatefulSet",
+        ),
+        (
+            "no gluetun container",
+            files.write("s2.json", &no_gluetun.to_string()),
+            cfg.clone(),
+            vec![],
+            "gluetun",
+        ),
+        (
+            "not our StatefulSet",
+            files.write("s3.json", &other_name.to_string()),
+            cfg.clone(),
+            vec![],
+            "qbittorrent",
+        ),
+        ("missing file", missing, cfg.clone(), vec![], "cannot read"),
+        (
+            "external ip without connected",
+            sts.clone(),
+            cfg.clone(),
+            vec!["--external-ip", "198.51.100.4"],
+            "--vpn-connected",
+        ),
+        (
+            "bad external ip",
+            sts.clone(),
+            cfg.clone(),
+            vec!["--vpn-connected", "--external-ip", "1.2.3"],
+            "external-ip",
+        ),
+    ];
+    for (name, s, c, extra, reason) in cases {
+        let out = render(&s, &c, &extra);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{name}");
+        assert!(out.stdout.is_empty(), "{name}: stdout {:?}", out.stdout);
+        assert!(stderr.contains(reason), "{name}: {stderr}");
+    }
+    // Bad names.
+    for (flag, value) in [("--app", "Bad_App"), ("--model", "-x")] {
+        let out = Command::new(BIN)
+            .env_remove("JUJU_DISPATCH_PATH")
+            .args(["render", "--app", "vpnarr", "--model", "downloads"])
+            .args([flag, value])
+            .arg("--statefulset")
+            .arg(&sts)
+            .arg("--config")
+            .arg(&cfg)
+            .args(["--cluster-dns-ip", "10.152.183.10"])
+            .output()
+            .unwrap();
+        assert!(!out.status.success() && out.stdout.is_empty(), "{flag}");
+    }
+}
+
+#[test]
+fn help_and_version() {
+    let out = Command::new(BIN)
+        .env_remove("JUJU_DISPATCH_PATH")
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("gluetun-k8s"));
+    let out = Command::new(BIN)
+        .env_remove("JUJU_DISPATCH_PATH")
+        .args(["render", "--help"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("--cluster-dns-ip"));
+}
