@@ -84,6 +84,16 @@ fn cli_drives_a_scenario_step_by_step() -> TestResult {
     let cluster_pids = pids(&sim.state.join("cluster"));
     assert_eq!(cluster_pids.len(), 2, "cluster PID files");
     sim.ok(&["deploy", &shell, "b"]);
+    // A packed .charm (zip) deploys too.
+    let packed = tmp.path().join("shell-test.charm");
+    let zipped = Command::new("zip")
+        .current_dir(&shell)
+        .arg("-qr")
+        .arg(&packed)
+        .arg(".")
+        .status()?;
+    assert!(zipped.success());
+    sim.ok(&["deploy", &packed.display().to_string(), "c"]);
     sim.ok(&["relate", "a:src", "b:dst"]);
 
     let status: serde_json::Value = serde_json::from_str(&sim.ok(&["status", "--format=json"]))?;
@@ -105,6 +115,10 @@ fn cli_drives_a_scenario_step_by_step() -> TestResult {
         "{table}"
     );
     assert!(table.contains("a/0*"), "{table}");
+    assert_eq!(
+        status["applications"]["c"]["units"]["c/0"]["workload-status"]["message"],
+        "ready"
+    );
 
     // A fault on b's API traffic (one 429), then the real 403 of the untrusted identity.
     sim.ok(&[

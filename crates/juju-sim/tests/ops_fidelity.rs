@@ -241,5 +241,32 @@ fn ops_charm_runs_unchanged() -> TestResult {
     assert_eq!(pebble["services"]["web"], "active");
     assert_eq!(std::fs::read_to_string(&token_file)?, "n3w");
     assert!(failures(&model).is_empty(), "{:#?}", failures(&model));
+
+    // Scale up: the new unit runs install..pebble-ready and joins the peer relation.
+    let mark = model.history().len();
+    model.scale("o", 2)?;
+    let hooks: Vec<&str> = model.history()[mark..]
+        .iter()
+        .filter(|r| r.unit == "o/1")
+        .map(|r| r.hook.as_str())
+        .collect();
+    assert_eq!(
+        &hooks[..6],
+        [
+            "install",
+            "cluster-relation-created",
+            "leader-settings-changed",
+            "config-changed",
+            "start",
+            "web-pebble-ready"
+        ],
+        "{hooks:?}"
+    );
+    assert!(hooks.contains(&"cluster-relation-joined"), "{hooks:?}");
+    assert!(failures(&model).is_empty(), "{:#?}", failures(&model));
+    assert_eq!(
+        unit_status(&model, "o", "o/1"),
+        "active name=bob acks=bob token=yes running=True"
+    );
     Ok(())
 }
