@@ -34,7 +34,7 @@ pub enum ActionError {
     Pebble(#[source] PebbleError),
     /// Writing the workload.
     #[error("cannot update the qbittorrent container")]
-    Apply(#[from] ApplyError),
+    Apply(#[source] Box<ApplyError>),
 }
 
 /// Runs the action `name`.
@@ -165,8 +165,7 @@ async fn rewrite_conf(
     }
     let config_map: Map<String, Value> = juju.tools().config()?;
     let port = CharmConfig::from_map(&config_map)
-        .map(|c| c.webui_port)
-        .unwrap_or(crate::config::DEFAULT_WEBUI_PORT);
+        .map_or(crate::config::DEFAULT_WEBUI_PORT, |c| c.webui_port);
     let existing = match pebble.pull(CONF_PATH).await {
         Ok(bytes) => String::from_utf8(bytes).ok(),
         Err(PebbleError::Path { kind, .. }) if kind.ends_with("not-found") => None,
@@ -188,11 +187,17 @@ async fn rewrite_conf(
         .iter()
         .any(|s| s.name == SERVICE && s.is_running());
     if running {
-        apply::workload_step(pebble, &WorkloadStep::Stop).await?;
+        apply::workload_step(pebble, &WorkloadStep::Stop)
+            .await
+            .map_err(|e| ActionError::Apply(Box::new(e)))?;
     }
-    apply::workload_step(pebble, &WorkloadStep::PushConf(desired)).await?;
+    apply::workload_step(pebble, &WorkloadStep::PushConf(desired))
+        .await
+        .map_err(|e| ActionError::Apply(Box::new(e)))?;
     if running {
-        apply::workload_step(pebble, &WorkloadStep::Restart).await?;
+        apply::workload_step(pebble, &WorkloadStep::Restart)
+            .await
+            .map_err(|e| ActionError::Apply(Box::new(e)))?;
     }
     Ok(running)
 }

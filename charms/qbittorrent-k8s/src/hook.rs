@@ -14,7 +14,7 @@ use crate::gather::{GatherError, gather};
 use crate::plan::{CONTAINER, FIELD_MANAGER, plan};
 
 /// Time all Kubernetes requests of one hook may take, retries included.
-pub const BUDGET: Duration = Duration::from_secs(60);
+pub const BUDGET: Duration = Duration::from_mins(1);
 
 /// A hook failed; Juju retries it.
 #[derive(Debug, thiserror::Error)]
@@ -27,13 +27,13 @@ pub enum HookError {
     ConnectKube(#[source] KubeError),
     /// Reading the inputs.
     #[error("gather")]
-    Gather(#[from] GatherError),
+    Gather(#[source] Box<GatherError>),
     /// Writing the plan.
     #[error("apply")]
-    Apply(#[from] ApplyError),
+    Apply(#[source] Box<ApplyError>),
     /// An action.
     #[error("action")]
-    Action(#[from] ActionError),
+    Action(#[source] Box<ActionError>),
 }
 
 /// Runs one hook or action.
@@ -48,21 +48,27 @@ pub fn run(juju: &mut Juju, hook: &Hook) -> Result<(), HookError> {
     runtime.block_on(async {
         let pebble = juju.pebble(CONTAINER);
         if let Hook::Action(name) = hook {
-            return Ok(actions::run(juju, name, &pebble).await?);
+            return actions::run(juju, name, &pebble)
+                .await
+                .map_err(|e| HookError::Action(Box::new(e)));
         }
         let model = juju.context().model_name.clone();
         let kube = Kube::connect(&model, FIELD_MANAGER, BUDGET)
             .await
             .map_err(HookError::ConnectKube)?;
         let rng = SystemRandom::new();
-        let inputs = gather(juju, hook, &kube, &pebble, &rng).await?;
+        let inputs = gather(juju, hook, &kube, &pebble, &rng)
+            .await
+            .map_err(|e| HookError::Gather(Box::new(e)))?;
         let plan = plan(&inputs);
         tracing::debug!(
             kube = ?plan.kube.iter().map(ToString::to_string).collect::<Vec<_>>(),
             workload = ?plan.workload,
             "plan"
         );
-        apply(juju, &kube, &pebble, &plan).await?;
+        apply(juju, &kube, &pebble, &plan)
+            .await
+            .map_err(|e| HookError::Apply(Box::new(e)))?;
         Ok(())
     })
 }

@@ -336,18 +336,17 @@ pub fn invalid_data_message(e: &InvalidField) -> String {
 /// The plan for one hook.
 pub fn plan(inputs: &Inputs) -> Plan {
     let mut plan = Plan::default();
-    let owner = match (AppName::parse(&inputs.app), Namespace::parse(&inputs.model)) {
-        (Ok(app), Ok(namespace)) => Owner {
-            app,
-            namespace,
-            field_manager: FIELD_MANAGER,
-        },
+    let (Ok(app), Ok(namespace)) = (AppName::parse(&inputs.app), Namespace::parse(&inputs.model))
+    else {
         // Juju's application and model names always pass; refuse to guess otherwise.
-        _ => {
-            plan.statuses
-                .push(Status::blocked("application or model name is not valid"));
-            return plan;
-        }
+        plan.statuses
+            .push(Status::blocked("application or model name is not valid"));
+        return plan;
+    };
+    let owner = Owner {
+        app,
+        namespace,
+        field_manager: FIELD_MANAGER,
     };
     let provider = Provider::from_relation(&inputs.relation);
     let unsafe_mode = inputs.config.as_ref().is_ok_and(|c| c.unsafe_mode);
@@ -542,33 +541,7 @@ fn workload(
             None
         }
     };
-    let credentials = match &inputs.credentials {
-        CredentialsView::Known {
-            username,
-            password_hash,
-            create,
-        } => {
-            if let Some(password) = create {
-                plan.create_secret = Some(NewSecret {
-                    username: username.clone(),
-                    password: password.clone(),
-                });
-            }
-            Some((username, password_hash))
-        }
-        CredentialsView::Missing => {
-            plan.statuses.push(Status::waiting(
-                "Waiting for the leader to create the WebUI credentials",
-            ));
-            None
-        }
-        CredentialsView::Invalid => {
-            plan.statuses.push(Status::blocked(
-                "the credentials secret is invalid: run the rotate-credentials action",
-            ));
-            None
-        }
-    };
+    let credentials = credentials(plan, &inputs.credentials);
     let WorkloadView::Reachable {
         plan: pebble_plan,
         running,
@@ -628,6 +601,40 @@ fn workload(
             _ => "unsafe-mode: traffic is NOT routed through a VPN".to_owned(),
         };
         plan.statuses.push(Status::active(message));
+    }
+}
+
+/// The credentials to write, recording the secret to create and the statuses.
+fn credentials<'a>(
+    plan: &mut Plan,
+    view: &'a CredentialsView,
+) -> Option<(&'a Username, &'a String)> {
+    match view {
+        CredentialsView::Known {
+            username,
+            password_hash,
+            create,
+        } => {
+            if let Some(password) = create {
+                plan.create_secret = Some(NewSecret {
+                    username: username.clone(),
+                    password: password.clone(),
+                });
+            }
+            Some((username, password_hash))
+        }
+        CredentialsView::Missing => {
+            plan.statuses.push(Status::waiting(
+                "Waiting for the leader to create the WebUI credentials",
+            ));
+            None
+        }
+        CredentialsView::Invalid => {
+            plan.statuses.push(Status::blocked(
+                "the credentials secret is invalid: run the rotate-credentials action",
+            ));
+            None
+        }
     }
 }
 

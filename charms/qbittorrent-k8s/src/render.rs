@@ -72,7 +72,7 @@ pub enum RenderError {
         path: PathBuf,
         /// The YAML parser's error (JSON is tried first).
         #[source]
-        source: serde_saphyr::Error,
+        source: Box<serde_saphyr::Error>,
     },
     /// `--app` or `--model` is not a valid name.
     #[error("invalid --{option}")]
@@ -144,7 +144,7 @@ pub fn render(args: &RenderArgs) -> Result<Value, RenderError> {
         Err(_) => {
             serde_saphyr::from_str(&text).map_err(|source| RenderError::ParseStatefulSet {
                 path: args.statefulset.clone(),
-                source,
+                source: Box::new(source),
             })?
         }
     };
@@ -154,24 +154,21 @@ pub fn render(args: &RenderArgs) -> Result<Value, RenderError> {
         field_manager: FIELD_MANAGER,
     };
     let mut objects = Vec::new();
-    match data {
-        Some(data) => {
-            objects.push(json_of(&network_policy(&owner, &data.cluster_cidrs))?);
-            if args.cilium {
-                objects.push(cilium_policy(&owner));
-            }
-            objects.push(json_of(&client_config_map(&owner, &data))?);
-            let patched = client_additions(&app, &data)
-                .emulate_add(&statefulset)
-                .map_err(RenderError::Emulate)?;
-            objects.push(json_of(&patched)?);
+    if let Some(data) = data {
+        objects.push(json_of(&network_policy(&owner, &data.cluster_cidrs))?);
+        if args.cilium {
+            objects.push(cilium_policy(&owner));
         }
-        None => {
-            let cleaned = client_owned_names()
-                .emulate_remove(&statefulset)
-                .map_err(RenderError::Emulate)?;
-            objects.push(json_of(&cleaned)?);
-        }
+        objects.push(json_of(&client_config_map(&owner, &data))?);
+        let patched = client_additions(&app, &data)
+            .emulate_add(&statefulset)
+            .map_err(RenderError::Emulate)?;
+        objects.push(json_of(&patched)?);
+    } else {
+        let cleaned = client_owned_names()
+            .emulate_remove(&statefulset)
+            .map_err(RenderError::Emulate)?;
+        objects.push(json_of(&cleaned)?);
     }
     Ok(json!({ "objects": objects }))
 }

@@ -2,7 +2,7 @@
 
 use juju_charm::StatusLevel;
 use juju_charm::pebble::Plan as PebblePlan;
-use k8s_openapi::api::core::v1::{Pod, PodSpec};
+use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::json;
 
@@ -127,7 +127,7 @@ fn pod_from(ss: &StatefulSet) -> Pod {
             annotations: template.metadata.and_then(|m| m.annotations),
             ..ObjectMeta::default()
         },
-        spec: Some(template.spec.unwrap_or_else(PodSpec::default)),
+        spec: Some(template.spec.unwrap_or_default()),
         status: None,
     }
 }
@@ -535,6 +535,7 @@ fn publishes_instance_name_only_when_it_differs() {
 /// Hostile or invalid gateway data: Blocked naming the field, and nothing written in the
 /// cluster (the existing routing and kill switch stay as they are).
 #[test]
+#[allow(clippy::too_many_lines)] // one table of cases
 fn hostile_relation_data_is_blocked_naming_the_field_and_writes_nothing() {
     let huge = "a".repeat(70_000);
     let long_label = format!("{}.example.com", "a".repeat(64));
