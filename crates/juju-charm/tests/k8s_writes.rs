@@ -34,6 +34,7 @@ fn writes_on_a_real_api_server() -> TestResult {
     statefulset_additions_survive_juju_and_are_not_rewritten(&bed)?;
     statefulset_items_made_by_another_manager_are_adopted(&bed)?;
     owned_objects_are_applied_only_when_changed(&bed)?;
+    network_policy_and_other_namespaces(&bed)?;
     cilium_policy_as_a_dynamic_object(&bed)?;
     connect_infers_the_kubeconfig(&bed)?;
     Ok(())
@@ -361,6 +362,15 @@ fn owned_objects_are_applied_only_when_changed(bed: &Bed) -> TestResult {
                 .is_some_and(|l| l.contains_key("app.kubernetes.io/managed-by"))
         );
 
+        TestResult::Ok(())
+    })
+}
+
+fn network_policy_and_other_namespaces(bed: &Bed) -> TestResult {
+    let ns = "policy";
+    bed.cluster.create_namespace(ns)?;
+    run(async {
+        let kube = kube(&bed.admin_via_proxy, ns, BUDGET, fast_policy()).await?;
         // NetworkPolicy: the server fills defaults (protocol TCP); holds still sees "same".
         let policy: NetworkPolicy = serde_json::from_value(json!({
             "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
@@ -380,6 +390,21 @@ fn owned_objects_are_applied_only_when_changed(bed: &Bed) -> TestResult {
         bed.proxy.clear_log();
         assert!(!kube.apply_if_changed(&policy, holds).await?.written());
         assert!(bed.proxy.writes().is_empty());
+
+        // Another namespace: the cluster DNS Service the gateway publishes (SPEC §3).
+        let dns = kube
+            .get_in::<k8s_openapi::api::core::v1::Service>(Some("kube-system"), "kube-dns")
+            .await?
+            .ok_or("kube-dns missing")?;
+        assert_eq!(
+            dns.spec.and_then(|s| s.cluster_ip).as_deref(),
+            Some(kube_testbed::KUBE_DNS_IP)
+        );
+        assert!(
+            kube.get_in::<k8s_openapi::api::core::v1::Service>(Some("kube-system"), "coredns")
+                .await?
+                .is_none()
+        );
 
         // Delete: true, then false (already gone).
         assert!(
