@@ -16,6 +16,11 @@
 //! needs a mount point); nothing is ever written into it. Our Rust runtime also gets the host
 //! path in `CHARMARR_PEBBLE_DIR`. Without root (or without `unshare`), hooks run without the
 //! namespace and only `CHARMARR_PEBBLE_DIR` points at Pebble (recorded in the hook record).
+//!
+//! Each hook runs in its own process group. When the hook exits, whatever it left running in
+//! that group is killed (Juju would leave it running in the charm container until the pod
+//! restarts; here nothing may outlive the simulator); a hook running longer than
+//! `$JUJU_SIM_HOOK_TIMEOUT` seconds (default 600) is killed and fails.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -369,6 +374,25 @@ fn serve_tools(listener: &UnixListener, scope: &Mutex<HookScope<'_>>, stop: &Ato
     }
 }
 
+/// How long a hook may run: `$JUJU_SIM_HOOK_TIMEOUT` seconds, default 600.
+fn hook_timeout() -> std::time::Duration {
+    let secs = std::env::var("JUJU_SIM_HOOK_TIMEOUT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(600);
+    std::time::Duration::from_secs(secs)
+}
+
+/// Sends SIGKILL to the process group `pgid` (the hook's own group, led by the process we
+/// started), with util-linux `kill`; a group that is already empty is fine.
+fn kill_group(pgid: u32) {
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{pgid}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
 fn tail(bytes: &[u8], max: usize) -> String {
     let s = String::from_utf8_lossy(bytes);
     let start = s.len().saturating_sub(max);
@@ -423,6 +447,8 @@ pub fn run_hook(
     } else {
         Command::new(dispatch)
     };
+    // Its own process group, so what the hook leaves behind can be ended with it.
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     cmd.env_clear()
         .envs(hook_env(env, ctx, &context_id))
         .env("PATH", path)
@@ -463,9 +489,33 @@ pub fn run_hook(
                     }
                     buf
                 });
+                // Watchdog: a hook running past the timeout has its process group killed.
+                let pgid = child.id();
+                let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+                let timeout = hook_timeout();
+                let watchdog = s.spawn(move || {
+                    let timed_out = matches!(
+                        done_rx.recv_timeout(timeout),
+                        Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+                    );
+                    if timed_out {
+                        kill_group(pgid);
+                    }
+                    timed_out
+                });
                 let status = child.wait();
+                let _ = done_tx.send(());
+                let timed_out = watchdog.join().unwrap_or(false);
+                // Processes the hook left behind (same process group) end with it, so nothing
+                // outlives the hook and its pipes close.
+                kill_group(pgid);
                 let stdout = out_reader.join().unwrap_or_default();
-                let stderr = err_reader.join().unwrap_or_default();
+                let mut stderr = err_reader.join().unwrap_or_default();
+                if timed_out {
+                    stderr.extend_from_slice(
+                        format!("\n[juju-sim: hook killed after {timeout:?}]\n").as_bytes(),
+                    );
+                }
                 status
                     .map(|st| (st.code().unwrap_or(-1), stdout, stderr))
                     .map_err(|source| RunError::Wait {

@@ -401,6 +401,17 @@ fn shell_charm_sees_juju() -> TestResult {
     assert_eq!(out.status, "completed");
     assert_eq!(out.results.get("echoed"), Some(&serde_json::json!("hey")));
 
+    // --- what a hook leaves running ends with it (and does not hold the hook open).
+    let started = std::time::Instant::now();
+    let out = model.run_action("b/0", "daemon", &[])?;
+    assert_eq!(out.status, "completed");
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+    let pid: u32 = read(&model, "b/0", "daemon-pid").trim().parse()?;
+    assert!(
+        !kube_testbed::pid_alive(pid),
+        "background process {pid} outlived its hook"
+    );
+
     // --- remove-relation: departed, then broken.
     let mark = model.history().len();
     model.remove_relation("a", "b")?;
