@@ -1,0 +1,214 @@
+//! The `render` CLI, run as the real binary: one JSON object on stdout, snapshots of what the
+//! charm would leave in the cluster, and nothing on stdout (the field on stderr, exit ≠ 0) for
+//! invalid gateway data.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn render(extra: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_qbittorrent-k8s"));
+    cmd.args(["render", "--app", "qbittorrent", "--model", "downloads"])
+        .arg("--statefulset")
+        .arg(fixture("statefulset.yaml"))
+        .args(extra)
+        .env_remove("JUJU_DISPATCH_PATH");
+    cmd.output().expect("the binary runs")
+}
+
+fn objects(out: &Output) -> Vec<Value> {
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("stdout is one JSON object");
+    v["objects"].as_array().expect("objects").clone()
+}
+
+fn kinds(objects: &[Value]) -> Vec<String> {
+    objects
+        .iter()
+        .map(|o| {
+            format!(
+                "{} {}",
+                o["kind"].as_str().unwrap_or("?"),
+                o["metadata"]["name"].as_str().unwrap_or("?")
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn with_gateway_data() {
+    let gw = fixture("gateway.json");
+    let out = render(&["--gateway-data", gw.to_str().unwrap()]);
+    let objs = objects(&out);
+    assert_eq!(
+        kinds(&objs),
+        [
+            "NetworkPolicy qbittorrent-vpn-killswitch",
+            "ConfigMap qbittorrent-gateway-client-config",
+            "StatefulSet qbittorrent"
+        ]
+    );
+    insta::assert_json_snapshot!("with_gateway_data", objs);
+}
+
+#[test]
+fn with_gateway_data_and_cilium() {
+    let gw = fixture("gateway.json");
+    let objs = objects(&render(&[
+        "--gateway-data",
+        gw.to_str().unwrap(),
+        "--cilium",
+    ]));
+    assert_eq!(
+        kinds(&objs),
+        [
+            "NetworkPolicy qbittorrent-vpn-killswitch",
+            "CiliumNetworkPolicy qbittorrent-vpn-killswitch-cilium",
+            "ConfigMap qbittorrent-gateway-client-config",
+            "StatefulSet qbittorrent"
+        ]
+    );
+    insta::assert_json_snapshot!("cilium_policy", objs[1]);
+}
+
+#[test]
+fn without_gateway_data_routing_is_removed() {
+    // Render the routed StatefulSet, then feed it back without gateway data.
+    let gw = fixture("gateway.json");
+    let routed = objects(&render(&["--gateway-data", gw.to_str().unwrap()]));
+    let dir = tempfile::tempdir().unwrap();
+    let routed_path = dir.path().join("routed.json");
+    std::fs::write(&routed_path, routed[2].to_string()).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_qbittorrent-k8s"))
+        .args([
+            "render",
+            "--app",
+            "qbittorrent",
+            "--model",
+            "downloads",
+            "--statefulset",
+        ])
+        .arg(&routed_path)
+        .env_remove("JUJU_DISPATCH_PATH")
+        .output()
+        .unwrap();
+    let objs = objects(&out);
+    assert_eq!(kinds(&objs), ["StatefulSet qbittorrent"]);
+    let text = objs[0].to_string();
+    for ours in [
+        "vpn-route-init",
+        "vpn-route-sidecar",
+        "pod-gateway-config",
+        "gateway-client-config-hash",
+    ] {
+        assert!(!text.contains(ours), "{ours} left in {text}");
+    }
+    // Equal to the StatefulSet we started from (routing removed exactly).
+    let original = objects(&render(&[]));
+    assert_eq!(objs, original);
+    insta::assert_json_snapshot!("without_gateway_data", objs);
+}
+
+#[test]
+fn invalid_gateway_data_prints_nothing_and_names_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    for (data, field) in [
+        (
+            r#"{"gateway_dns_name":"gw;reboot","cluster_cidrs":"10.0.0.0/8","cluster_dns_ip":"10.0.0.10","instance_name":"gw"}"#,
+            "gateway_dns_name",
+        ),
+        (
+            r#"{"gateway_dns_name":"gw","cluster_cidrs":"0.0.0.0/0","cluster_dns_ip":"10.0.0.10","instance_name":"gw"}"#,
+            "cluster_cidrs",
+        ),
+        (
+            r#"{"gateway_dns_name":"gw","cluster_cidrs":"10.0.0.0/8","cluster_dns_ip":"10.0.0.10","instance_name":"gw","vxlan_id":0}"#,
+            "vxlan_id",
+        ),
+        (
+            r#"{"gateway_dns_name":"gw","cluster_cidrs":"10.0.0.0/8","cluster_dns_ip":"10.0.0.10","instance_name":"gw","routing_method":"other"}"#,
+            "routing_method",
+        ),
+        ("not json", "config"),
+    ] {
+        let path = dir.path().join("gw.json");
+        std::fs::write(&path, data).unwrap();
+        let out = render(&["--gateway-data", path.to_str().unwrap()]);
+        assert!(!out.status.success(), "{field}");
+        assert!(
+            out.stdout.is_empty(),
+            "{field}: stdout {:?}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(&format!("{field}:")), "{field}: {stderr}");
+        assert!(!stderr.contains("reboot"), "raw input echoed: {stderr}");
+    }
+}
+
+#[test]
+fn json_statefulset_and_bad_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = std::fs::read_to_string(fixture("statefulset.yaml")).unwrap();
+    let value: Value = serde_saphyr::from_str(&yaml).unwrap();
+    let json_path = dir.path().join("ss.json");
+    std::fs::write(&json_path, value.to_string()).unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_qbittorrent-k8s"))
+            .args(args)
+            .env_remove("JUJU_DISPATCH_PATH")
+            .output()
+            .unwrap()
+    };
+    let ss = json_path.to_str().unwrap();
+    let out = run(&[
+        "render",
+        "--app",
+        "qbittorrent",
+        "--model",
+        "downloads",
+        "--statefulset",
+        ss,
+    ]);
+    assert_eq!(objects(&out), objects(&render(&[])));
+    // Bad names and unreadable files: non-zero, nothing on stdout.
+    for args in [
+        vec![
+            "render",
+            "--app",
+            "Bad_App",
+            "--model",
+            "downloads",
+            "--statefulset",
+            ss,
+        ],
+        vec![
+            "render",
+            "--app",
+            "qbittorrent",
+            "--model",
+            "downloads",
+            "--statefulset",
+            "/nonexistent",
+        ],
+        vec!["render", "--app", "qbittorrent", "--model", "downloads"],
+    ] {
+        let out = run(&args);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+    // --help and --version work outside Juju.
+    assert!(run(&["--help"]).status.success());
+    assert!(run(&["--version"]).status.success());
+}
