@@ -142,7 +142,9 @@ pub(crate) fn encode_push(metadata: &[u8], path: &str, content: &[u8]) -> (Vec<u
         }
         n += 1;
     };
-    let escaped = path.replace('"', "\\\"");
+    // Quoted-string escaping as Go's `mime` package reads it (Pebble parses the filename with
+    // it); ops escapes only `"`, which mangles a path containing a backslash.
+    let escaped = path.replace('\\', "\\\\").replace('"', "\\\"");
     let mut body = Vec::with_capacity(content.len() + metadata.len() + 512);
     body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
     body.extend_from_slice(b"Content-Type: application/json\r\n");
@@ -224,16 +226,40 @@ pub(crate) fn parse_multipart<'a>(body: &'a [u8], boundary: &str) -> Option<Vec<
 }
 
 fn disposition_param(disposition: &str, key: &str) -> Option<String> {
-    disposition.split(';').skip(1).find_map(|p| {
-        let (k, v) = p.trim().split_once('=')?;
-        (k.trim() == key).then(|| {
-            let v = v.trim();
-            v.strip_prefix('"')
-                .and_then(|v| v.strip_suffix('"'))
-                .unwrap_or(v)
-                .replace("\\\"", "\"")
-        })
-    })
+    // `form-data; name="files"; filename="/a;b \"c\""`: parameters split on `;` outside
+    // quoted strings; quoted values use backslash escapes (Go's `mime.ParseMediaType`).
+    let mut rest = disposition.split_once(';')?.1;
+    loop {
+        rest = rest.trim_start_matches([' ', '\t', ';']);
+        if rest.is_empty() {
+            return None;
+        }
+        let (k, after) = rest.split_once('=')?;
+        let after = after.trim_start();
+        let (value, next) = if let Some(quoted) = after.strip_prefix('"') {
+            let mut value = String::new();
+            let mut chars = quoted.char_indices();
+            let mut end = None;
+            while let Some((i, c)) = chars.next() {
+                match c {
+                    '\\' => value.extend(chars.next().map(|(_, c)| c)),
+                    '"' => {
+                        end = Some(i + 1);
+                        break;
+                    }
+                    c => value.push(c),
+                }
+            }
+            (value, &quoted[end?..])
+        } else {
+            let end = after.find(';').unwrap_or(after.len());
+            (after[..end].trim().to_owned(), &after[end..])
+        };
+        if k.trim().eq_ignore_ascii_case(key) {
+            return Some(value);
+        }
+        rest = next;
+    }
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -270,6 +296,24 @@ mod tests {
         assert_eq!(parts[1].name, "files");
         assert_eq!(parts[1].filename.as_deref(), Some("/x/\"y\""));
         assert_eq!(parts[1].content, b"a\r\nb");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn multipart_parser_never_panics(body in proptest::collection::vec(proptest::num::u8::ANY, 0..400), boundary in "[a-z0-9-]{0,12}") {
+            let _ = parse_multipart(&body, &boundary);
+            let _ = multipart_boundary(&String::from_utf8_lossy(&body));
+        }
+
+        #[test]
+        fn push_bodies_round_trip(content in proptest::collection::vec(proptest::num::u8::ANY, 0..300), path in "/[ -~]{0,40}") {
+            let (body, content_type) = encode_push(b"{}", &path, &content);
+            let boundary = multipart_boundary(&content_type).unwrap_or_default();
+            let parts = parse_multipart(&body, &boundary).unwrap_or_default();
+            proptest::prop_assert_eq!(parts.len(), 2);
+            proptest::prop_assert_eq!(parts[1].filename.as_deref(), Some(path.as_str()));
+            proptest::prop_assert_eq!(parts[1].content, &content[..]);
+        }
     }
 
     #[test]
