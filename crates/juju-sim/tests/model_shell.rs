@@ -250,7 +250,7 @@ fn shell_charm_sees_juju() -> TestResult {
     assert!(new.contains(&"src-relation-joined".to_owned()), "{new:?}");
     assert_eq!(read(&model, "a/1", "app-write").trim(), "denied");
     let goal: serde_json::Value = serde_json::from_str(&read(&model, "a/1", "goal-state"))?;
-    let planned = goal["units"].as_object().map(|u| u.len());
+    let planned = goal["units"].as_object().map(serde_json::Map::len);
     assert_eq!(planned, Some(2), "{goal}");
     assert!(hooks_since(&model, "b/0", mark).contains(&"dst-relation-joined".to_owned()));
     let pods =
