@@ -390,7 +390,8 @@ impl Pebble {
         decode(op, envelope.result)
     }
 
-    /// Starts services and waits for the change (up to `wait`).
+    /// Starts services and waits for the change (up to `wait`; `Duration::ZERO` = do not wait,
+    /// the returned change is then not ready).
     pub async fn start(&self, services: &[&str], wait: Duration) -> Result<Change, PebbleError> {
         self.services_action("start services", "start", services, wait)
             .await
@@ -428,6 +429,17 @@ impl Pebble {
         let Some(id) = envelope.change.filter(|_| envelope.kind == "async") else {
             return Err(protocol(op, "expected an async answer with a change id"));
         };
+        if wait.is_zero() {
+            // Like ops' `timeout=0`: submit only. (Pebble reads `?timeout=0` as "no timeout".)
+            return Ok(Change {
+                id,
+                kind: action.to_owned(),
+                summary: String::new(),
+                status: "Do".to_owned(),
+                ready: false,
+                err: None,
+            });
+        }
         let change = self.wait_change(&id, wait).await?;
         match change.err.as_deref() {
             Some(err) if !err.is_empty() => Err(PebbleError::Change {

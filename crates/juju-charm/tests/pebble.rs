@@ -417,6 +417,8 @@ async fn services_start_stop_restart_replan_wait_for_the_change() -> TestResult 
     client.stop(&["gluetun"], wait).await?;
     client.restart(&["gluetun"], wait).await?;
     client.replan(Duration::from_millis(2500)).await?;
+    let submitted = client.start(&["gluetun"], Duration::ZERO).await?;
+    assert_eq!((submitted.id.as_str(), submitted.ready), ("42", false));
     let seen = pebble.seen();
     let targets: Vec<_> = seen
         .iter()
@@ -435,6 +437,7 @@ async fn services_start_stop_restart_replan_wait_for_the_change() -> TestResult 
             "GET /v1/changes/42/wait?timeout=30.000s",
             "POST /v1/services",
             "GET /v1/changes/42/wait?timeout=2.500s",
+            "POST /v1/services",
         ]
     );
     let bodies: Vec<_> = seen
@@ -449,6 +452,7 @@ async fn services_start_stop_restart_replan_wait_for_the_change() -> TestResult 
             json!({"action": "stop", "services": ["gluetun"]}),
             json!({"action": "restart", "services": ["gluetun"]}),
             json!({"action": "replan", "services": []}),
+            json!({"action": "start", "services": ["gluetun"]}),
         ]
     );
     Ok(())
