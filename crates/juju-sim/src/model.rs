@@ -865,7 +865,14 @@ impl Model {
                 continue;
             };
             for consumer in secret.tracked.keys() {
-                if consumer == unit {
+                let consumer_app = consumer.split('/').next().unwrap_or_default();
+                let owned = match &secret.owner {
+                    SecretOwner::App(a) => a == consumer_app,
+                    SecretOwner::Unit(u) => u == consumer,
+                    SecretOwner::Model => false,
+                };
+                // Owners get no secret-changed (Juju sends it to consumers only).
+                if consumer == unit || owned {
                     continue;
                 }
                 let mut ctx = HookContext::hook("secret-changed");
