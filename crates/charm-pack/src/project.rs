@@ -204,3 +204,59 @@ pub fn arch_machine(arch: &str) -> Option<u16> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = "name: c\ntype: charm\nsummary: s\ndescription: d\nbase: ubuntu@24.04\nplatforms:\n  amd64:\n";
+
+    #[test]
+    fn parses_a_minimal_platform_charm() {
+        let p = Project::parse(MINIMAL).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(
+            (p.name.as_str(), p.arch.as_str(), p.base.glibc),
+            ("c", "amd64", (2, 39))
+        );
+        assert_eq!(p.charm_file_name(), "c_amd64.charm");
+    }
+
+    #[test]
+    fn refuses_what_it_cannot_pack_faithfully() {
+        let cases = [
+            (MINIMAL.replace("type: charm", "type: bundle"), "NotACharm"),
+            (MINIMAL.replace("summary: s\n", ""), "MissingString"),
+            (format!("{MINIMAL}requries: {{}}\n"), "UnknownKey"),
+            (
+                MINIMAL.replace("ubuntu@24.04", "ubuntu@20.04"),
+                "UnsupportedBase",
+            ),
+            (
+                MINIMAL.replace("  amd64:\n", "  amd64:\n  arm64:\n"),
+                "UnsupportedPlatforms",
+            ),
+            (
+                MINIMAL.replace("  amd64:\n", "  s390x:\n"),
+                "UnsupportedPlatforms",
+            ),
+            (
+                MINIMAL.replace(
+                    "  amd64:\n",
+                    "  amd64:\n    build-on: [amd64]\n    build-for: [amd64]\n",
+                ),
+                "UnsupportedPlatforms",
+            ),
+            ("- a list".to_owned(), "NotAMapping"),
+            ("name: [".to_owned(), "ParseYaml"),
+        ];
+        for (yaml, want) in cases {
+            let got = Project::parse(&yaml)
+                .map(|_| ())
+                .map_err(|e| format!("{e:?}"));
+            assert!(
+                matches!(&got, Err(e) if e.starts_with(want)),
+                "{yaml:?}: want {want}, got {got:?}"
+            );
+        }
+    }
+}
