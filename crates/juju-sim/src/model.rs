@@ -678,13 +678,7 @@ impl Model {
         let Some(err) = self.st.unit_errors.get(unit).cloned() else {
             return Ok(());
         };
-        let attempt = err.attempts + 1;
-        let ok = self.run_one(unit, &err.ctx, Some(attempt))?;
-        if ok && let Some(err) = self.st.unit_errors.remove(unit) {
-            for ctx in err.held.into_iter().rev() {
-                self.queue.push_front((unit.to_owned(), ctx));
-            }
-        }
+        self.run_one(unit, &err.ctx, Some(err.attempts + 1))?;
         Ok(())
     }
 
@@ -735,12 +729,16 @@ impl Model {
                 self.last_action = Some(action);
             }
             if code == 0 {
-                if let Some(err) = self.st.unit_errors.get(unit) {
-                    let prev = err.previous.clone();
+                // The failed hook succeeded: the unit leaves error, its waiting hooks run next.
+                let resolved = self.st.unit_errors.get(unit).is_some_and(|e| e.ctx == *ctx);
+                if resolved && let Some(err) = self.st.unit_errors.remove(unit) {
                     if let Some(u) = self.unit_mut(unit)
                         && u.status.current == StatusKind::Error
                     {
-                        u.status = prev;
+                        u.status = err.previous;
+                    }
+                    for held in err.held.into_iter().rev() {
+                        self.queue.push_front((unit.to_owned(), held));
                     }
                 }
                 if let Some(effects) = outcome.effects {

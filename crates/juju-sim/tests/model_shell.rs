@@ -300,6 +300,50 @@ fn shell_charm_sees_juju() -> TestResult {
         "a failed hook's relation-set leaked"
     );
 
+    // --- a hook that keeps failing: error status, other hooks wait, later operations retry.
+    let mark = model.history().len();
+    model.config("b", &kv(&[("fail-always", "true")]))?;
+    assert_eq!(
+        status(&model, "b", "b/0"),
+        ("error".into(), "hook failed: \"config-changed\"".into())
+    );
+    assert_eq!(
+        model.status()["applications"]["b"]["units"]["b/0"]["juju-status"]["current"],
+        "error"
+    );
+    let runs: Vec<Run> = model.history()[mark..]
+        .iter()
+        .filter(|r| r.unit == "b/0")
+        .map(|r| (r.hook.clone(), r.code, r.retry))
+        .collect();
+    assert_eq!(
+        runs,
+        [
+            ("config-changed".to_owned(), 1, None),
+            ("config-changed".to_owned(), 1, Some((1, 5))),
+            ("config-changed".to_owned(), 1, Some((2, 10)))
+        ]
+    );
+    let mark = model.history().len();
+    model.update_status()?;
+    let b_runs: Vec<Run> = model.history()[mark..]
+        .iter()
+        .filter(|r| r.unit == "b/0")
+        .map(|r| (r.hook.clone(), r.code, r.retry))
+        .collect();
+    assert_eq!(b_runs[0], ("config-changed".to_owned(), 1, Some((3, 20))));
+    assert!(b_runs.iter().all(|r| r.0 != "update-status"), "{b_runs:?}");
+    let mark = model.history().len();
+    model.config("b", &kv(&[("fail-always", "false")]))?;
+    let b_hooks = hooks_since(&model, "b/0", mark);
+    assert_eq!(b_hooks[0], "config-changed");
+    assert!(b_hooks.contains(&"update-status".to_owned()), "{b_hooks:?}");
+    assert_eq!(
+        status(&model, "b", "b/0"),
+        ("maintenance".into(), "failing".into())
+    );
+    assert!(model.state().unit_errors.is_empty());
+
     // --- an operator changes the pod template: the pods restart, Juju's churn hooks run.
     let mark = model.history().len();
     model.with_admin(|c| async move {
