@@ -1,7 +1,7 @@
 # Targets are one or two lines: logic lives in Rust (or, for system recipes, in a named script).
 CARGO ?= cargo
 
-.PHONY: build test lint fmt testbed
+.PHONY: build test lint fmt testbed charms charms-lint
 build:
 	$(CARGO) build --workspace --locked
 
@@ -18,3 +18,12 @@ lint:
 
 fmt:
 	$(CARGO) fmt --all
+
+# .charm archives from the release binaries and metadata/<charm>/charmcraft.yaml (crates/charm-pack).
+charms:
+	$(CARGO) build --release --locked -p gluetun-k8s -p qbittorrent-k8s
+	$(CARGO) run --release --locked -p charm-pack -- --out-dir build metadata/gluetun-k8s metadata/qbittorrent-k8s
+
+# Opt-in: charmcraft's linter on both archives (PyPI wheel in a cached venv; analysis runs offline).
+charms-lint: charms
+	crates/charm-pack/charmcraft-lint.sh build/gluetun-k8s_amd64.charm build/qbittorrent-k8s_amd64.charm

@@ -1,8 +1,24 @@
-//! Checking that a charm binary runs on its base: the right machine, and no `GLIBC_x.y`
-//! symbol version newer than the base's glibc (read from the ELF's `.gnu.version_r`,
-//! `SHT_GNU_VERNEED`, with the `object` crate).
+//! Checking that a charm binary runs on its base: the right machine, shared libraries only
+//! from glibc and libgcc (both in every Ubuntu image, Juju's charm container included), and no
+//! `GLIBC_x.y` symbol version newer than the base's glibc (read from the ELF's
+//! `.gnu.version_r`, `SHT_GNU_VERNEED`, with the `object` crate).
 
-use object::read::elf::{FileHeader, SectionTable};
+use object::read::elf::{Dyn, FileHeader, SectionTable};
+
+/// Shared libraries a charm binary may need: glibc's and libgcc's, present on every Ubuntu
+/// base (`libc6`, `libgcc-s1` are essential packages). Anything else (libssl, ...) may be
+/// missing from Juju's charm container.
+pub const ALLOWED_LIBRARIES: &[&str] = &[
+    "libc.so.6",
+    "libm.so.6",
+    "libpthread.so.0",
+    "libdl.so.2",
+    "librt.so.1",
+    "libutil.so.1",
+    "libgcc_s.so.1",
+    "ld-linux-x86-64.so.2",
+    "ld-linux-aarch64.so.1",
+];
 
 /// Errors while checking a binary.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +39,11 @@ pub enum ElfError {
         /// `e_machine` found.
         found: u16,
     },
+    /// Links a shared library the base may not have.
+    #[error(
+        "the binary needs shared library {0}, which Ubuntu does not guarantee (allowed: glibc, libgcc_s)"
+    )]
+    UnexpectedLibrary(String),
     /// Needs a glibc newer than the base has.
     #[error(
         "the binary needs GLIBC_{}.{} but {base} has glibc {}.{}: build it on an older \
@@ -48,8 +69,19 @@ pub fn parse_glibc_version(name: &str) -> Option<(u32, u32)> {
     Some((major, minor))
 }
 
-/// The ELF's machine and every version name it needs (`GLIBC_2.34`, `GCC_3.0`, ...).
-pub fn version_needs(data: &[u8]) -> Result<(u16, Vec<String>), ElfError> {
+/// What an ELF needs from the system.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Needs {
+    /// `e_machine`.
+    pub machine: u16,
+    /// Shared libraries (`DT_NEEDED`), e.g. `libc.so.6`.
+    pub libraries: Vec<String>,
+    /// Symbol version names (`GLIBC_2.34`, `GCC_3.0`, ...).
+    pub versions: Vec<String>,
+}
+
+/// Reads the ELF's machine, shared libraries and symbol versions needed.
+pub fn needs(data: &[u8]) -> Result<Needs, ElfError> {
     let header = object::elf::FileHeader64::<object::Endianness>::parse(data)
         .map_err(ElfError::ParseHeader)?;
     let endian = header.endian().map_err(ElfError::ParseHeader)?;
@@ -57,6 +89,24 @@ pub fn version_needs(data: &[u8]) -> Result<(u16, Vec<String>), ElfError> {
     let sections: SectionTable<'_, object::elf::FileHeader64<object::Endianness>> = header
         .sections(endian, data)
         .map_err(ElfError::ReadVersionNeeds)?;
+    let mut libraries = Vec::new();
+    if let Some((dyns, link)) = sections
+        .dynamic(endian, data)
+        .map_err(ElfError::ReadVersionNeeds)?
+    {
+        let strings = sections
+            .strings(endian, data, link)
+            .map_err(ElfError::ReadVersionNeeds)?;
+        for d in dyns
+            .iter()
+            .filter(|d| d.tag(endian) == object::elf::DT_NEEDED)
+        {
+            let name = d
+                .string(endian, strings)
+                .map_err(ElfError::ReadVersionNeeds)?;
+            libraries.push(String::from_utf8_lossy(name).into_owned());
+        }
+    }
     let mut names = Vec::new();
     if let Some((mut needs, link)) = sections
         .gnu_verneed(endian, data)
@@ -74,7 +124,11 @@ pub fn version_needs(data: &[u8]) -> Result<(u16, Vec<String>), ElfError> {
             }
         }
     }
-    Ok((machine, names))
+    Ok(Needs {
+        machine,
+        libraries,
+        versions: names,
+    })
 }
 
 /// The newest `GLIBC_x.y` among `names`, if any.
@@ -91,7 +145,11 @@ pub fn check_binary(
     base: &str,
     base_glibc: (u32, u32),
 ) -> Result<Option<(u32, u32)>, ElfError> {
-    let (machine, names) = version_needs(data)?;
+    let Needs {
+        machine,
+        libraries,
+        versions,
+    } = needs(data)?;
     if machine != expected_machine {
         return Err(ElfError::WrongMachine {
             arch: arch.to_owned(),
@@ -99,7 +157,13 @@ pub fn check_binary(
             found: machine,
         });
     }
-    let needed = newest_glibc(names.iter().map(String::as_str));
+    if let Some(lib) = libraries
+        .iter()
+        .find(|l| !ALLOWED_LIBRARIES.contains(&l.as_str()))
+    {
+        return Err(ElfError::UnexpectedLibrary(lib.clone()));
+    }
+    let needed = newest_glibc(versions.iter().map(String::as_str));
     match needed {
         Some(needed) if needed > base_glibc => Err(ElfError::GlibcTooNew {
             needed,
@@ -135,7 +199,7 @@ mod tests {
     #[test]
     fn rejects_non_elf() {
         assert!(matches!(
-            version_needs(b"#!/bin/sh\n"),
+            needs(b"#!/bin/sh\n"),
             Err(ElfError::ParseHeader(_))
         ));
     }
@@ -148,6 +212,11 @@ mod tests {
         let Ok(data) = std::fs::read(&exe) else {
             panic!("reading {}", exe.display());
         };
+        let found = needs(&data).unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(
+            found.libraries.iter().any(|l| l == "libc.so.6"),
+            "{found:?}"
+        );
         let needed = check_binary(
             &data,
             "amd64",

@@ -413,15 +413,23 @@ fn release_binaries_if_built_need_no_glibc_newer_than_ubuntu_24_04() {
             eprintln!("{}: not built, skipped", path.display());
             continue;
         };
-        let (machine, needs) =
-            charm_pack::elf::version_needs(&data).unwrap_or_else(|e| panic!("{e:?}"));
-        assert_eq!(machine, object_machine_x86_64(), "{charm}: x86-64");
-        let newest = charm_pack::elf::newest_glibc(needs.iter().map(String::as_str));
+        let needs = charm_pack::elf::needs(&data).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(needs.machine, object_machine_x86_64(), "{charm}: x86-64");
+        for lib in &needs.libraries {
+            assert!(
+                charm_pack::elf::ALLOWED_LIBRARIES.contains(&lib.as_str()),
+                "{charm} needs {lib}"
+            );
+        }
+        let newest = charm_pack::elf::newest_glibc(needs.versions.iter().map(String::as_str));
         assert!(
             newest.is_none_or(|v| v <= (2, 39)),
             "{charm} needs glibc {newest:?}"
         );
-        eprintln!("{charm}: newest glibc needed {newest:?}");
+        eprintln!(
+            "{charm}: needs {:?}, newest glibc {newest:?}",
+            needs.libraries
+        );
     }
 }
 
