@@ -10,11 +10,12 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use juju_charm::hook::RelationHook;
 use juju_charm::http::{self, Limits};
 use juju_charm::k8s::{Kube, KubeError};
 use juju_charm::pebble::{Pebble, PebbleError};
 use juju_charm::tools::secret::{Revision, SecretRef};
-use juju_charm::{Juju, SecretString, ToolError};
+use juju_charm::{Hook, Juju, SecretString, ToolError};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use ring::rand::{SecureRandom as _, SystemRandom};
@@ -110,7 +111,7 @@ pub struct Gathered {
 }
 
 /// Reads everything the plan needs, in the plan's order, stopping where it stops.
-pub async fn gather(juju: &mut Juju) -> Result<Gathered, GatherError> {
+pub async fn gather(juju: &mut Juju, hook: &Hook) -> Result<Gathered, GatherError> {
     let app_name = juju.context().app_name().to_owned();
     let app = AppName::parse(&app_name).map_err(|source| GatherError::Names {
         what: "application",
@@ -192,7 +193,15 @@ pub async fn gather(juju: &mut Juju) -> Result<Gathered, GatherError> {
         inputs.health = check_health(&addr, api_key).await;
     }
     inputs.workload = Some(workload);
-    inputs.relations = read_relations(juju, &inputs.app)?;
+    // In relation-broken the relation is going away: Juju refuses writes to it.
+    let broken = match hook {
+        Hook::Relation {
+            kind: RelationHook::Broken,
+            ..
+        } => juju.context().relation_id,
+        _ => None,
+    };
+    inputs.relations = read_relations(juju, &inputs.app, broken)?;
     Ok(Gathered {
         inputs,
         kube: Some(kube),
@@ -337,12 +346,17 @@ async fn check_health(addr: &str, api_key: &SecretString) -> Health {
     }
 }
 
-fn read_relations(juju: &Juju, app: &AppName) -> Result<Vec<RelationState>, GatherError> {
+fn read_relations(
+    juju: &Juju,
+    app: &AppName,
+    broken: Option<u64>,
+) -> Result<Vec<RelationState>, GatherError> {
     let tools = juju.tools();
     let ids = tools
         .relation_ids(ENDPOINT)
         .map_err(GatherError::RelationIds)?;
     ids.into_iter()
+        .filter(|id| Some(*id) != broken)
         .map(|id| {
             let bag = tools
                 .relation_get_app(id, app.as_str())

@@ -14,6 +14,7 @@ use juju_sim::workload::Answer;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Api;
+use kube::api::{DeleteParams, Patch, PatchParams};
 use kube_testbed::{Action, Rule, Verb};
 use serde_json::Value;
 
@@ -423,6 +424,34 @@ fn gateway_lifecycle() -> TestResult {
     model.update_status()?;
     assert_eq!(writes(&since(&model, mark, "vpnarr")), Vec::<String>::new());
 
+    // Someone deletes our sidecar and our ConfigMap by hand: the next hook repairs both, with
+    // one StatefulSet patch.
+    model.with_admin(|c| async move {
+        let patch = serde_json::json!({"spec": {"template": {"spec": {"containers": [
+            {"$patch": "delete", "name": "gateway-sidecar"}]}}}});
+        Api::<StatefulSet>::namespaced(c.clone(), MODEL)
+            .patch("vpnarr", &PatchParams::default(), &Patch::Strategic(&patch))
+            .await?;
+        Api::<ConfigMap>::namespaced(c, MODEL)
+            .delete("vpnarr-gateway-settings", &DeleteParams::default())
+            .await
+            .map(drop)
+    })?;
+    assert!(!additions_hold(&live_statefulset(&model, "vpnarr"), 42));
+    let mark = model.history().len();
+    model.update_status()?;
+    let records = since(&model, mark, "vpnarr");
+    assert_eq!(statefulset_patches(&records), 1, "{:?}", writes(&records));
+    assert!(additions_hold(&live_statefulset(&model, "vpnarr"), 42));
+    let cm = model.with_admin(|c| async move {
+        Api::<ConfigMap>::namespaced(c, MODEL)
+            .get("vpnarr-gateway-settings")
+            .await
+    })?;
+    assert!(cm.data.unwrap_or_default()["settings.sh"].contains("VXLAN_ID=\"42\""));
+    model.update_status()?;
+    assert_eq!(status(&model, unit).0, "active");
+
     // Nowhere in the recorded argv, stdout or stderr: neither WireGuard key.
     for record in model.history() {
         for call in &record.tool_calls {
@@ -438,6 +467,18 @@ fn gateway_lifecycle() -> TestResult {
             assert!(!text.contains(KEY) && !text.contains(OTHER_KEY));
         }
     }
+    // Removing the client's relation: departed/broken run cleanly.
+    let mark = model.history().len();
+    model.remove_relation("vpnarr:vpn-gateway", "client:vpn-gateway")?;
+    let records = since(&model, mark, "vpnarr");
+    assert!(
+        records
+            .iter()
+            .any(|r| r.hook == "vpn-gateway-relation-broken")
+    );
+    assert!(records.iter().all(|r| r.code == 0), "a hook failed");
+    assert_eq!(status(&model, unit).0, "active");
+
     for line in &model.state().model.log {
         assert!(!line.message.contains(KEY) && !line.message.contains(OTHER_KEY));
     }
