@@ -271,11 +271,14 @@ impl ProxyControl {
     }
 
     /// Writes a kubeconfig for `identity` that goes through this proxy (TLS side when there
-    /// is one, so kubectl works too), next to the identity's own, and returns its path.
+    /// is one, so kubectl works too), next to the identity's own as
+    /// `<name>.proxy-<port>.kubeconfig`, and returns its path.
     pub fn kubeconfig_for(&self, identity: &Identity) -> Result<std::path::PathBuf> {
+        // Named after the port, so two proxies never overwrite each other's files.
+        let suffix = |url: &str| format!("proxy-{}", url.rsplit(':').next().unwrap_or_default());
         match (&self.https_url, &self.ca) {
-            (Some(url), Some(ca)) => identity.kubeconfig_for_server(url, Some(ca), "proxy"),
-            _ => identity.kubeconfig_for_server(&self.url, None, "proxy"),
+            (Some(url), Some(ca)) => identity.kubeconfig_for_server(url, Some(ca), &suffix(url)),
+            _ => identity.kubeconfig_for_server(&self.url, None, &suffix(&self.url)),
         }
     }
 
