@@ -231,6 +231,15 @@ fn gateway_lifecycle() -> TestResult {
     );
     let records = since(&model, mark, "vpnarr");
     assert_eq!(statefulset_patches(&records), 1, "{:?}", writes(&records));
+    // The ConfigMap is written before the StatefulSet that mounts it.
+    let order: Vec<String> = writes(&records)
+        .into_iter()
+        .filter(|w| w.contains("/configmaps/") || w.contains("/statefulsets/"))
+        .collect();
+    assert!(
+        order.len() == 2 && order[0].contains("/configmaps/vpnarr-gateway-settings"),
+        "{order:?}"
+    );
     assert_eq!(model.state().apps["vpnarr"].restarts, 1);
     let sts = live_statefulset(&model, "vpnarr");
     assert!(additions_hold(&sts, 42) && gluetun_privileged(&sts));
@@ -304,9 +313,13 @@ fn gateway_lifecycle() -> TestResult {
 
     // Steady state: update-status writes nothing, re-adds no layer, sets no relation data.
     let mark = model.history().len();
+    let checks = model.workload_requests().len();
     model.update_status()?;
+    // ONE health request per hook.
+    let checked = model.workload_requests().len() - checks;
     let records = since(&model, mark, "vpnarr");
     assert!(!records.is_empty());
+    assert_eq!(checked, records.len());
     assert_eq!(writes(&records), Vec::<String>::new());
     assert_eq!(calls(&records, "relation-set", ""), 0);
     assert_eq!(calls(&records, "secret-add", ""), 0);
