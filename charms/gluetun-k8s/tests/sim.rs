@@ -241,6 +241,9 @@ fn gateway_lifecycle() -> TestResult {
         "{order:?}"
     );
     assert_eq!(model.state().apps["vpnarr"].restarts, 1);
+    // (The steady-state checks below rely on these log lines.)
+    assert!(calls(&records, "juju-log", "added the gluetun layer") >= 1);
+    assert!(calls(&records, "juju-log", "pushed") >= 3);
     let sts = live_statefulset(&model, "vpnarr");
     assert!(additions_hold(&sts, 42) && gluetun_privileged(&sts));
     let cm = model.with_admin(|c| async move {
@@ -565,6 +568,27 @@ fn api_faults() -> TestResult {
     let sts = live_statefulset(&model, "vpnarr");
     assert!(additions_hold(&sts, 43));
     model.clear_faults("vpnarr")?;
+    model.update_status()?;
+    assert_eq!(status(&model, unit).0, "active");
+
+    // 403 on the StatefulSet write (read allowed): Blocked naming --trust, template untouched.
+    model.fault(
+        "vpnarr",
+        Rule::new(Action::status(403))
+            .verb(Verb::Patch)
+            .resource("statefulsets"),
+    )?;
+    let before = live_statefulset(&model, "vpnarr");
+    model.config("vpnarr", &kv(&[("vxlan-id", "45")]))?;
+    let (level, message) = status(&model, unit);
+    assert_eq!(level, "blocked");
+    assert!(message.contains("--trust"), "{message}");
+    assert_eq!(
+        before.spec.map(|s| s.template),
+        live_statefulset(&model, "vpnarr").spec.map(|s| s.template)
+    );
+    model.clear_faults("vpnarr")?;
+    model.config("vpnarr", &kv(&[("vxlan-id", "43")]))?;
     model.update_status()?;
     assert_eq!(status(&model, unit).0, "active");
 
