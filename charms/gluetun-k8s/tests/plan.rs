@@ -589,3 +589,22 @@ fn api_keys_are_43_url_safe_characters() {
     assert!(!is_api_key("has space...................................."));
     assert!(!is_api_key(""));
 }
+
+proptest::proptest! {
+    /// Untrusted inputs never panic: the control server's answer, secret content, our own
+    /// (possibly edited) relation data.
+    #[test]
+    fn untrusted_inputs_never_panic(
+        status in 0u16..1000,
+        body in proptest::collection::vec(proptest::num::u8::ANY, 0..300),
+        text in ".{0,200}",
+    ) {
+        let _ = workload::parse_public_ip(status, &body);
+        let content = BTreeMap::from([("private-key".to_owned(), SecretString::new(text.clone()))]);
+        let _ = check_private_key(&content);
+        let mut i = steady();
+        i.relations[0].published = Some(text);
+        let p = plan(&i);
+        proptest::prop_assert!(p.relation_sets.len() <= 1);
+    }
+}
