@@ -708,3 +708,59 @@ pub async fn ensure_namespace(client: &kube::Client, name: &str) -> Result<(), K
     .map_err(api_err("apply", format!("namespace {name}")))?;
     Ok(())
 }
+
+/// Juju's caasfirewaller + `UpdatePorts`: the `<app>` Service gets one port per opened port
+/// range, named `juju-<range with / as ->` (`juju-8080-tcp`), port = first, targetPort =
+/// last, while ports not named `juju-*` stay and the placeholder goes once a port is open.
+/// Sent as a merge patch (the list is replaced), field manager `juju`. Simplification: when
+/// no port is left open the placeholder is put back (an empty port list is invalid for a
+/// ClusterIP Service).
+pub async fn update_ports(
+    client: &kube::Client,
+    namespace: &str,
+    app: &str,
+    ports: &[crate::state::Port],
+) -> Result<(), KubeError> {
+    let api: Api<Service> = Api::namespaced(client.clone(), namespace);
+    let what = format!("service {app}");
+    let svc = api.get(app).await.map_err(api_err("get", what.clone()))?;
+    let juju: Vec<Value> = ports
+        .iter()
+        .filter(|p| p.protocol != "icmp")
+        .map(|p| {
+            json!({
+                "name": format!("juju-{}", p.to_string().replace('/', "-")),
+                "port": p.from,
+                "targetPort": p.to,
+                "protocol": p.protocol.to_uppercase(),
+            })
+        })
+        .collect();
+    let mut expected: Vec<Value> = Vec::new();
+    for p in svc.spec.and_then(|s| s.ports).unwrap_or_default() {
+        let name = p.name.clone().unwrap_or_default();
+        if name.starts_with("juju-") || (name == "placeholder" && !juju.is_empty()) {
+            continue;
+        }
+        expected.push(serde_json::to_value(p).map_err(|source| KubeError::Build {
+            what: what.clone(),
+            source,
+        })?);
+    }
+    expected.extend(juju);
+    if expected.is_empty() {
+        expected.push(json!({"name": "placeholder", "port": 65535}));
+    }
+    let pp = PatchParams {
+        field_manager: Some(JUJU_FIELD_MANAGER.to_owned()),
+        ..PatchParams::default()
+    };
+    api.patch(
+        app,
+        &pp,
+        &Patch::Merge(json!({"spec": {"ports": expected}})),
+    )
+    .await
+    .map_err(api_err("patch", what))?;
+    Ok(())
+}

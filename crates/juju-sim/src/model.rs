@@ -743,6 +743,9 @@ impl Model {
                 }
                 if let Some(effects) = outcome.effects {
                     self.follow_effects(unit, &before, &effects);
+                    if effects.ports_changed {
+                        self.sync_ports(&app)?;
+                    }
                 }
                 self.after_hook(&app)?;
                 return Ok(true);
@@ -784,6 +787,25 @@ impl Model {
             }
             attempt = Some(next);
         }
+    }
+
+    /// The `<app>` Service's ports follow the opened ports (Juju's caasfirewaller).
+    fn sync_ports(&mut self, app: &str) -> Result<()> {
+        let ports: Vec<state::Port> = self
+            .st
+            .model
+            .applications
+            .get(app)
+            .map(|a| a.opened_ports.iter().cloned().collect())
+            .unwrap_or_default();
+        self.rt
+            .block_on(k8s::update_ports(
+                &self.admin,
+                &self.st.model.name,
+                app,
+                &ports,
+            ))
+            .map_err(kube_err)
     }
 
     /// `relation-list` membership, as Juju keeps it: a remote unit joins just before

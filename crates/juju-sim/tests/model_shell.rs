@@ -71,6 +71,24 @@ fn pod_spec_args(model: &Model, app: &str) -> Result<String, Box<dyn std::error:
         .join(" "))
 }
 
+/// Whether process `pid` has ended (gone, or a zombie nobody reaped yet). SIGKILL is
+/// delivered asynchronously, so this waits for the kernel for at most 5 s.
+fn ended(pid: u32) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| s.rsplit(')').next().and_then(|r| r.trim().chars().next()));
+        if matches!(state, None | Some('Z' | 'X')) {
+            return true;
+        }
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::thread::yield_now();
+    }
+}
+
 fn kv(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs
         .iter()
@@ -180,7 +198,18 @@ fn shell_charm_sees_juju() -> TestResult {
             && mounts.contains(&"/charm/containers".to_owned())
     );
     assert_eq!(spec.volume_claim_templates.map(|v| v.len()), Some(1));
-    assert!(svc.is_ok());
+    let ports: Vec<(Option<String>, i32)> = svc?
+        .spec
+        .and_then(|s| s.ports)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|p| (p.name, p.port))
+        .collect();
+    assert_eq!(ports, [(Some("juju-8080-tcp".to_owned()), 8080)]);
+    assert_eq!(
+        model.status()["applications"]["a"]["units"]["a/0"]["open-ports"],
+        serde_json::json!(["8080/tcp"])
+    );
     assert_eq!(
         headless?.spec.and_then(|s| s.cluster_ip).as_deref(),
         Some("None")
@@ -454,10 +483,7 @@ fn shell_charm_sees_juju() -> TestResult {
     assert_eq!(out.status, "completed");
     assert!(started.elapsed() < std::time::Duration::from_mins(1));
     let pid: u32 = read(&model, "b/0", "daemon-pid").trim().parse()?;
-    assert!(
-        !kube_testbed::pid_alive(pid),
-        "background process {pid} outlived its hook"
-    );
+    assert!(ended(pid), "background process {pid} outlived its hook");
 
     // --- remove-relation: departed, then broken.
     let mark = model.history().len();
