@@ -183,6 +183,25 @@ pub enum Verb {
         #[arg(long)]
         down: bool,
     },
+    /// Show a unit container's Pebble (plan, services) as JSON.
+    Pebble {
+        /// The unit (`app/0`).
+        unit: String,
+        /// The container.
+        container: String,
+    },
+    /// Set a Pebble check of a unit's container up or down.
+    PebbleCheck {
+        /// The unit (`app/0`).
+        unit: String,
+        /// The container.
+        container: String,
+        /// The check.
+        check: String,
+        /// `up` or `down`.
+        #[arg(value_name = "STATE")]
+        health: String,
+    },
     /// Every hook run: exit code, duration, tool calls, API requests.
     DebugLog,
     /// Run commands from a file, one per line (`#` comments).
@@ -431,6 +450,30 @@ fn run(dir: &Path, name: &str, verb: Verb, model: &mut Option<Model>) -> Result<
                 Answer::Http { status, body }
             };
             open(dir, name, model)?.workload_http(&app, &container, port, &path, answer)?;
+        }
+        Verb::Pebble { unit, container } => {
+            let m = open(dir, name, model)?;
+            let p = m.pebble(&unit, &container).ok_or_else(|| {
+                CliError::Usage(format!("no Pebble for {unit} container {container}"))
+            })?;
+            let _ = writeln!(stdout, "{p:#}");
+        }
+        Verb::PebbleCheck {
+            unit,
+            container,
+            check,
+            health,
+        } => {
+            let up = match health.as_str() {
+                "up" => true,
+                "down" => false,
+                _ => return Err(CliError::Usage("state must be up or down".into())),
+            };
+            if !open(dir, name, model)?.set_pebble_check(&unit, &container, &check, up) {
+                return Err(CliError::Usage(format!(
+                    "no Pebble for {unit} container {container}"
+                )));
+            }
         }
         Verb::DebugLog => {
             let st = match model.as_ref() {

@@ -1922,6 +1922,19 @@ impl Model {
         crate::status::json(&self.st)
     }
 
+    /// Sets a Pebble check of a unit's container up or down (what the workload's health would
+    /// be; checks are not performed by the simulated Pebble). Returns false if no such Pebble.
+    pub fn set_pebble_check(&mut self, unit: &str, container: &str, check: &str, up: bool) -> bool {
+        let done = self
+            .pebbles
+            .with_state(unit, container, |s| s.set_check_status(check, up))
+            .is_some();
+        if done {
+            self.pebbles.save(&self.dir.join("pebble"));
+        }
+        done
+    }
+
     /// Pebble's state for a unit's container (plan, services, files), if running.
     pub fn pebble(&self, unit: &str, container: &str) -> Option<Value> {
         self.pebbles.describe(unit, container)

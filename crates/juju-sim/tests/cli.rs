@@ -164,6 +164,11 @@ fn cli_drives_a_scenario_step_by_step() -> TestResult {
     sim.ok(&["update-status"]);
     assert_eq!(sim.unit_file("a/0", "workload").trim(), "down");
 
+    // Pebble, from the CLI.
+    let pebble: serde_json::Value = serde_json::from_str(&sim.ok(&["pebble", "a/0", "work"]))?;
+    assert!(pebble["boot-id"].is_string(), "{pebble}");
+    sim.ok(&["pebble-check", "a/0", "work", "ready", "down"]);
+
     // Actions print results like `juju run`.
     let out = sim.ok(&["run", "b/0", "echo", "msg=yo"]);
     assert!(out.contains("echoed: yo"), "{out}");
