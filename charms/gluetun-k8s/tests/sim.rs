@@ -565,6 +565,27 @@ fn api_faults() -> TestResult {
     model.config("vpnarr", &kv(&[("vxlan-id", "43")]))?;
     let records = since(&model, mark, "vpnarr");
     assert!(records.iter().all(|r| r.code == 0), "a hook failed");
+    // The proxy's log shows each fault hit and retried within the first hook: the slow GET
+    // cut by our timeout, the 409 re-read, the dropped PATCH re-sent, then exactly one
+    // successful StatefulSet patch; the pod's restart hooks only read.
+    let log = &records[0].api_requests;
+    let sts = "/apis/apps/v1/namespaces/downloads/statefulsets/vpnarr";
+    assert_eq!(log[0], format!("GET {sts} -> dropped"), "{log:#?}");
+    for want in ["-> 409", "-> dropped"] {
+        assert!(
+            log.iter()
+                .any(|l| l.starts_with("PATCH") && l.ends_with(want)),
+            "{log:#?}"
+        );
+    }
+    assert_eq!(statefulset_patches(&records), 3, "409 + dropped + 200");
+    assert_eq!(
+        writes(&records)
+            .iter()
+            .filter(|w| w.contains("/statefulsets/") && w.ends_with("-> 200"))
+            .count(),
+        1
+    );
     let sts = live_statefulset(&model, "vpnarr");
     assert!(additions_hold(&sts, 43));
     model.clear_faults("vpnarr")?;
