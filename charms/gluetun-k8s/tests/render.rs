@@ -131,6 +131,18 @@ fn yaml_input_equals_json_input_and_render_is_idempotent() {
         (&data["vpn_connected"], &data["external_ip"]),
         (&json!(false), &Value::Null)
     );
+    // Connected without a known exit IP: connected, IP null.
+    let out = ok_json(&render(
+        &files.write("sts2.json", &statefulset().to_string()),
+        &cfg,
+        &["--vpn-connected"],
+    ));
+    let data: Value =
+        serde_json::from_str(out["relation_data"]["config"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        (&data["vpn_connected"], &data["external_ip"]),
+        (&json!(true), &Value::Null)
+    );
     // Rendering on the StatefulSet it produced changes nothing.
     let patched = json_out["objects"][1].to_string();
     let again = ok_json(&render(&files.write("patched.json", &patched), &cfg, &[]));
