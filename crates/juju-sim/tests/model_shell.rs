@@ -409,6 +409,34 @@ fn shell_charm_sees_juju() -> TestResult {
         Some("1")
     );
 
+    // --- scale down: the dying unit leaves its relations, detaches storage, stops, goes.
+    let mark = model.history().len();
+    model.scale("a", 1)?;
+    let gone = hooks_since(&model, "a/1", mark);
+    assert_eq!(
+        gone,
+        [
+            "src-relation-departed",
+            "src-relation-broken",
+            "data-storage-detaching",
+            "stop",
+            "remove"
+        ],
+        "{gone:?}"
+    );
+    let b_hooks = hooks_since(&model, "b/0", mark);
+    assert_eq!(
+        b_hooks.first().map(String::as_str),
+        Some("dst-relation-departed")
+    );
+    let env = read(&model, "b/0", "env-dst-relation-departed");
+    assert!(env.contains("JUJU_DEPARTING_UNIT=a/1"), "{env}");
+    assert!(model.status()["applications"]["a"]["units"]["a/1"].is_null());
+    let pod = model.with_admin(|c| async move {
+        Api::<Pod>::namespaced(c, "fidelity").get_opt("a-1").await
+    })?;
+    assert!(pod.is_none(), "pod a-1 still exists");
+
     // --- a charm's own additions (strategic merge, its own field manager) survive Juju's
     // re-apply on refresh; Juju's fields on its own containers go back to Juju's values.
     model.with_admin(|c| async move {
