@@ -337,3 +337,32 @@ pub fn hash_for(
         _ => credentials::hash_password(password, rng).map_err(GatherError::GenerateCredentials),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use ring::rand::SystemRandom;
+
+    use super::*;
+
+    #[test]
+    fn stored_hash_is_kept_while_it_verifies() {
+        let rng = SystemRandom::new();
+        let password = Password::parse("correct horse").unwrap();
+        let fresh = hash_for(&password, None, &rng).unwrap();
+        assert!(credentials::verify(&password, &fresh));
+        let quoted = format!("\"{fresh}\"");
+        assert_eq!(hash_for(&password, Some(&quoted), &rng).unwrap(), fresh);
+        let other = Password::parse("other").unwrap();
+        let replaced = hash_for(&other, Some(&quoted), &rng).unwrap();
+        assert_ne!(replaced, fresh);
+        assert!(credentials::verify(&other, &replaced));
+        assert_ne!(hash_for(&password, Some("junk"), &rng).unwrap(), "junk");
+    }
+
+    #[test]
+    fn unit_numbers() {
+        assert_eq!(unit_number("qbittorrent/0"), Some(0));
+        assert_eq!(unit_number("a-b/12"), Some(12));
+        assert_eq!(unit_number("nope"), None);
+    }
+}

@@ -274,5 +274,18 @@ fn untrusted_hostile_data_and_api_faults() -> TestResult {
     let from = model.history().len();
     model.update_status()?;
     assert!(writes(&requests_since(&model, UNIT, from)).is_empty());
+
+    // --- a second unit: never writes to the cluster, starts once its own pod is routed.
+    let from = model.history().len();
+    model.scale(APP, 2)?;
+    assert_eq!(failures_since(&model, from), Vec::<String>::new());
+    assert!(writes(&requests_since(&model, "qbittorrent/1", from)).is_empty());
+    assert_eq!(service(&model, "qbittorrent/1").as_deref(), Some("active"));
+    assert_eq!(
+        status(&model, "qbittorrent/1").0,
+        "active",
+        "{:?}",
+        status(&model, "qbittorrent/1")
+    );
     Ok(())
 }
