@@ -1,0 +1,111 @@
+//! Replacing the reference Python charm in place: the objects it made under the same names
+//! (kill switch, ConfigMap, the routing in the StatefulSet, written with its own field manager)
+//! are adopted — no duplicate, no extra rollout — and removed like ours.
+
+mod sim_common;
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use kube::Api;
+use kube::api::{Patch, PatchParams};
+use serde_json::json;
+use sim_common::{
+    APP, MODEL, Objects, TestResult, UNIT, failures_since, gateway_charm, gateway_data, kv, model,
+    requests_since, service, status, writes,
+};
+use vpn_gateway_iface::client::{client_additions, client_config_map};
+use vpn_gateway_iface::killswitch::network_policy;
+use vpn_gateway_iface::{AppName, Namespace, Owner, ProviderData};
+
+/// The reference charm's field manager.
+const REFERENCE: &str = "charmarr-reference";
+
+#[test]
+fn reference_objects_are_adopted_without_a_rollout() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let mut model = model(tmp.path())?;
+    model.deploy("qbittorrent-k8s", Some(APP), true, &[])?;
+    model.deploy(&gateway_charm(), Some("vpnarr"), false, &[])?;
+    model.relate(APP, "vpnarr")?;
+
+    // What the reference charm left: same names and content, its own field manager.
+    let data_text = gateway_data(&json!({}));
+    let data = ProviderData::from_databag(&data_text)?;
+    let owner = Owner {
+        app: AppName::parse(APP)?,
+        namespace: Namespace::parse(MODEL)?,
+        field_manager: REFERENCE,
+    };
+    let np = network_policy(&owner, &data.cluster_cidrs);
+    let cm = client_config_map(&owner, &data);
+    let additions = client_additions(&owner.app, &data);
+    let written: Result<(), kube::Error> = model.with_admin(|c| async move {
+        let ssa = PatchParams::apply(REFERENCE).force();
+        Api::<NetworkPolicy>::namespaced(c.clone(), MODEL)
+            .patch("qbittorrent-vpn-killswitch", &ssa, &Patch::Apply(&np))
+            .await?;
+        Api::<ConfigMap>::namespaced(c.clone(), MODEL)
+            .patch(
+                "qbittorrent-gateway-client-config",
+                &ssa,
+                &Patch::Apply(&cm),
+            )
+            .await?;
+        let sts = Api::<StatefulSet>::namespaced(c, MODEL);
+        let live = sts.get(APP).await?;
+        let rv = live.metadata.resource_version.clone().unwrap_or_default();
+        let smp = PatchParams {
+            field_manager: Some(REFERENCE.to_owned()),
+            ..PatchParams::default()
+        };
+        sts.patch(APP, &smp, &Patch::Strategic(&additions.add_patch(&rv)))
+            .await?;
+        Ok(())
+    });
+    written?;
+    // The pod rolls onto the reference's routing (our charm: no data yet, changes nothing).
+    let from = model.history().len();
+    model.settle_now()?;
+    assert!(writes(&requests_since(&model, UNIT, from)).is_empty());
+    assert!(Objects::read(&model).routed_pod());
+    let restarts = model.state().apps.get(APP).map_or(0, |a| a.restarts);
+
+    // The gateway publishes the same data: at most our labels are applied onto the owned
+    // objects; the StatefulSet already holds the routing (no patch, no rollout); qBittorrent
+    // starts in the pod the reference routed.
+    let from = model.history().len();
+    model.config("vpnarr", &kv(&[("data", &data_text)]))?;
+    assert_eq!(failures_since(&model, from), Vec::<String>::new());
+    let w = writes(&requests_since(&model, UNIT, from));
+    assert!(!w.iter().any(|r| r.contains("statefulsets")), "{w:#?}");
+    assert_eq!(
+        model.state().apps.get(APP).map_or(0, |a| a.restarts),
+        restarts,
+        "no rollout"
+    );
+    assert_eq!(service(&model, UNIT).as_deref(), Some("active"));
+    assert_eq!(status(&model, UNIT).0, "active");
+    let objects = Objects::read(&model);
+    let inits = objects
+        .statefulset
+        .as_ref()
+        .and_then(|s| s.spec.as_ref())
+        .and_then(|s| s.template.spec.as_ref())
+        .and_then(|p| p.init_containers.clone())
+        .unwrap_or_default();
+    assert_eq!(
+        inits.iter().filter(|c| c.name == "vpn-route-init").count(),
+        1,
+        "not duplicated"
+    );
+
+    // Relation removed: the adopted routing goes too; the kill switch stays.
+    model.remove_relation(APP, "vpnarr")?;
+    model.update_status()?; // juju-sim lists the relation until the operation settles
+    let objects = Objects::read(&model);
+    assert!(!objects.routed_template());
+    assert!(objects.config_map.is_none());
+    assert!(objects.network_policy.is_some());
+    Ok(())
+}
