@@ -729,6 +729,7 @@ impl Model {
                 self.last_action = Some(action);
             }
             if code == 0 {
+                self.mark_broken(unit, ctx);
                 // The failed hook succeeded: the unit leaves error, its waiting hooks run next.
                 let resolved = self.st.unit_errors.get(unit).is_some_and(|e| e.ctx == *ctx);
                 if resolved && let Some(err) = self.st.unit_errors.remove(unit) {
@@ -810,6 +811,37 @@ impl Model {
 
     /// `relation-list` membership, as Juju keeps it: a remote unit joins just before
     /// `-relation-joined` runs and leaves just before `-relation-departed` runs.
+    /// After a unit's `relation-broken` hook the relation is gone for that unit; once every
+    /// unit on both sides has run it, it is gone from the model.
+    fn mark_broken(&mut self, unit: &str, ctx: &HookContext) {
+        let Some((rel_id, _)) = &ctx.relation else {
+            return;
+        };
+        if !ctx.hook.ends_with("-relation-broken") {
+            return;
+        }
+        let Some(rel) = self.st.model.relations.iter_mut().find(|r| r.id == *rel_id) else {
+            return;
+        };
+        rel.broken_for.insert(unit.to_owned());
+        let apps: Vec<String> = rel.endpoints.iter().map(|e| e.app.clone()).collect();
+        let everyone = apps
+            .iter()
+            .flat_map(|a| self.app_units(a))
+            .collect::<Vec<_>>();
+        let rel_id = *rel_id;
+        let done = self
+            .st
+            .model
+            .relations
+            .iter()
+            .find(|r| r.id == rel_id)
+            .is_some_and(|r| everyone.iter().all(|u| r.broken_for.contains(u)));
+        if done {
+            self.st.model.relations.retain(|r| r.id != rel_id);
+        }
+    }
+
     fn track_membership(&mut self, unit: &str, ctx: &HookContext) {
         let (Some((rel_id, _)), Some(remote)) = (&ctx.relation, &ctx.remote_unit) else {
             return;
@@ -1116,6 +1148,7 @@ impl Model {
                     unit_data: BTreeMap::new(),
                     units_joined: BTreeMap::new(),
                     dying: false,
+                    broken_for: std::collections::BTreeSet::new(),
                 });
             }
         }
@@ -1440,6 +1473,7 @@ impl Model {
             unit_data: BTreeMap::new(),
             units_joined: BTreeMap::new(),
             dying: false,
+            broken_for: std::collections::BTreeSet::new(),
         };
         self.st.model.relations.push(rel.clone());
         for (app, ep, remote) in [(&app_a, &ea, &app_b), (&app_b, &eb, &app_a)] {

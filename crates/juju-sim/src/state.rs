@@ -297,12 +297,22 @@ pub struct Relation {
     /// Set while the relation is being removed (departed/broken hooks).
     #[serde(default)]
     pub dying: bool,
+    /// Units whose `relation-broken` hook has run: as in Juju, the relation no longer exists
+    /// for them (`relation-ids` omits it, `-r` finds nothing), even while the other side's
+    /// hooks are still pending.
+    #[serde(default)]
+    pub broken_for: BTreeSet<String>,
 }
 
 impl Relation {
     /// Whether this is a peer relation.
     pub fn is_peer(&self) -> bool {
         self.endpoints[0] == self.endpoints[1]
+    }
+
+    /// Whether `unit` still sees this relation (it has not run its `relation-broken` hook).
+    pub fn visible_to(&self, unit: &str) -> bool {
+        !self.broken_for.contains(unit)
     }
 
     /// The end belonging to `app`, if any.

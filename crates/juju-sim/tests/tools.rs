@@ -111,6 +111,7 @@ fn model() -> ModelState {
         unit_data: BTreeMap::new(),
         units_joined: BTreeMap::new(),
         dying: false,
+        broken_for: std::collections::BTreeSet::new(),
     };
     rel.app_data.insert(
         "db".into(),
@@ -149,6 +150,7 @@ fn model() -> ModelState {
         unit_data: BTreeMap::new(),
         units_joined: BTreeMap::new(),
         dying: false,
+        broken_for: std::collections::BTreeSet::new(),
     };
     ModelState {
         name: "m".into(),
@@ -1199,4 +1201,57 @@ fn untrusted_input_never_panics() {
         assert_ne!(r.code, 0, "{argv:?}");
         scope.discard();
     }
+}
+
+#[test]
+fn a_relation_is_gone_for_a_unit_after_its_broken_hook() {
+    // Juju lists a relation during its relation-broken hook but not in the unit's later hooks
+    // (e.g. those after a pod restart), even while the other side has not run broken yet.
+    let mut state = model();
+    assert_eq!(
+        out(&run1(
+            &mut state,
+            "web/0",
+            &["relation-ids", "db", "--format=json"]
+        ))
+        .trim(),
+        r#"["db:1"]"#
+    );
+    if let Some(rel) = state.relations.iter_mut().find(|r| r.id == 1) {
+        rel.broken_for.insert("web/0".into());
+    }
+    assert_eq!(
+        out(&run1(
+            &mut state,
+            "web/0",
+            &["relation-ids", "db", "--format=json"]
+        ))
+        .trim(),
+        "[]"
+    );
+    let gone = run1(
+        &mut state,
+        "web/0",
+        &[
+            "relation-get",
+            "-r",
+            "1",
+            "--app",
+            "-",
+            "db",
+            "--format=json",
+        ],
+    );
+    assert_ne!(gone.code, 0, "relation 1 must not be readable after broken");
+    assert!(err(&gone).contains("relation not found"), "{}", err(&gone));
+    // The other side still sees it until its own broken hook has run.
+    assert_eq!(
+        out(&run1(
+            &mut state,
+            "db/0",
+            &["relation-ids", "database", "--format=json"]
+        ))
+        .trim(),
+        r#"["database:1"]"#
+    );
 }

@@ -55,6 +55,7 @@ fn model() -> ModelState {
             unit_data: BTreeMap::new(),
             units_joined: BTreeMap::new(),
             dying: false,
+            broken_for: std::collections::BTreeSet::new(),
         }],
         ..ModelState::default()
     }

@@ -110,6 +110,7 @@ fn model() -> ModelState {
             ("db/1".into(), BTreeSet::from(["web/0".to_owned()])),
         ]),
         dying: false,
+        broken_for: std::collections::BTreeSet::new(),
     };
     ModelState {
         name: "m".into(),

@@ -34,7 +34,7 @@ pub(super) fn relation_arg(scope: &HookScope<'_>, p: &Parsed) -> Result<u64, Too
         .state
         .relations
         .iter()
-        .any(|r| r.id == id && r.end_of(&scope.app).is_some());
+        .any(|r| r.id == id && r.end_of(&scope.app).is_some() && r.visible_to(&scope.unit));
     if found {
         Ok(id)
     } else {
@@ -49,7 +49,7 @@ fn relation<'s>(scope: &'s HookScope<'_>, id: u64) -> Result<&'s Relation, ToolE
         .state
         .relations
         .iter()
-        .find(|r| r.id == id)
+        .find(|r| r.id == id && r.visible_to(&scope.unit))
         .ok_or_else(|| ToolError::run("relation not found"))
 }
 
@@ -96,7 +96,9 @@ pub(super) fn relation_ids(scope: &mut HookScope<'_>, argv: &[String]) -> Outcom
         .state
         .relations
         .iter()
-        .filter(|r| r.end_of(&scope.app).is_some_and(|e| e.endpoint == name))
+        .filter(|r| {
+            r.visible_to(&scope.unit) && r.end_of(&scope.app).is_some_and(|e| e.endpoint == name)
+        })
         .collect();
     ids.sort_by_key(|r| r.id);
     let list = ids
