@@ -1,7 +1,7 @@
 # Targets are one or two lines: logic lives in Rust (or, for system recipes, in a named script).
 CARGO ?= cargo
 
-.PHONY: build test lint fmt testbed charms charms-lint
+.PHONY: build test lint fmt testbed charms charms-lint demo
 build:
 	$(CARGO) build --workspace --locked
 
@@ -27,3 +27,9 @@ charms:
 # Opt-in: charmcraft's linter on both archives (PyPI wheel in a cached venv; analysis runs offline).
 charms-lint: charms
 	crates/charm-pack/charmcraft-lint.sh build/gluetun-k8s_amd64.charm build/qbittorrent-k8s_amd64.charm
+
+# The main job: the README's story (deploy, secret, relate, VPN drop, relation removed) on the
+# simulator and the real test API server, deploying the .charm files built above.
+demo: testbed charms
+	$(CARGO) build --locked -p juju-sim -p charmarr-tests --bins
+	target/debug/demo --sim target/debug/juju-sim --gateway build/gluetun-k8s_amd64.charm --client build/qbittorrent-k8s_amd64.charm
