@@ -132,6 +132,11 @@ fn story(sim: &Sim, gateway: &str, client: &str) -> Result<(), String> {
     ])?;
     sim.run(&["run", "qbittorrent/0", "get-credentials"])?;
 
+    operate(sim, &ip_body)
+}
+
+/// Day-two: a VPN drop and recovery, then the relation removed with the kill switch kept.
+fn operate(sim: &Sim, ip_body: &str) -> Result<(), String> {
     say("The VPN drops: the gateway notices at the next update-status, and so does the client");
     sim.run(&[
         "workload-http",
