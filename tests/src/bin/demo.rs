@@ -156,7 +156,7 @@ fn operate(sim: &Sim, ip_body: &str) -> Result<(), String> {
         "--status",
         "200",
         "--body",
-        &ip_body,
+        ip_body,
     ])?;
     sim.run(&["update-status"])?;
     sim.run(&["status"])?;
