@@ -12,7 +12,7 @@
 //! 3.6.8's charm-container memory constraints); the charm runs with the default charm user
 //! (Juju's "pre-3.5" security contexts: root in the charm and workload containers).
 //!
-//! Simplifications (DECISIONS-model.md):
+//! Simplifications (docs/adr/0019):
 //! - Juju's ServiceAccount, Role, RoleBinding, ClusterRole and ClusterRoleBinding are replaced by
 //!   the kube-testbed identity of the application (same rights: untrusted or cluster-admin).
 //! - No StorageClass is created; volumeClaimTemplates name no storage class (nothing binds

@@ -26,7 +26,7 @@
 //! [`model`] (operations and Juju's hook order), [`pebble_host`] (Pebble per unit container),
 //! [`workload`] (workload HTTP endpoints), [`status`] (status and debug-log output), [`cli`];
 //! and the hook tools ([`tools`]), the model state ([`state`]) and Pebble ([`pebble`]).
-//! Every simplification is listed in the module docs and in `DECISIONS-model.md`.
+//! Every simplification is listed in the module docs and in docs/adr/0019-juju-sim.md.
 
 pub mod charm;
 pub mod cli;

@@ -6,7 +6,7 @@
 //! options with their types and defaults, and actions with their parameter defaults. Unknown
 //! keys are ignored, as Juju ignores keys it does not use.
 //!
-//! Simplification (DECISIONS-model.md): `block` storage and `multiple` storage counts are not
+//! Simplification (docs/adr/0019): `block` storage and `multiple` storage counts are not
 //! modelled; every storage is one filesystem instance (index 0).
 
 use std::collections::BTreeMap;

@@ -28,7 +28,7 @@
 //! would have waited (5, 10, 20, 40 s ...) but run at once (simplification). While a unit is in
 //! error its other hooks wait; every later operation retries the failed hook first.
 //!
-//! Other simplifications (scheduling, identity, storage, ports, timers): `DECISIONS-model.md`.
+//! Other simplifications (scheduling, identity, storage, ports, timers): docs/adr/0019-juju-sim.md.
 //!
 //! Settling bound: more than [`MAX_RESTARTS`] pod restarts in one operation stops the model with
 //! [`ModelError::RestartLoop`]; more than [`MAX_HOOKS`] hooks in one operation with

@@ -13,7 +13,7 @@
 //! API server would hold after the patch (see [`crate::smp`]), except for the server's
 //! defaulting of the new items (`imagePullPolicy`, `terminationMessagePath`, `resources: {}`,
 //! `defaultMode`, ...), which is not emulated; the charms' offline `render` command and the
-//! property tests use them. Cross-checked against kube-apiserver 1.20.2 (DECISIONS.md §9).
+//! property tests use them. Cross-checked against kube-apiserver 1.20.2 (docs/adr/0016 §9).
 
 use std::collections::BTreeMap;
 

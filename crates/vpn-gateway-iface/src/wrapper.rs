@@ -4,7 +4,7 @@
 //! needs arrive through the `gateway` environment variable and the mounted `settings.sh`,
 //! both rendered from validated types.
 //!
-//! Why a wrapper (details in DECISIONS.md):
+//! Why a wrapper (details in docs/adr/0015 and 0016):
 //! - Init containers gate the charm container. A bare `client_init.sh` that fails (gateway
 //!   down, DNS not ready) is restarted forever, so the Juju agent never starts and the charm
 //!   can never repair itself. So: a bounded number of attempts, each bounded in time, then
