@@ -459,14 +459,9 @@ fn routing(
     }
 }
 
-/// Whether the workload may run, and if not, why.
-fn gate(
-    inputs: &Inputs,
-    owner: &Owner,
-    provider: &Provider,
-    unsafe_mode: bool,
-) -> Result<(), Status> {
-    let routed = match provider {
+/// Whether this unit's pod is routed through the gateway, and if not, why.
+fn routed(inputs: &Inputs, owner: &Owner, provider: &Provider) -> Result<(), Status> {
+    match provider {
         Provider::Absent => Err(Status::blocked(MSG_NO_RELATION)),
         Provider::Pending(remote) => Err(Status::waiting(match remote {
             Some(app) => format!("Waiting for vpn-gateway data from {app}"),
@@ -484,8 +479,7 @@ fn gate(
                 }
             }
         },
-    };
-    if unsafe_mode { Ok(()) } else { routed }
+    }
 }
 
 /// Whether the running Pod carries our routing for this data: our init container and
@@ -525,8 +519,12 @@ fn workload(
     provider: &Provider,
     unsafe_mode: bool,
 ) {
-    let gate = gate(inputs, owner, provider, unsafe_mode);
-    if let Err(status) = &gate {
+    let routed = routed(inputs, owner, provider);
+    // unsafe-mode opens the gate; the gateway's data problems are still reported.
+    let gate_open = routed.is_ok() || unsafe_mode;
+    if let Err(status) = &routed
+        && (!unsafe_mode || matches!(provider, Provider::Invalid(_) | Provider::Pending(_)))
+    {
         plan.statuses.push(status.clone());
     }
     if let Provider::Valid(data) = provider
@@ -554,7 +552,7 @@ fn workload(
         return;
     };
     let mut running = *running;
-    let allowed = gate.is_ok() && config.is_some() && credentials.is_some();
+    let allowed = gate_open && config.is_some() && credentials.is_some();
     if !allowed && running {
         plan.workload.push(WorkloadStep::Stop);
         running = false;
@@ -594,7 +592,7 @@ fn workload(
     }
     if allowed {
         let message = match provider {
-            Provider::Valid(data) => data
+            Provider::Valid(data) if routed.is_ok() => data
                 .external_ip
                 .map(|ip| format!("VPN exit {ip}"))
                 .unwrap_or_default(),

@@ -845,3 +845,28 @@ fn plan_debug_never_shows_secrets() {
     assert!(!debug.contains("s3cret-value"));
     assert!(!debug.contains(HASH));
 }
+
+#[test]
+fn unsafe_mode_still_reports_bad_gateway_data_but_runs() {
+    let d = data(&json!({}));
+    let mut inputs = steady(&d);
+    inputs.config = Ok(config(true));
+    inputs.relation = Relation::Joined {
+        id: 3,
+        remote_app: Some("vpnarr".into()),
+        provider_config: Some(provider(&json!({"vxlan_id": 0}))),
+        our_config: Some(r#"{"instance_name":"qbittorrent"}"#.into()),
+    };
+    let p = plan(&inputs);
+    assert!(p.kube.is_empty());
+    assert!(!p.workload.contains(&WorkloadStep::Stop));
+    let status = worst(&p);
+    assert_eq!(status.level, StatusLevel::Blocked);
+    assert!(status.message.contains("vxlan_id"));
+    // Valid data, pod not routed yet: runs, and says it is not routed.
+    let mut inputs = leader_inputs(joined(&d));
+    inputs.config = Ok(config(true));
+    let p = plan(&inputs);
+    assert!(p.workload.contains(&WorkloadStep::Restart));
+    assert!(worst(&p).message.contains("NOT routed"), "{}", worst(&p));
+}
