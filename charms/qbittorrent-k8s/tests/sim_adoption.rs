@@ -102,7 +102,6 @@ fn reference_objects_are_adopted_without_a_rollout() -> TestResult {
 
     // Relation removed: the adopted routing goes too; the kill switch stays.
     model.remove_relation(APP, "vpnarr")?;
-    model.update_status()?; // juju-sim lists the relation until the operation settles
     let objects = Objects::read(&model);
     assert!(!objects.routed_template());
     assert!(objects.config_map.is_none());

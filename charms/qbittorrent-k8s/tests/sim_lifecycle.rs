@@ -204,10 +204,6 @@ fn lifecycle() -> TestResult {
     // --- relation removed: routing and ConfigMap gone, kill switch kept, workload stopped.
     let from = model.history().len();
     model.remove_relation(APP, "vpnarr")?;
-    // juju-sim keeps listing the relation in `relation-ids` until the whole operation has
-    // settled, i.e. also in the hooks of the pod restart our removal patch causes (real Juju
-    // drops it after relation-broken); one more hook sees the model as Juju would.
-    model.update_status()?;
     assert_eq!(failures_since(&model, from), Vec::<String>::new());
     let objects = Objects::read(&model);
     assert!(
@@ -260,7 +256,6 @@ fn lifecycle() -> TestResult {
 
     // --- unsafe-mode with no relation: the kill switch is removed last.
     model.remove_relation(APP, "gw2")?;
-    model.update_status()?; // see above: juju-sim lists the relation until it settles
     let from = model.history().len();
     model.config(APP, &kv(&[("unsafe-mode", "true")]))?;
     let w = writes(&requests_since(&model, UNIT, from));
