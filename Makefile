@@ -1,7 +1,7 @@
 # Targets are one or two lines: logic lives in Rust (or, for system recipes, in a named script).
 CARGO ?= cargo
 
-.PHONY: build test lint fmt testbed charms charms-lint demo
+.PHONY: build test lint fmt testbed charms charms-lint demo bench
 build:
 	$(CARGO) build --workspace --locked
 
@@ -24,7 +24,7 @@ charms:
 	$(CARGO) build --release --locked -p gluetun-k8s -p qbittorrent-k8s
 	$(CARGO) run --release --locked -p charm-pack -- --out-dir build metadata/gluetun-k8s metadata/qbittorrent-k8s
 
-# Opt-in: charmcraft's linter on both archives (PyPI wheel in a cached venv; analysis runs offline).
+# charmcraft's own linter on both archives (PyPI wheel in a cached venv; analysis runs offline; CI runs it).
 charms-lint: charms
 	crates/charm-pack/charmcraft-lint.sh build/gluetun-k8s_amd64.charm build/qbittorrent-k8s_amd64.charm
 
@@ -33,3 +33,7 @@ charms-lint: charms
 demo: testbed charms
 	$(CARGO) build --locked -p juju-sim -p charmarr-tests --bins
 	target/debug/demo --sim target/debug/juju-sim --gateway build/gluetun-k8s_amd64.charm --client build/qbittorrent-k8s_amd64.charm
+
+# Whole-process benchmarks (tests/src/bin/bench.rs): table printed and recorded in docs/benchmarks.md.
+bench: testbed charms
+	$(CARGO) build --release --locked -p juju-sim -p charmarr-tests --bins && target/release/bench --gateway build/gluetun-k8s_amd64.charm --client build/qbittorrent-k8s_amd64.charm --record docs/benchmarks.md
