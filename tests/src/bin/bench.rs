@@ -47,9 +47,20 @@ struct Sample {
 
 /// Runs `program args` through `/usr/bin/time -f %M`: exit code and the child's figures.
 /// stdio is inherited (under the simulator: the hook's pipes).
-fn timed(program: &Path, args: &[&OsStr], scratch: &Path) -> std::io::Result<(i32, Sample)> {
+/// With `quiet`, the child's stdout goes to /dev/null.
+fn timed(
+    program: &Path,
+    args: &[&OsStr],
+    scratch: &Path,
+    quiet: bool,
+) -> std::io::Result<(i32, Sample)> {
     let started = Instant::now();
     let status = Command::new(TIME)
+        .stdout(if quiet {
+            Stdio::null()
+        } else {
+            Stdio::inherit()
+        })
         .arg("-f")
         .arg("%M")
         .arg("-o")
@@ -74,7 +85,7 @@ fn timed(program: &Path, args: &[&OsStr], scratch: &Path) -> std::io::Result<(i3
 fn wrap() -> ExitCode {
     let dir = std::env::var_os("JUJU_CHARM_DIR").map_or_else(|| PathBuf::from("."), PathBuf::from);
     let scratch = dir.join(format!("bench-time.{}", std::process::id()));
-    let (code, s) = match timed(&dir.join(REAL), &[], &scratch) {
+    let (code, s) = match timed(&dir.join(REAL), &[], &scratch, false) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("bench wrapper: {e}");
@@ -259,12 +270,15 @@ fn pair(
         runs(model, dirs.2, &cl_unit).len(),
     );
     model.relate(&cl, &gw)?;
-    let client = runs(model, dirs.2, &cl_unit).into_iter().skip(cl_mark);
-    if let Some(r) = client
-        .filter(|r| r.record.hook == "vpn-gateway-relation-changed")
-        .find(|r| patches_statefulset(&r.record))
-    {
-        out.push("qbittorrent-k8s vpn-gateway-relation-changed (patching)", r);
+    // The first client hook after `relate` that writes the kill switch, ConfigMap and
+    // StatefulSet patch: which hook that is depends on when the gateway's data arrives.
+    let mut client = runs(model, dirs.2, &cl_unit).into_iter().skip(cl_mark);
+    if let Some(r) = client.find(|r| patches_statefulset(&r.record)) {
+        let label = format!(
+            "qbittorrent-k8s {} (first after relate, patching)",
+            r.record.hook
+        );
+        out.push(&label, r);
     }
     for r in runs(model, dirs.2, &gw_unit).into_iter().skip(gw_mark) {
         if r.record.hook == "vpn-gateway-relation-changed" {
@@ -406,14 +420,14 @@ fn python_venv() -> Res<PathBuf> {
     Ok(venv)
 }
 
-/// `python -c CODE`, `n` times after one warm-up run.
-fn python_runs(python: &Path, code: &str, n: u32, scratch: &Path) -> Res<Vec<Sample>> {
-    let args = [OsStr::new("-c"), OsStr::new(code)];
+/// `program args`, `n` times after one warm-up run.
+fn repeat(program: &Path, args: &[&str], n: u32, scratch: &Path) -> Res<Vec<Sample>> {
+    let args: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
     let mut v = Vec::new();
     for i in 0..=n {
-        let (rc, s) = timed(python, &args, scratch)?;
+        let (rc, s) = timed(program, &args, scratch, true)?;
         if rc != 0 {
-            return Err(format!("`{} -c {code}` exited {rc}", python.display()).into());
+            return Err(format!("`{} {args:?}` exited {rc}", program.display()).into());
         }
         if i > 0 {
             v.push(s);
@@ -491,22 +505,27 @@ fn row(t: &mut String, label: &str, samples: &[Sample], records: &[&HookRecord])
         let [h, hlo, hhi, ..] = stats(records.iter().map(|r| r.duration_ms).collect());
         format!("{h} ({hlo}–{hhi})")
     };
-    let (reqs, wr) = if records.is_empty() {
-        ("–".to_owned(), "–".to_owned())
+    let (reqs, wr, tools) = if records.is_empty() {
+        ("–".to_owned(), "–".to_owned(), "–".to_owned())
     } else {
+        let count = |f: &dyn Fn(&HookRecord) -> usize| {
+            spread(records.iter().map(|r| f(r) as u64).collect())
+        };
+        let logs = count(&|r| {
+            r.tool_calls
+                .iter()
+                .filter(|c| c.argv.first().is_some_and(|a| a == "juju-log"))
+                .count()
+        });
         (
-            spread(
-                records
-                    .iter()
-                    .map(|r| r.api_requests.len() as u64)
-                    .collect(),
-            ),
-            spread(records.iter().map(|r| writes(r) as u64).collect()),
+            count(&|r| r.api_requests.len()),
+            count(&writes),
+            format!("{} ({logs})", count(&|r| r.tool_calls.len())),
         )
     };
     let _ = writeln!(
         t,
-        "| {label} | {} | {:.2} ({:.2}–{:.2}; p10 {:.2}, p90 {:.2}) | {hook} | {:.1} ({:.1}–{:.1}) | {reqs} | {wr} |",
+        "| {label} | {} | {:.2} ({:.2}–{:.2}; p10 {:.2}, p90 {:.2}) | {hook} | {:.1} ({:.1}–{:.1}) | {reqs} | {wr} | {tools} |",
         samples.len(),
         ms(w),
         ms(wlo),
@@ -546,6 +565,7 @@ fn machine() -> String {
 
 struct Inputs {
     results: Results,
+    startup: Vec<(&'static str, Vec<Sample>)>,
     py_import: Vec<Sample>,
     py_bare: Vec<Sample>,
     py_version: String,
@@ -576,13 +596,22 @@ fn report(i: &Inputs) -> String {
     );
     let _ = writeln!(
         t,
-        "| process | n | process wall, ms | sim hook wall, ms | peak RSS, MiB | API requests | writes |"
+        "| process | n | process wall, ms | sim hook wall, ms | peak RSS, MiB | API requests | \
+         API writes | tool calls (of which juju-log) |"
     );
-    let _ = writeln!(t, "|---|---|---|---|---|---|---|");
+    let _ = writeln!(t, "|---|---|---|---|---|---|---|---|");
     for (label, runs) in &i.results.rows {
         let samples: Vec<Sample> = runs.iter().map(|r| r.sample).collect();
         let records: Vec<&HookRecord> = runs.iter().map(|r| &r.record).collect();
         row(&mut t, label, &samples, &records);
+    }
+    for (name, samples) in &i.startup {
+        row(
+            &mut t,
+            &format!("{name} binary start-up only (`--version`, no hook)"),
+            samples,
+            &[],
+        );
     }
     row(
         &mut t,
@@ -728,12 +757,19 @@ fn bench(a: &Args) -> Res<()> {
         .unwrap_or_default();
     let scratch = state.join("time.out");
     eprintln!("bench: Python baseline, {} runs each", a.steady);
-    let py_import = python_runs(&python, PY_IMPORT, a.steady, &scratch)?;
-    let py_bare = python_runs(&python, "pass", a.steady, &scratch)?;
+    let py_import = repeat(&python, &["-c", PY_IMPORT], a.steady, &scratch)?;
+    let py_bare = repeat(&python, &["-c", "pass"], a.steady, &scratch)?;
     let py_charm = python_charm_estimate(&venv, &state.join("py-charm.zip"))?;
     let results = charm_scenario(&state, (&gateway, &client), a.steady, a.patch_runs)?;
+    // The floor: each binary started outside Juju (`--version`), nothing else.
+    let mut startup = Vec::new();
+    for name in ["gluetun-k8s", "qbittorrent-k8s"] {
+        let bin = state.join(name).join(REAL);
+        startup.push((name, repeat(&bin, &["--version"], a.steady, &scratch)?));
+    }
     let inputs = Inputs {
         results,
+        startup,
         py_import,
         py_bare,
         py_version,
