@@ -23,6 +23,7 @@ use juju_sim::model::Model;
 use juju_sim::runner::HookRecord;
 use juju_sim::workload::Answer;
 
+/// The driver's result type.
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
 /// A throwaway WireGuard key (32 bytes, base64); not a real credential.
@@ -35,7 +36,9 @@ const LOG_NAME: &str = "bench-log";
 /// What the Python reference charms import before doing anything.
 const PY_IMPORT: &str = "import ops, lightkube, pydantic, charmarr_lib.vpn";
 const PY_PACKAGES: [&str; 4] = ["ops", "lightkube", "pydantic", "charmarr-lib-vpn"];
+/// GNU time (Debian package `time`).
 const TIME: &str = "/usr/bin/time";
+/// The simulated model's name (and namespace).
 const MODEL: &str = "bench";
 
 /// One measured process: wall time (µs) and peak RSS (KiB).
@@ -139,13 +142,13 @@ fn measured(log: &Path, unit: &str) -> Vec<(String, Sample)> {
     let text = std::fs::read_to_string(log).unwrap_or_default();
     text.lines()
         .filter_map(|l| {
-            let f: Vec<&str> = l.split('\t').collect();
-            match f.as_slice() {
-                [u, h, w, r] if *u == unit => Some((
-                    (*h).to_owned(),
+            let fields: Vec<&str> = l.split('\t').collect();
+            match fields.as_slice() {
+                [who, hook, wall, rss] if *who == unit => Some((
+                    (*hook).to_owned(),
                     Sample {
-                        wall_us: w.parse().ok()?,
-                        rss_kb: r.parse().ok()?,
+                        wall_us: wall.parse().ok()?,
+                        rss_kb: rss.parse().ok()?,
                     },
                 )),
                 _ => None,
@@ -174,6 +177,7 @@ fn runs(model: &Model, log: &Path, unit: &str) -> Vec<Run> {
         .collect()
 }
 
+/// `(key, value)` pairs as the Model API takes them.
 fn kv(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs
         .iter()
@@ -181,6 +185,7 @@ fn kv(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// API requests of `r` that write (anything but GET).
 fn writes(r: &HookRecord) -> usize {
     r.api_requests
         .iter()
@@ -188,6 +193,7 @@ fn writes(r: &HookRecord) -> usize {
         .count()
 }
 
+/// Whether `r` patched a StatefulSet.
 fn patches_statefulset(r: &HookRecord) -> bool {
     r.api_requests
         .iter()
@@ -210,6 +216,7 @@ impl Results {
     }
 }
 
+/// `current: message` of a unit's workload status.
 fn workload_status(model: &Model, unit: &str) -> String {
     let app = unit.split('/').next().unwrap_or_default();
     let s = model.status();
@@ -456,9 +463,9 @@ fn python_charm_estimate(venv: &Path, scratch: &Path) -> Res<u64> {
     if !ok {
         return Err("zip failed".into());
     }
-    let size = std::fs::metadata(scratch)?.len();
+    let packed = std::fs::metadata(scratch)?.len();
     let _ = std::fs::remove_file(scratch);
-    Ok(size)
+    Ok(packed)
 }
 
 /// Median, min, max, p10, p90 (nearest rank) of `v`.
@@ -471,21 +478,25 @@ fn stats(mut v: Vec<u64>) -> [u64; 5] {
     [rank(50), v[0], v[v.len() - 1], rank(10), rank(90)]
 }
 
+/// Microseconds as milliseconds.
 #[allow(clippy::cast_precision_loss)] // figures far below 2^52
 fn ms(us: u64) -> f64 {
     us as f64 / 1000.0
 }
 
+/// KiB as MiB.
 #[allow(clippy::cast_precision_loss)]
 fn mib(kb: u64) -> f64 {
     kb as f64 / 1024.0
 }
 
+/// `a / b` (0 when `b` is 0).
 #[allow(clippy::cast_precision_loss)]
 fn ratio(a: u64, b: u64) -> f64 {
     if b == 0 { 0.0 } else { a as f64 / b as f64 }
 }
 
+/// `median (min–max)`, or the value alone when all are equal.
 fn spread(v: Vec<u64>) -> String {
     let [med, lo, hi, ..] = stats(v);
     if lo == hi {
@@ -538,6 +549,7 @@ fn row(t: &mut String, label: &str, samples: &[Sample], records: &[&HookRecord])
     );
 }
 
+/// What the run ran on, as Markdown.
 fn machine() -> String {
     let cmd = |c: &str, a: &[&str]| {
         Command::new(c)
@@ -555,14 +567,22 @@ fn machine() -> String {
         })
         .unwrap_or_default();
     let nproc = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
+    // Other work on the machine shows here: the figures are only as quiet as the machine.
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load = load
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ");
     format!(
-        "- date: {}\n- CPU: {cpu}, nproc {nproc}\n- kernel: {}\n- memory (`free -h`):\n\n```\n{}\n```\n",
+        "- date: {}\n- CPU: {cpu}, nproc {nproc}\n- kernel: {}\n- load average at the end (1, 5, 15 min): {load}\n- memory (`free -h`):\n\n```\n{}\n```\n",
         cmd("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
         cmd("uname", &["-srm"]),
         cmd("free", &["-h"]),
     )
 }
 
+/// Everything the report shows.
 struct Inputs {
     results: Results,
     startup: Vec<(&'static str, Vec<Sample>)>,
@@ -575,6 +595,7 @@ struct Inputs {
     patch_runs: u32,
 }
 
+/// The median of `f` over the row `label`.
 fn median_of(results: &Results, label: &str, f: fn(&Sample) -> u64) -> u64 {
     results
         .rows
@@ -682,6 +703,7 @@ fn record(file: &Path, body: &str) -> Res<()> {
     Ok(())
 }
 
+/// The command line.
 struct Args {
     gateway: PathBuf,
     client: PathBuf,
@@ -691,9 +713,11 @@ struct Args {
     record: Option<PathBuf>,
 }
 
+/// The usage line.
 const USAGE: &str = "usage: bench --gateway CHARM --client CHARM [--runs N] [--patch-runs M] \
                      [--state DIR] [--record FILE]";
 
+/// Parses the command line.
 fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
     let (mut gateway, mut client, mut record) = (None, None, None);
@@ -722,6 +746,7 @@ fn parse_args() -> Result<Args, String> {
     })
 }
 
+/// The whole benchmark: Python baseline, charm scenario, start-up floor, report.
 fn bench(a: &Args) -> Res<()> {
     if !Path::new(TIME).is_file() {
         return Err(format!("{TIME} is missing: apt-get install time").into());
@@ -788,6 +813,7 @@ fn bench(a: &Args) -> Res<()> {
     Ok(())
 }
 
+/// Wrapper mode when started as `dispatch`, else the driver.
 fn main() -> ExitCode {
     let me = std::env::args_os().next().unwrap_or_default();
     if Path::new(&me).file_name() == Some(OsStr::new("dispatch")) {
