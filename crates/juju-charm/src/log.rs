@@ -156,14 +156,20 @@ pub fn error_chain(error: &dyn Error) -> String {
 /// Installs the global subscriber for this process: `juju-log` (plus stderr when
 /// `JUJU_DEBUG` is set, as ops does) under Juju, stderr otherwise. A second call, or a
 /// subscriber installed by someone else, is left alone.
+///
+/// Under Juju, `juju-log` gets INFO and above, and DEBUG too only when `JUJU_DEBUG` is set:
+/// every event is a `juju-log` process, DEBUG lines were most of a steady-state hook's tool
+/// calls (docs/benchmarks.md), and Juju's default model logging (`<root>=INFO`) drops them
+/// anyway.
 pub fn install(ctx: &Context, tools: &Tools) {
     let result = if ctx.under_juju() {
         let stderr = ctx
             .debug
             .then(|| tracing_subscriber::fmt::layer().with_writer(std::io::stderr));
+        let level = if ctx.debug { Level::DEBUG } else { Level::INFO };
         tracing::subscriber::set_global_default(
             tracing_subscriber::registry()
-                .with(JujuLogLayer::new(tools.clone()))
+                .with(JujuLogLayer::new(tools.clone()).with_max_level(level))
                 .with(stderr),
         )
     } else {
