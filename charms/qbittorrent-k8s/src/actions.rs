@@ -15,7 +15,7 @@ use crate::apply::{self, ApplyError};
 use crate::conf::{self, Managed};
 use crate::config::CharmConfig;
 use crate::credentials::{self, CredentialsError, Password, Username};
-use crate::gather::{PASSWORD_KEY, USERNAME_KEY};
+use crate::gather::{HASH_KEY, PASSWORD_KEY, USERNAME_KEY};
 use crate::layer::SERVICE;
 use crate::plan::{CONF_PATH, NewSecret, SECRET_LABEL, WorkloadStep};
 
@@ -106,6 +106,7 @@ async fn rotate_credentials(juju: &mut Juju, pebble: &Pebble) -> Result<(), Acti
     };
     let rng = SystemRandom::new();
     let password = Password::generate(&rng)?;
+    let hash = credentials::hash_password(&password, &rng)?;
     let content: SecretContent = BTreeMap::from([
         (
             USERNAME_KEY.to_owned(),
@@ -115,6 +116,7 @@ async fn rotate_credentials(juju: &mut Juju, pebble: &Pebble) -> Result<(), Acti
             PASSWORD_KEY.to_owned(),
             SecretString::new(password.expose()),
         ),
+        (HASH_KEY.to_owned(), SecretString::new(&hash)),
     ]);
     let meta = SecretMeta {
         label: Some(SECRET_LABEL),
@@ -129,12 +131,13 @@ async fn rotate_credentials(juju: &mut Juju, pebble: &Pebble) -> Result<(), Acti
                 &NewSecret {
                     username: username.clone(),
                     password: password.clone(),
+                    password_hash: hash.clone(),
                 },
             )?;
         }
         Err(e) => return Err(e.into()),
     }
-    let restarted = rewrite_conf(juju, pebble, &username, &password, &rng).await?;
+    let restarted = rewrite_conf(juju, pebble, &username, hash).await?;
     juju.tools().action_set(&BTreeMap::from([
         ("username".to_owned(), username.as_str().to_owned()),
         (
@@ -156,8 +159,7 @@ async fn rewrite_conf(
     juju: &Juju,
     pebble: &Pebble,
     username: &Username,
-    password: &Password,
-    rng: &SystemRandom,
+    hash: String,
 ) -> Result<bool, ActionError> {
     if !pebble.can_connect().await {
         // The next hook writes the file once Pebble answers.
@@ -171,7 +173,6 @@ async fn rewrite_conf(
         Err(PebbleError::Path { kind, .. }) if kind.ends_with("not-found") => None,
         Err(e) => return Err(ActionError::Pebble(e)),
     };
-    let hash = credentials::hash_password(password, rng)?;
     let desired = conf::reconcile(
         existing.as_deref(),
         &Managed {

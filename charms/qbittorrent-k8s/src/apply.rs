@@ -21,7 +21,7 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::core::DynamicObject;
 use vpn_gateway_iface::holds::{cilium_policy_holds, config_map_holds, network_policy_holds};
 
-use crate::gather::{PASSWORD_KEY, USERNAME_KEY, cilium_resource};
+use crate::gather::{HASH_KEY, PASSWORD_KEY, USERNAME_KEY, cilium_resource};
 use crate::layer::SERVICE;
 use crate::plan::{CONF_PATH, KubeStep, NewSecret, Plan, PortStep, SECRET_LABEL, WorkloadStep};
 
@@ -126,6 +126,10 @@ pub fn create_secret(juju: &Juju, secret: &NewSecret) -> Result<String, ToolErro
         (
             PASSWORD_KEY.to_owned(),
             SecretString::new(secret.password.expose()),
+        ),
+        (
+            HASH_KEY.to_owned(),
+            SecretString::new(&secret.password_hash),
         ),
     ]);
     juju.tools().secret_add(

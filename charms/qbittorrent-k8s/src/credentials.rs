@@ -119,6 +119,20 @@ fn hash_with_salt(password: &Password, salt: &[u8]) -> String {
     )
 }
 
+/// `stored` if it has the shape of a hash this module writes (`@ByteArray(<b64>:<b64>)`,
+/// bounded, base64 characters only), so it is safe to put in an INI line; else `None`.
+pub fn well_formed_hash(stored: &str) -> Option<&str> {
+    let body = stored.strip_prefix("@ByteArray(")?.strip_suffix(')')?;
+    let (salt, key) = body.split_once(':')?;
+    let b64 = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 128
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
+    };
+    (b64(salt) && b64(key)).then_some(stored)
+}
+
 /// Whether `stored` (a `WebUI\Password_PBKDF2` value, quoted or not) is a hash of `password`.
 /// Anything unparseable is "no", so the caller writes a fresh hash.
 pub fn verify(password: &Password, stored: &str) -> bool {
@@ -203,5 +217,30 @@ mod tests {
         let p = Password::parse("hunter2").unwrap();
         assert!(!format!("{p:?}").contains("hunter2"));
         assert_eq!(Password::parse("a\nb"), Err(CredentialsError::BadPassword));
+    }
+}
+
+#[cfg(test)]
+mod stored_hash_tests {
+    use super::*;
+    use ring::rand::SystemRandom;
+
+    #[test]
+    fn our_hashes_are_well_formed_and_junk_is_not() {
+        let rng = SystemRandom::new();
+        let h = hash_password(&Password::parse("x").unwrap(), &rng).unwrap();
+        assert_eq!(well_formed_hash(&h), Some(h.as_str()));
+        for junk in [
+            "",
+            "@ByteArray()",
+            "@ByteArray(a)",
+            "@ByteArray(:b)",
+            "@ByteArray(a:b)\nWebUI\\Port=1",
+            "\"@ByteArray(a:b)\"",
+            "@ByteArray(a b:c)",
+            &format!("@ByteArray({}:b)", "a".repeat(129)),
+        ] {
+            assert_eq!(well_formed_hash(junk), None, "{junk:?}");
+        }
     }
 }

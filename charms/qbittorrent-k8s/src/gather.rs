@@ -38,6 +38,10 @@ use crate::plan::{
 pub const USERNAME_KEY: &str = "username";
 /// Secret content keys.
 pub const PASSWORD_KEY: &str = "password";
+/// Key of the PBKDF2 hash of the password in the credentials secret, written with the
+/// password so that a hook compares strings instead of running 100 000 PBKDF2 iterations
+/// (docs/benchmarks.md). Secrets without it (the reference charm's) take the verify path.
+pub const HASH_KEY: &str = "password-hash";
 
 /// A read failed in a way Juju should retry (403s are not errors: they become statuses).
 #[derive(Debug, thiserror::Error)]
@@ -294,8 +298,12 @@ pub fn read_credentials(
         Err(ToolError::SecretNotFound { .. }) => None,
         Err(e) => return Err(GatherError::ReadCredentials(e)),
     };
+    let mut kept_hash: Option<String> = None;
     let (username, password, create) = match content {
         Some(content) => {
+            kept_hash = content
+                .get(HASH_KEY)
+                .and_then(|h| credentials::well_formed_hash(h.expose()).map(str::to_owned));
             let username = content
                 .get(USERNAME_KEY)
                 .and_then(|u| Username::parse(u.expose()).ok());
@@ -316,7 +324,10 @@ pub fn read_credentials(
         }
         None => return Ok(CredentialsView::Missing),
     };
-    let password_hash = hash_for(&password, stored_hash, rng)?;
+    let password_hash = match kept_hash {
+        Some(hash) => hash,
+        None => hash_for(&password, stored_hash, rng)?,
+    };
     Ok(CredentialsView::Known {
         username,
         password_hash,

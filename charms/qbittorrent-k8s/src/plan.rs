@@ -252,13 +252,25 @@ pub enum PortStep {
     Close(Port),
 }
 
-/// Credentials the leader creates in this hook.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Credentials the leader creates in this hook. `Debug` shows neither password nor hash.
+#[derive(Clone, PartialEq, Eq)]
 pub struct NewSecret {
     /// The username.
     pub username: Username,
     /// The generated password (its `Debug` is redacted).
     pub password: Password,
+    /// Its PBKDF2 hash, kept in the secret beside it.
+    pub password_hash: String,
+}
+
+impl std::fmt::Debug for NewSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewSecret")
+            .field("username", &self.username)
+            .field("password", &self.password)
+            .field("password_hash", &"<redacted>")
+            .finish()
+    }
 }
 
 /// Everything the hook changes, in order: secret, databag, workload, cluster, ports; then
@@ -617,6 +629,7 @@ fn credentials<'a>(
                 plan.create_secret = Some(NewSecret {
                     username: username.clone(),
                     password: password.clone(),
+                    password_hash: password_hash.clone(),
                 });
             }
             Some((username, password_hash))
