@@ -172,20 +172,31 @@ pub(crate) fn stop_recorded(pid: u32, marker: &str, grace: Duration) -> bool {
         return false;
     }
     signal(pid, Signal::TERM);
+    // Wait until the process is really gone, not only until its command line is: an exiting
+    // process loses its cmdline before it stops existing, and callers check `alive` next.
     let deadline = Instant::now() + grace;
     while Instant::now() < deadline {
-        if !is_ours(pid, marker) {
+        if gone(pid, marker) {
             return true;
         }
         thread::sleep(POLL);
     }
-    tracing::warn!(pid, "no exit {grace:?} after SIGTERM: sending SIGKILL");
-    signal(pid, Signal::KILL);
+    if is_ours(pid, marker) {
+        tracing::warn!(pid, "no exit {grace:?} after SIGTERM: sending SIGKILL");
+        signal(pid, Signal::KILL);
+    }
     let deadline = Instant::now() + grace;
-    while is_ours(pid, marker) && Instant::now() < deadline {
+    while !gone(pid, marker) && Instant::now() < deadline {
         thread::sleep(POLL);
     }
     true
+}
+
+/// The process has exited (or is a zombie), or its PID now belongs to someone else.
+fn gone(pid: u32, marker: &str) -> bool {
+    let reused = fs::read(format!("/proc/{pid}/cmdline"))
+        .is_ok_and(|c| !c.is_empty() && !String::from_utf8_lossy(&c).contains(marker));
+    !alive(pid) || reused
 }
 
 /// Whether `pid` runs and its command line mentions `marker` (zombies have an empty one).
