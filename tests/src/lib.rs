@@ -45,13 +45,14 @@ pub fn cache_dir() -> PathBuf {
 /// The path of `bin` from the PyPI package `package` (`package==version` is fine), installed
 /// into the cached virtualenv `venv-tools` if it is not there yet.
 pub fn python_tool(package: &str, bin: &str) -> Result<PathBuf, ToolError> {
-    let venv = cache_dir().join("venv-tools");
+    let cache = cache_dir();
+    let venv = cache.join("venv-tools");
     let prepare = |path: &Path, source| ToolError::Prepare {
         path: path.to_owned(),
         source,
     };
-    fs::create_dir_all(cache_dir()).map_err(|e| prepare(&cache_dir(), e))?;
-    let lock_path = cache_dir().join("venv-tools.lock");
+    fs::create_dir_all(&cache).map_err(|e| prepare(&cache, e))?;
+    let lock_path = cache.join("venv-tools.lock");
     let lock = File::create(&lock_path).map_err(|e| prepare(&lock_path, e))?;
     lock.lock().map_err(|e| prepare(&lock_path, e))?;
     let tool = venv.join("bin").join(bin);

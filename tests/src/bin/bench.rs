@@ -386,11 +386,7 @@ fn find_python() -> Option<PathBuf> {
 /// The cached virtualenv with the reference's packages: created (pip, PyPI) if it cannot
 /// import them yet.
 fn python_venv() -> Res<PathBuf> {
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))
-        .ok_or("neither XDG_CACHE_HOME nor HOME is set")?;
-    let venv = cache.join("charmarr-rs/bench-py-venv");
+    let venv = charmarr_tests::cache_dir().join("bench-py-venv");
     let python = venv.join("bin/python");
     let imports = |p: &Path| {
         Command::new(p)
