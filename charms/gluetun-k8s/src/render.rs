@@ -101,9 +101,9 @@ pub enum RenderError {
     ParseStatefulSet {
         /// The file.
         path: PathBuf,
-        /// The YAML parser's error (JSON is YAML).
+        /// Why it is not one.
         #[source]
-        source: Box<serde_saphyr::Error>,
+        source: juju_charm::k8s::ManifestError,
     },
     /// The StatefulSet is not ours.
     #[error("the StatefulSet is named {found:?}, not after the application {app:?}")]
@@ -213,15 +213,11 @@ fn read_bounded(path: &Path) -> Result<String, RenderError> {
 
 fn read_statefulset(path: &Path, app: &AppName) -> Result<StatefulSet, RenderError> {
     let text = read_bounded(path)?;
-    let statefulset: StatefulSet = match serde_json::from_str(&text) {
-        Ok(s) => s,
-        Err(_) => {
-            serde_saphyr::from_str(&text).map_err(|source| RenderError::ParseStatefulSet {
-                path: path.to_owned(),
-                source: Box::new(source),
-            })?
-        }
-    };
+    let statefulset: StatefulSet =
+        juju_charm::k8s::parse_manifest(&text).map_err(|source| RenderError::ParseStatefulSet {
+            path: path.to_owned(),
+            source,
+        })?;
     if let Some(name) = &statefulset.metadata.name
         && name != app.as_str()
     {

@@ -185,7 +185,7 @@ async fn kube_step(kube: &Kube, step: &KubeStep) -> Result<(), KubeError> {
             .map(drop),
         KubeStep::ApplyCiliumPolicy(value) => {
             let desired: DynamicObject =
-                serde_json::from_value(value.clone()).map_err(|e| KubeError::ApplyObject {
+                juju_charm::k8s::from_json_value(value).map_err(|e| KubeError::ApplyObject {
                     resource: "ciliumnetworkpolicies.cilium.io".to_owned(),
                     name: String::new(),
                     source: juju_charm::k8s::Failure::Decode(e),

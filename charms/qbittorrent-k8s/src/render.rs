@@ -70,9 +70,9 @@ pub enum RenderError {
     ParseStatefulSet {
         /// The file.
         path: PathBuf,
-        /// The YAML parser's error (JSON is tried first).
+        /// Why it is not one.
         #[source]
-        source: Box<serde_saphyr::Error>,
+        source: juju_charm::k8s::ManifestError,
     },
     /// `--app` or `--model` is not a valid name.
     #[error("invalid --{option}")]
@@ -139,15 +139,11 @@ pub fn render(args: &RenderArgs) -> Result<Value, RenderError> {
         None => None,
     };
     let text = read(&args.statefulset)?;
-    let statefulset: StatefulSet = match serde_json::from_str(&text) {
-        Ok(s) => s,
-        Err(_) => {
-            serde_saphyr::from_str(&text).map_err(|source| RenderError::ParseStatefulSet {
-                path: args.statefulset.clone(),
-                source: Box::new(source),
-            })?
-        }
-    };
+    let statefulset: StatefulSet =
+        juju_charm::k8s::parse_manifest(&text).map_err(|source| RenderError::ParseStatefulSet {
+            path: args.statefulset.clone(),
+            source,
+        })?;
     let owner = Owner {
         app: app.clone(),
         namespace,

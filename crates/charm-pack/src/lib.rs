@@ -48,7 +48,7 @@ pub enum PackError {
         source: project::ProjectError,
     },
     /// Reading the charm binary failed.
-    #[error("reading the charm binary {path} (build it first: cargo build --release -p <charm>)")]
+    #[error("reading the charm binary {path} (build it first: make charms)")]
     ReadBinary {
         /// The binary.
         path: PathBuf,

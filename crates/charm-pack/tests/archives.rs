@@ -408,7 +408,9 @@ fn release_binaries_if_built_need_no_glibc_newer_than_ubuntu_24_04() {
     // `make charms` refuses such a binary anyway (charm_pack::elf::check_binary); this names
     // the versions when the release build exists.
     for charm in CHARMS {
-        let path = workspace().join("target/release").join(charm);
+        let path = workspace()
+            .join("target/x86_64-unknown-linux-gnu/charm")
+            .join(charm);
         let Ok(data) = std::fs::read(&path) else {
             eprintln!("{}: not built, skipped", path.display());
             continue;

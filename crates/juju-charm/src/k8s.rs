@@ -26,6 +26,7 @@ use hyper::http;
 use kube::api::{ApiResource, DeleteParams, DynamicObject, GetParams, Patch, PatchParams};
 use kube::core::{Request, Status};
 use kube::{Client, Config, Resource};
+use secrecy::{ExposeSecret as _, SecretString};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -112,6 +113,19 @@ pub enum KubeError {
     /// The client could not be built from the configuration.
     #[error("cannot build the Kubernetes client")]
     Client(#[source] kube::Error),
+    /// The configuration's credentials are not a bearer token (or token file) or a client
+    /// certificate, the only kinds a charm is given (see [`Kube::from_config`]).
+    #[error("unsupported Kubernetes credentials: {0}")]
+    Credentials(String),
+    /// The configuration's token file could not be read.
+    #[error("cannot read the Kubernetes token file {path}")]
+    TokenFile {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// The charm lacks a permission: it was deployed without `--trust`.
     #[error(
         "missing Kubernetes permission: cannot {verb} {resource} ({name}); \
@@ -344,26 +358,29 @@ impl Kube {
     ) -> Result<Self, KubeError> {
         let deadline = Instant::now() + budget;
         let config = Config::infer().await.map_err(KubeError::Configure)?;
-        let mut kube = Self::from_config(config, namespace, field_manager, budget, policy)?;
+        let mut kube = Self::from_config(&config, namespace, field_manager, budget, policy)?;
         kube.deadline = deadline;
         Ok(kube)
     }
 
     /// Builds the client from an explicit configuration (e.g. a kubeconfig file read by a
-    /// test or the simulator). kube's own retry layer is switched off (its 15 tries, up to
-    /// 1000 s, would ignore our budget) and its timeouts set to the request timeout.
+    /// test or the simulator).
+    ///
+    /// The stack is kube's own parts (its rustls connector with the configuration's CA and
+    /// client certificate, its base-URI layer) plus tower-http's bearer-token layer, instead
+    /// of `Client::try_from(config)`: Juju gives a charm a service-account token and nothing
+    /// else, and kube's general authentication (exec plugins, OIDC, auth providers read with
+    /// JSONPath) and tracing layers would be most of a megabyte of the charm binary, never
+    /// run (docs/adr/0023). There is no retry layer (ours, in [`Kube::execute`], keeps to the
+    /// hook's budget) and no timeout layer (every request has ours).
     pub fn from_config(
-        mut config: Config,
+        config: &Config,
         namespace: &str,
         field_manager: &str,
         budget: Duration,
         policy: RetryPolicy,
     ) -> Result<Self, KubeError> {
-        config.default_retry = false;
-        config.connect_timeout = Some(policy.request_timeout);
-        config.read_timeout = Some(policy.request_timeout);
-        config.write_timeout = Some(policy.request_timeout);
-        let client = Client::try_from(config).map_err(KubeError::Client)?;
+        let client = lean_client(config)?;
         Ok(Self::from_client(
             client,
             namespace,
@@ -947,9 +964,153 @@ fn decode<K: DeserializeOwned>(body: &[u8]) -> Result<K, Failure> {
     serde_json::from_slice(body).map_err(Failure::Decode)
 }
 
+/// The client [`Kube::from_config`] describes.
+fn lean_client(config: &Config) -> Result<Client, KubeError> {
+    use kube::client::ConfigExt as _;
+    use tower::ServiceBuilder;
+    use tower_http::auth::AddAuthorizationLayer;
+
+    let token = bearer_token(&config.auth_info)?;
+    let https = config.rustls_https_connector().map_err(KubeError::Client)?;
+    let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build(https);
+    let service = ServiceBuilder::new()
+        .layer(config.base_uri_layer())
+        .option_layer(
+            token.map(|t| AddAuthorizationLayer::bearer(t.expose_secret()).as_sensitive(true)),
+        )
+        .map_err(tower::BoxError::from)
+        .service(http);
+    Ok(Client::new(service, config.default_namespace.clone()))
+}
+
+/// The bearer token of `auth`: inline or read once from its file (a hook is short; the
+/// kubelet rotates the projected token long before it expires). A client certificate needs
+/// none (the connector presents it); anything else is refused, named.
+fn bearer_token(auth: &kube::config::AuthInfo) -> Result<Option<SecretString>, KubeError> {
+    let unsupported = [
+        (auth.exec.is_some(), "exec plugin"),
+        (auth.auth_provider.is_some(), "auth provider"),
+        (auth.password.is_some(), "username and password"),
+        (auth.impersonate.is_some(), "impersonation"),
+    ];
+    if let Some((_, what)) = unsupported.iter().find(|(set, _)| *set) {
+        return Err(KubeError::Credentials(format!(
+            "{what} (a charm is given a service-account token)"
+        )));
+    }
+    if let Some(token) = &auth.token {
+        return Ok(Some(token.clone()));
+    }
+    match &auth.token_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|source| KubeError::TokenFile {
+                path: path.clone(),
+                source,
+            })?;
+            Ok(Some(SecretString::from(text.trim().to_owned())))
+        }
+        None => Ok(None),
+    }
+}
+
+/// A manifest (e.g. a `render` input file) that is neither a JSON nor a YAML encoding of the
+/// expected object.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    /// Not YAML (JSON is YAML, so this is the error for any text).
+    #[error("not JSON or YAML")]
+    Syntax(#[source] Box<serde_saphyr::Error>),
+    /// Well-formed, but not the expected object.
+    #[error("not the expected object")]
+    Shape(#[source] serde_json::Error),
+}
+
+/// Parses a Kubernetes object from JSON or YAML text.
+///
+/// Every typed decode goes through `serde_json::from_slice`, the same instantiation the API
+/// responses use: each further deserializer (a `&str` reader, `serde_json::Value`, YAML)
+/// would compile the whole k8s-openapi type tree once more into the charm binary (several
+/// hundred KiB each for a StatefulSet). YAML is therefore read as a JSON value first.
+pub fn parse_manifest<K: DeserializeOwned>(text: &str) -> Result<K, ManifestError> {
+    match serde_json::from_slice(text.as_bytes()) {
+        Ok(object) => Ok(object),
+        Err(json) if json.is_syntax() || json.is_eof() => {
+            let value: Value =
+                serde_saphyr::from_str(text).map_err(|e| ManifestError::Syntax(Box::new(e)))?;
+            from_json_value(&value).map_err(ManifestError::Shape)
+        }
+        Err(shape) => Err(ManifestError::Shape(shape)),
+    }
+}
+
+/// `serde_json::from_value` through bytes, for the reason given on [`parse_manifest`].
+pub fn from_json_value<K: DeserializeOwned>(value: &Value) -> Result<K, serde_json::Error> {
+    serde_json::from_slice(&serde_json::to_vec(value)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bearer_token_is_inline_or_read_once_from_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        std::fs::write(&file, "from-file\n").unwrap();
+        let inline = kube::config::AuthInfo {
+            token: Some(SecretString::from("inline")),
+            ..Default::default()
+        };
+        let token = bearer_token(&inline).unwrap().unwrap();
+        assert_eq!(token.expose_secret(), "inline");
+        let from_file = kube::config::AuthInfo {
+            token_file: Some(file.display().to_string()),
+            ..Default::default()
+        };
+        let token = bearer_token(&from_file).unwrap().unwrap();
+        assert_eq!(token.expose_secret(), "from-file");
+        assert!(
+            bearer_token(&kube::config::AuthInfo::default())
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn credentials_a_charm_is_never_given_are_refused_by_name() {
+        let missing = kube::config::AuthInfo {
+            token_file: Some("/nonexistent/token".into()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            bearer_token(&missing),
+            Err(KubeError::TokenFile { path, .. }) if path == "/nonexistent/token"
+        ));
+        let exec = kube::config::AuthInfo {
+            token: Some(SecretString::from("t")),
+            exec: Some(
+                serde_json::from_value(serde_json::json!({
+                    "apiVersion": "client.authentication.k8s.io/v1",
+                    "command": "gke-gcloud-auth-plugin"
+                }))
+                .unwrap(),
+            ),
+            ..Default::default()
+        };
+        let error = bearer_token(&exec).unwrap_err();
+        assert!(error.to_string().contains("exec plugin"), "{error}");
+        let basic = kube::config::AuthInfo {
+            username: Some("admin".into()),
+            password: Some(SecretString::from("pw")),
+            ..Default::default()
+        };
+        let error = bearer_token(&basic).unwrap_err();
+        assert!(
+            error.to_string().contains("username and password"),
+            "{error}"
+        );
+    }
 
     #[test]
     fn forbidden_message_names_the_permission_and_app() {

@@ -547,10 +547,14 @@ impl Model {
         Ok(())
     }
 
-    fn proxy_for(&mut self, app: &str) -> Result<String> {
+    /// The application's proxy: its https URL and the CA to trust.
+    fn proxy_for(&mut self, app: &str) -> Result<(String, Option<PathBuf>)> {
         if !self.proxies.contains_key(app) {
-            let proxy =
-                kube_testbed::FaultProxy::start_for(&self.admin_kubeconfig).map_err(cluster_err)?;
+            // The TLS side, with the API server's CA, as Juju gives a charm (in-cluster: https
+            // and the service account's ca.crt). Over plain HTTP kube would find no CA and load
+            // the host's whole trust store in every hook, which Juju never makes it do.
+            let cluster_dir = self.admin_kubeconfig.parent().unwrap_or(Path::new("."));
+            let proxy = kube_testbed::FaultProxy::start_in(cluster_dir).map_err(cluster_err)?;
             for (i, f) in self.st.faults.iter().enumerate() {
                 if f.app == app && f.rule.times != Some(0) {
                     let id = proxy.arm(f.rule.clone());
@@ -559,7 +563,11 @@ impl Model {
             }
             self.proxies.insert(app.to_owned(), proxy);
         }
-        Ok(self.proxies.get(app).map(|p| p.url()).unwrap_or_default())
+        let proxy = self.proxies.get(app);
+        Ok((
+            proxy.and_then(|p| p.https_url()).unwrap_or_default(),
+            proxy.and_then(|p| p.ca().map(Path::to_path_buf)),
+        ))
     }
 
     /// Counts fault hits into the persisted rules (a rule with `times` counts down).
@@ -580,7 +588,7 @@ impl Model {
 
     fn unit_env(&mut self, unit: &str) -> Result<UnitEnv> {
         let app = unit.split('/').next().unwrap_or(unit).to_owned();
-        let url = self.proxy_for(&app)?;
+        let (url, ca) = self.proxy_for(&app)?;
         let token = self
             .st
             .apps
@@ -599,7 +607,7 @@ impl Model {
         std::fs::create_dir_all(self.dir.join("identities"))
             .map_err(io_err(&self.dir.join("identities")))?;
         let kubeconfig = identity
-            .kubeconfig_for_server(&url, None, "proxy")
+            .kubeconfig_for_server(&url, ca.as_deref(), "proxy")
             .map_err(cluster_err)?;
         let unit_dir = self.unit_dir(unit);
         let workload_addrs = self

@@ -270,6 +270,11 @@ impl ProxyControl {
         self.https_url.clone()
     }
 
+    /// The CA file that verifies the TLS side, when there is one.
+    pub fn ca(&self) -> Option<&std::path::Path> {
+        self.ca.as_deref()
+    }
+
     /// Writes a kubeconfig for `identity` that goes through this proxy (TLS side when there
     /// is one, so kubectl works too), next to the identity's own as
     /// `<name>.proxy-<port>.kubeconfig`, and returns its path.
@@ -404,12 +409,18 @@ impl FaultProxy {
     /// proxied kubeconfig differs from a direct one only in its port. kubectl needs the TLS
     /// side: client-go sends bearer tokens over TLS only.
     pub fn start(cluster: &Cluster) -> Result<Self> {
-        let certs = cluster.dir().join("certs");
+        Self::start_in(cluster.dir())
+    }
+
+    /// [`FaultProxy::start`] for a cluster known by its directory only (e.g. one started by
+    /// another process): its `admin.kubeconfig` and `certs/`.
+    pub fn start_in(cluster_dir: &Path) -> Result<Self> {
+        let certs = cluster_dir.join("certs");
         let tls = Tls {
             cert: certs.join("apiserver.crt"),
             key: certs.join("apiserver.key"),
         };
-        Self::start_inner(cluster.admin_kubeconfig(), Some(&tls))
+        Self::start_inner(&cluster_dir.join("admin.kubeconfig"), Some(&tls))
     }
 
     /// Starts a plain-HTTP proxy in front of the server (and CA) named by `kubeconfig`; the

@@ -218,7 +218,12 @@ fn emulate(current: &StatefulSet, fields: &Value) -> Result<StatefulSet, Emulate
     for field in ["initContainers", "containers", "volumes"] {
         drop_empty(&mut merged, &["spec", "template", "spec"], field);
     }
-    serde_json::from_value(merged).map_err(EmulateError)
+    // Through bytes rather than `from_value`: the charms decode API responses with
+    // `from_slice`, and a second deserializer would compile the StatefulSet type tree into
+    // their binaries once more (hundreds of KiB).
+    serde_json::to_vec(&merged)
+        .and_then(|bytes| serde_json::from_slice(&bytes))
+        .map_err(EmulateError)
 }
 
 /// The API server omits empty lists and maps (Go `omitempty`): so must we.

@@ -65,7 +65,7 @@ pub async fn kube(
     let config =
         kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
             .await?;
-    Ok(Kube::from_config(config, namespace, OURS, budget, policy)?)
+    Ok(Kube::from_config(&config, namespace, OURS, budget, policy)?)
 }
 
 /// Runs `f` on a fresh current-thread runtime (one per sub-case, as one per hook).
