@@ -138,6 +138,8 @@ async fn exchange(
             addr: addr.to_owned(),
             source,
         })?;
+    // A GET is one small write; no reason to let Nagle hold any of it back.
+    let _ = stream.set_nodelay(true);
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(http_err)?;

@@ -971,7 +971,14 @@ fn lean_client(config: &Config) -> Result<Client, KubeError> {
     use tower_http::auth::AddAuthorizationLayer;
 
     let token = bearer_token(&config.auth_info)?;
-    let https = config.rustls_https_connector().map_err(KubeError::Client)?;
+    // TCP_NODELAY, as Go's client and server set it: a request written in pieces (headers,
+    // body, TLS records) must not wait ~40 ms for the server's delayed ACK.
+    let mut tcp = hyper_util::client::legacy::connect::HttpConnector::new();
+    tcp.enforce_http(false);
+    tcp.set_nodelay(true);
+    let https = config
+        .rustls_https_connector_with_connector(tcp)
+        .map_err(KubeError::Client)?;
     let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build(https);
     let service = ServiceBuilder::new()

@@ -89,6 +89,8 @@ impl Endpoint {
                         break;
                     }
                     if let Ok(stream) = conn {
+                        // As gluetun's control server (Go sets TCP_NODELAY on every connection).
+                        let _ = stream.set_nodelay(true);
                         let _ = serve_one(stream, &unit, &container, port, &shared);
                     }
                 }

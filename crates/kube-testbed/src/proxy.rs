@@ -615,6 +615,9 @@ fn serve(
             else {
                 continue;
             };
+            // As the API server's own sockets (Go sets TCP_NODELAY on every connection): with
+            // Nagle, a response written in pieces waits for the client's delayed ACK, ~40 ms.
+            let _ = stream.set_nodelay(true);
             let client = client.clone();
             let control = control.clone();
             let acceptor = tls.as_ref().map(|(_, a)| a.clone()).filter(|_| is_tls);
