@@ -102,13 +102,27 @@ impl Juju {
         if outcome.unit.level == StatusLevel::Error {
             return Err(FinishError::ErrorStatus(outcome.unit.message));
         }
-        self.tools
-            .status_set(&outcome.unit, false)
-            .map_err(FinishError::SetUnitStatus)?;
-        if self.is_leader().map_err(FinishError::CheckLeader)? {
-            if outcome.app.level == StatusLevel::Error {
-                return Err(FinishError::ErrorStatus(outcome.app.message));
-            }
+        if !self.is_leader().map_err(FinishError::CheckLeader)? {
+            return self
+                .tools
+                .status_set(&outcome.unit, false)
+                .map_err(FinishError::SetUnitStatus);
+        }
+        // The leader reads both statuses with one tool call and sets only what differs: a
+        // steady hook then runs one tool instead of two. If the read fails, both are set.
+        let current = self.tools.status_get_application().ok();
+        let unit_now = current
+            .as_ref()
+            .and_then(|c| c.units.get(&self.ctx.unit_name).cloned().flatten());
+        if unit_now.as_ref() != Some(&outcome.unit) {
+            self.tools
+                .status_set(&outcome.unit, false)
+                .map_err(FinishError::SetUnitStatus)?;
+        }
+        if outcome.app.level == StatusLevel::Error {
+            return Err(FinishError::ErrorStatus(outcome.app.message));
+        }
+        if current.and_then(|c| c.application).as_ref() != Some(&outcome.app) {
             self.tools
                 .status_set(&outcome.app, true)
                 .map_err(FinishError::SetAppStatus)?;

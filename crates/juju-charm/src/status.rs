@@ -38,6 +38,19 @@ impl StatusLevel {
             Self::Error => "error",
         }
     }
+
+    /// The level named `name` (what `status-get` prints), if it is one of these.
+    pub fn parse(name: &str) -> Option<Self> {
+        [
+            Self::Active,
+            Self::Waiting,
+            Self::Maintenance,
+            Self::Blocked,
+            Self::Error,
+        ]
+        .into_iter()
+        .find(|level| level.as_str() == name)
+    }
 }
 
 impl fmt::Display for StatusLevel {

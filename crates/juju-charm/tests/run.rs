@@ -59,12 +59,13 @@ fn status_is_set_once_for_unit_and_app_on_the_leader() {
         })
     );
     let argvs = fake.argvs();
+    // No status-get answer (the fake prints nothing): both are set.
     assert_eq!(
         tools_called(&fake),
-        ["is-leader", "status-set", "status-set"]
+        ["is-leader", "status-get", "status-set", "status-set"]
     );
     assert_eq!(
-        argvs[1],
+        argvs[2],
         [
             "status-set",
             "--application=False",
@@ -74,7 +75,7 @@ fn status_is_set_once_for_unit_and_app_on_the_leader() {
         ]
     );
     assert_eq!(
-        argvs[2],
+        argvs[3],
         [
             "status-set",
             "--application=True",
@@ -94,7 +95,59 @@ fn non_leader_sets_only_unit_status() {
         Ok::<(), ApplyError>(())
     });
     assert_eq!(outcome, Outcome::Done);
-    assert_eq!(tools_called(&fake), ["status-set", "is-leader"]);
+    assert_eq!(tools_called(&fake), ["is-leader", "status-set"]);
+}
+
+/// `status-get --application` as Juju 3.6 prints it.
+fn status_get_answer(app: (&str, &str), unit: (&str, &str)) -> String {
+    serde_json::json!({"application-status": {
+        "status": app.0, "message": app.1, "status-data": {},
+        "units": {"gluetun/0": {"status": unit.0, "message": unit.1, "status-data": {}}}
+    }})
+    .to_string()
+}
+
+#[test]
+fn leader_sets_only_the_statuses_that_differ() {
+    let run = |answer: String| {
+        let (fake, tools) = setup();
+        fake.reply("is-leader", "true");
+        fake.reply("status-get", &answer);
+        let outcome = run_hook(ctx("hooks/update-status"), tools, |juju, _| {
+            juju.add_status(Status::active("VPN connected"));
+            Ok::<(), ApplyError>(())
+        });
+        assert_eq!(outcome, Outcome::Done);
+        fake.argvs()
+    };
+    let steady = run(status_get_answer(
+        ("active", "VPN connected"),
+        ("active", "VPN connected"),
+    ));
+    assert_eq!(
+        steady[1],
+        [
+            "status-get",
+            "--application=True",
+            "--include-data",
+            "--format=json"
+        ]
+    );
+    assert_eq!(steady.len(), 2, "nothing set when both hold: {steady:?}");
+
+    let unit_differs = run(status_get_answer(
+        ("active", "VPN connected"),
+        ("waiting", "VPN connecting"),
+    ));
+    assert_eq!(unit_differs.len(), 3, "{unit_differs:?}");
+    assert_eq!(unit_differs[2][1], "--application=False");
+
+    let app_unknown = run(status_get_answer(
+        ("unknown", ""),
+        ("active", "VPN connected"),
+    ));
+    assert_eq!(app_unknown.len(), 3, "{app_unknown:?}");
+    assert_eq!(app_unknown[2][1], "--application=True");
 }
 
 #[test]
@@ -163,7 +216,7 @@ fn failing_status_set_or_leader_check_retries() {
         Ok::<(), ApplyError>(())
     });
     assert_eq!(outcome, Outcome::Retry);
-    assert_eq!(tools_called(&fake), ["status-set", "is-leader"]);
+    assert_eq!(tools_called(&fake), ["is-leader"]);
 }
 
 #[test]

@@ -43,6 +43,15 @@ impl fmt::Display for LogLevel {
     }
 }
 
+/// What [`Tools::status_get_application`] reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplicationStatus {
+    /// The application's status.
+    pub application: Option<Status>,
+    /// Each unit's, by unit name.
+    pub units: std::collections::BTreeMap<String, Option<Status>>,
+}
+
 impl Tools {
     /// Sets the unit's (or, with `app`, the application's; leader only) status:
     /// `status-set --application=<True|False> <level> -- <message>`, the form ops uses
@@ -62,6 +71,45 @@ impl Tools {
         };
         let args = argv([application, status.level.as_str(), "--", &status.message]);
         self.run(TOOL, &args).map(drop)
+    }
+
+    /// The application's status and its units' (leader only):
+    /// `status-get --application=True --include-data --format=json`. A level this runtime
+    /// does not know (e.g. `unknown` before any status was set) reads as `None`.
+    pub fn status_get_application(&self) -> Result<ApplicationStatus, ToolError> {
+        #[derive(serde::Deserialize)]
+        struct Entry {
+            status: String,
+            #[serde(default)]
+            message: String,
+        }
+        #[derive(serde::Deserialize)]
+        struct App {
+            #[serde(flatten)]
+            status: Entry,
+            #[serde(default)]
+            units: std::collections::BTreeMap<String, Entry>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Answer {
+            #[serde(rename = "application-status")]
+            application: App,
+        }
+        let to_status =
+            |e: Entry| StatusLevel::parse(&e.status).map(|level| Status::new(level, e.message));
+        let answer: Answer = self.run_json(
+            "status-get",
+            &argv(["--application=True", "--include-data", "--format=json"]),
+        )?;
+        Ok(ApplicationStatus {
+            application: to_status(answer.application.status),
+            units: answer
+                .application
+                .units
+                .into_iter()
+                .map(|(unit, e)| (unit, to_status(e)))
+                .collect(),
+        })
     }
 
     /// The workload version shown in `juju status`: `application-version-set -- <version>`.
