@@ -254,6 +254,20 @@ pub fn fresh_api_key() -> Result<SecretString, GatherError> {
     Ok(SecretString::new(URL_SAFE_NO_PAD.encode(bytes)))
 }
 
+/// The one field of the DNS Service we read: decoding a whole `Service` would compile its
+/// type tree into the binary for one string.
+#[derive(serde::Deserialize)]
+struct ServiceIp {
+    spec: Option<ServiceIpSpec>,
+}
+
+/// See [`ServiceIp`].
+#[derive(serde::Deserialize)]
+struct ServiceIpSpec {
+    #[serde(rename = "clusterIP")]
+    cluster_ip: Option<String>,
+}
+
 async fn read_cluster(kube: &Kube, app: &AppName) -> Result<Cluster, GatherError> {
     let forbidden = |e: &KubeError| e.blocked_message().map(Cluster::Forbidden);
     let statefulset = match kube.get::<StatefulSet>(app.as_str()).await {
@@ -267,7 +281,10 @@ async fn read_cluster(kube: &Kube, app: &AppName) -> Result<Cluster, GatherError
     };
     let mut dns_ip = None;
     for name in DNS_SERVICES {
-        match kube.get_in::<Service>(Some(DNS_NAMESPACE), name).await {
+        match kube
+            .get_in_as::<Service, ServiceIp>(Some(DNS_NAMESPACE), name)
+            .await
+        {
             Ok(service) => {
                 dns_ip = service
                     .and_then(|s| s.spec)

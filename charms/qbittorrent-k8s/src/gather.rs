@@ -14,7 +14,7 @@ use juju_charm::pebble::{Pebble, PebbleError};
 use juju_charm::tools::ToolError;
 use juju_charm::tools::secret::{Revision, SecretRef};
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{ConfigMap, Pod};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, PodTemplateSpec};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::core::{ApiResource, DynamicObject};
 use ring::rand::SecureRandom;
@@ -116,7 +116,12 @@ pub async fn gather(
     } else {
         Cluster::NotRead
     };
-    let pod = match kube.get::<Pod>(&format!("{app}-{unit_number}")).await {
+    // Only the Pod's metadata and spec are compared: read as a PodTemplateSpec (already
+    // decoded for the StatefulSet), the Pod's status types never enter the binary.
+    let pod = match kube
+        .get_as::<Pod, PodTemplateSpec>(&format!("{app}-{unit_number}"))
+        .await
+    {
         Ok(pod) => PodView::Read(pod.map(Box::new)),
         Err(e) => match e.blocked_message() {
             Some(message) => PodView::Forbidden(message),

@@ -18,7 +18,7 @@ use juju_charm::Status;
 use juju_charm::pebble::{Layer, Plan as PebblePlan, Startup};
 use juju_charm::tools::ports::{Port, Protocol};
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{ConfigMap, Container, Pod};
+use k8s_openapi::api::core::v1::{ConfigMap, Container, PodTemplateSpec};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use serde_json::Value;
 use vpn_gateway_iface::client::{
@@ -133,7 +133,7 @@ pub struct Live {
 #[derive(Debug, Clone)]
 pub enum PodView {
     /// Read (`None`: absent).
-    Read(Option<Box<Pod>>),
+    Read(Option<Box<PodTemplateSpec>>),
     /// 403: the Blocked message.
     Forbidden(String),
 }
@@ -496,8 +496,8 @@ fn routed(inputs: &Inputs, owner: &Owner, provider: &Provider) -> Result<(), Sta
 
 /// Whether the running Pod carries our routing for this data: our init container and
 /// sidecar (image, command, env) and the client hash annotation with the desired hash.
-pub fn pod_routed(pod: &Pod, additions: &PodAdditions) -> bool {
-    let annotations = pod.metadata.annotations.as_ref();
+pub fn pod_routed(pod: &PodTemplateSpec, additions: &PodAdditions) -> bool {
+    let annotations = pod.metadata.as_ref().and_then(|m| m.annotations.as_ref());
     let annotated = additions
         .annotations
         .iter()

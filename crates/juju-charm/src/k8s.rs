@@ -113,10 +113,13 @@ pub enum KubeError {
     /// The client could not be built from the configuration.
     #[error("cannot build the Kubernetes client")]
     Client(#[source] kube::Error),
-    /// The configuration's credentials are not a bearer token (or token file) or a client
-    /// certificate, the only kinds a charm is given (see [`Kube::from_config`]).
+    /// The configuration asks for something a charm is never given: credentials other than a
+    /// bearer token (or token file), or skipping TLS verification (see [`Kube::from_config`]).
     #[error("unsupported Kubernetes credentials: {0}")]
     Credentials(String),
+    /// The configuration's CA could not be used.
+    #[error("cannot set up TLS to the Kubernetes API")]
+    Tls(#[source] rustls::Error),
     /// The configuration's token file could not be read.
     #[error("cannot read the Kubernetes token file {path}")]
     TokenFile {
@@ -366,12 +369,12 @@ impl Kube {
     /// Builds the client from an explicit configuration (e.g. a kubeconfig file read by a
     /// test or the simulator).
     ///
-    /// The stack is kube's own parts (its rustls connector with the configuration's CA and
-    /// client certificate, its base-URI layer) plus tower-http's bearer-token layer, instead
-    /// of `Client::try_from(config)`: Juju gives a charm a service-account token and nothing
-    /// else, and kube's general authentication (exec plugins, OIDC, auth providers read with
-    /// JSONPath) and tracing layers would be most of a megabyte of the charm binary, never
-    /// run (docs/adr/0023). There is no retry layer (ours, in [`Kube::execute`], keeps to the
+    /// The stack is hyper-rustls trusting exactly the configuration's CA, kube's base-URI
+    /// layer and tower-http's bearer-token layer, instead of `Client::try_from(config)`:
+    /// Juju gives a charm a CA and a service-account token and nothing else, and kube's
+    /// general authentication (exec plugins, OIDC, auth providers read with JSONPath), trust
+    /// store fallback and tracing layers would be most of a megabyte of the charm binary,
+    /// never run (docs/adr/0023). There is no retry layer (ours, in [`Kube::execute`], keeps to the
     /// hook's budget) and no timeout layer (every request has ours).
     pub fn from_config(
         config: &Config,
@@ -452,6 +455,19 @@ impl Kube {
             .await
     }
 
+    /// Reads `name` of kind `K`, decoded as `T`, a projection of `K` with only the fields
+    /// the caller needs (fields `T` lacks are skipped unread). Each kind decoded in full
+    /// compiles its whole type tree into the binary; a projection onto types already decoded
+    /// elsewhere (e.g. a Pod as a `PodTemplateSpec`) compiles nothing new.
+    pub async fn get_as<K, T>(&self, name: &str) -> Result<Option<T>, KubeError>
+    where
+        K: Resource,
+        K::DynamicType: Default,
+        T: DeserializeOwned,
+    {
+        self.get_in_as::<K, T>(Some(&self.namespace), name).await
+    }
+
     /// Reads `name` in `namespace` (`None` for cluster-scoped kinds); `None` when absent.
     pub async fn get_in<K>(
         &self,
@@ -462,8 +478,22 @@ impl Kube {
         K: Resource + DeserializeOwned,
         K::DynamicType: Default,
     {
+        self.get_in_as::<K, K>(namespace, name).await
+    }
+
+    /// [`Kube::get_as`] in `namespace` (`None` for cluster-scoped kinds).
+    pub async fn get_in_as<K, T>(
+        &self,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Option<T>, KubeError>
+    where
+        K: Resource,
+        K::DynamicType: Default,
+        T: DeserializeOwned,
+    {
         let dt = K::DynamicType::default();
-        self.get_at::<K>(&Self::target::<K>(&dt, namespace, name))
+        self.get_at::<T>(&Self::target::<K>(&dt, namespace, name))
             .await
     }
 
@@ -966,7 +996,6 @@ fn decode<K: DeserializeOwned>(body: &[u8]) -> Result<K, Failure> {
 
 /// The client [`Kube::from_config`] describes.
 fn lean_client(config: &Config) -> Result<Client, KubeError> {
-    use kube::client::ConfigExt as _;
     use tower::ServiceBuilder;
     use tower_http::auth::AddAuthorizationLayer;
 
@@ -976,13 +1005,24 @@ fn lean_client(config: &Config) -> Result<Client, KubeError> {
     let mut tcp = hyper_util::client::legacy::connect::HttpConnector::new();
     tcp.enforce_http(false);
     tcp.set_nodelay(true);
-    let https = config
-        .rustls_https_connector_with_connector(tcp)
-        .map_err(KubeError::Client)?;
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls_config(config)?)
+        .https_or_http();
+    let https = match &config.tls_server_name {
+        Some(name) => {
+            let name = rustls::pki_types::ServerName::try_from(name.clone()).map_err(|e| {
+                KubeError::Credentials(format!("invalid tls-server-name {name:?}: {e}"))
+            })?;
+            https.with_server_name_resolver(hyper_rustls::FixedServerNameResolver::new(name))
+        }
+        None => https,
+    };
     let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build(https);
+        .build(https.enable_http1().wrap_connector(tcp));
     let service = ServiceBuilder::new()
-        .layer(config.base_uri_layer())
+        .layer(kube::client::middleware::BaseUriLayer::new(
+            config.cluster_url.clone(),
+        ))
         .option_layer(
             token.map(|t| AddAuthorizationLayer::bearer(t.expose_secret()).as_sensitive(true)),
         )
@@ -991,9 +1031,38 @@ fn lean_client(config: &Config) -> Result<Client, KubeError> {
     Ok(Client::new(service, config.default_namespace.clone()))
 }
 
+/// TLS that trusts exactly the configuration's CA (in-cluster: the service account's
+/// `ca.crt`, read once per hook). kube's own connector would also resolve exec-plugin client
+/// certificates, which links its whole authentication module; a charm presents a token.
+fn tls_config(config: &Config) -> Result<rustls::ClientConfig, KubeError> {
+    let auth = &config.auth_info;
+    if config.accept_invalid_certs {
+        return Err(KubeError::Credentials(
+            "insecure-skip-tls-verify (the API server is always verified)".to_owned(),
+        ));
+    }
+    if auth.client_certificate.is_some() || auth.client_certificate_data.is_some() {
+        return Err(KubeError::Credentials(
+            "client certificate (a charm is given a service-account token)".to_owned(),
+        ));
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    for der in config.root_cert.iter().flatten() {
+        roots
+            .add(rustls::pki_types::CertificateDer::from(der.clone()))
+            .map_err(KubeError::Tls)?;
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(KubeError::Tls)?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
 /// The bearer token of `auth`: inline or read once from its file (a hook is short; the
-/// kubelet rotates the projected token long before it expires). A client certificate needs
-/// none (the connector presents it); anything else is refused, named.
+/// kubelet rotates the projected token long before it expires). No credentials at all is
+/// allowed (the API server then answers 401/403); anything else is refused, named.
 fn bearer_token(auth: &kube::config::AuthInfo) -> Result<Option<SecretString>, KubeError> {
     let unsupported = [
         (auth.exec.is_some(), "exec plugin"),
@@ -1082,6 +1151,25 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
+    }
+
+    #[test]
+    fn tls_is_verified_against_the_configured_ca_only() {
+        let url: http::Uri = "https://127.0.0.1:6443".parse().unwrap();
+        let mut insecure = Config::new(url.clone());
+        insecure.accept_invalid_certs = true;
+        let error = tls_config(&insecure).unwrap_err();
+        assert!(
+            error.to_string().contains("insecure-skip-tls-verify"),
+            "{error}"
+        );
+        let mut cert = Config::new(url.clone());
+        cert.auth_info.client_certificate_data = Some("LS0t".into());
+        let error = tls_config(&cert).unwrap_err();
+        assert!(error.to_string().contains("client certificate"), "{error}");
+        let mut garbage_ca = Config::new(url);
+        garbage_ca.root_cert = Some(vec![b"not DER".to_vec()]);
+        assert!(matches!(tls_config(&garbage_ca), Err(KubeError::Tls(_))));
     }
 
     #[test]

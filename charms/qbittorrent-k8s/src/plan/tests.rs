@@ -2,7 +2,7 @@
 
 use juju_charm::StatusLevel;
 use juju_charm::pebble::Plan as PebblePlan;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::PodTemplateSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::json;
 
@@ -119,16 +119,15 @@ fn apply_steps(live: &mut Live, steps: &[KubeStep]) {
 }
 
 /// The Pod the StatefulSet controller would create from `ss`.
-fn pod_from(ss: &StatefulSet) -> Pod {
+fn pod_from(ss: &StatefulSet) -> PodTemplateSpec {
     let template = ss.spec.as_ref().unwrap().template.clone();
-    Pod {
-        metadata: ObjectMeta {
+    PodTemplateSpec {
+        metadata: Some(ObjectMeta {
             name: Some(format!("{APP}-0")),
             annotations: template.metadata.and_then(|m| m.annotations),
             ..ObjectMeta::default()
-        },
+        }),
         spec: Some(template.spec.unwrap_or_default()),
-        status: None,
     }
 }
 
