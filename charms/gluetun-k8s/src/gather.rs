@@ -166,7 +166,6 @@ pub async fn gather(juju: &mut Juju, hook: &Hook) -> Result<Gathered, GatherErro
     inputs.api_key = Some(read_api_key(juju)?);
 
     let kube = Kube::connect(inputs.model.as_str(), FIELD_MANAGER, KUBE_BUDGET)
-        .await
         .map_err(GatherError::Connect)?;
     let cluster = read_cluster(&kube, &inputs.app).await?;
     let proceed = matches!(

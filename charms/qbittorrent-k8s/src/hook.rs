@@ -53,9 +53,7 @@ pub fn run(juju: &mut Juju, hook: &Hook) -> Result<(), HookError> {
                 .map_err(|e| HookError::Action(Box::new(e)));
         }
         let model = juju.context().model_name.clone();
-        let kube = Kube::connect(&model, FIELD_MANAGER, BUDGET)
-            .await
-            .map_err(HookError::ConnectKube)?;
+        let kube = Kube::connect(&model, FIELD_MANAGER, BUDGET).map_err(HookError::ConnectKube)?;
         let rng = SystemRandom::new();
         let inputs = gather(juju, hook, &kube, &pebble, &rng)
             .await

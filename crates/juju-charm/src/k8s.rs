@@ -107,9 +107,10 @@ pub enum Failure {
 /// failed.
 #[derive(Debug, thiserror::Error)]
 pub enum KubeError {
-    /// No usable client configuration (neither in-cluster nor `KUBECONFIG`).
+    /// No in-cluster configuration (`KUBERNETES_SERVICE_HOST`/`PORT` and the pod's
+    /// service-account token, CA and namespace), which Juju always gives a charm.
     #[error("cannot configure the Kubernetes client")]
-    Configure(#[source] kube::config::InferConfigError),
+    Configure(#[source] kube::config::InClusterError),
     /// The client could not be built from the configuration.
     #[error("cannot build the Kubernetes client")]
     Client(#[source] kube::Error),
@@ -341,26 +342,28 @@ impl Debug for Kube {
 }
 
 impl Kube {
-    /// Connects with the inferred configuration: `KUBECONFIG` (what the simulator gives) or
-    /// the pod's service account (what Juju gives). `budget` is the total time all requests
+    /// Connects with the pod's in-cluster configuration, what Juju gives a charm (and the
+    /// simulator too): `KUBERNETES_SERVICE_HOST`/`PORT` and the service account's token, CA
+    /// and namespace. A kubeconfig is not read: its parser would be a tenth of the charm
+    /// binary, never used under Juju (docs/adr/0023). `budget` is the total time all requests
     /// of this hook may take, retries included.
-    pub async fn connect(
+    pub fn connect(
         namespace: &str,
         field_manager: &str,
         budget: Duration,
     ) -> Result<Self, KubeError> {
-        Self::connect_with(namespace, field_manager, budget, RetryPolicy::default()).await
+        Self::connect_with(namespace, field_manager, budget, RetryPolicy::default())
     }
 
     /// [`Kube::connect`] with explicit retry bounds.
-    pub async fn connect_with(
+    pub fn connect_with(
         namespace: &str,
         field_manager: &str,
         budget: Duration,
         policy: RetryPolicy,
     ) -> Result<Self, KubeError> {
         let deadline = Instant::now() + budget;
-        let config = Config::infer().await.map_err(KubeError::Configure)?;
+        let config = Config::incluster().map_err(KubeError::Configure)?;
         let mut kube = Self::from_config(&config, namespace, field_manager, budget, policy)?;
         kube.deadline = deadline;
         Ok(kube)

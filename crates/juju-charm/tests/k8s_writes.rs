@@ -36,23 +36,43 @@ fn writes_on_a_real_api_server() -> TestResult {
     owned_objects_are_applied_only_when_changed(&bed)?;
     network_policy_and_other_namespaces(&bed)?;
     cilium_policy_as_a_dynamic_object(&bed)?;
-    connect_infers_the_kubeconfig(&bed)?;
+    connect_reads_the_in_cluster_config(&bed)?;
     Ok(())
 }
 
 /// Env vars the parent passes to [`connect_child`].
 const CHILD_NAMESPACE: &str = "JUJU_CHARM_TEST_CONNECT_NAMESPACE";
 
-/// `Kube::connect` reads `KUBECONFIG` (what the simulator gives a charm). Environment changes
-/// are process-wide (and `unsafe` in edition 2024), so the check runs in a child process: this
-/// test binary again, running only [`connect_child`] with `KUBECONFIG` set.
-fn connect_infers_the_kubeconfig(bed: &Bed) -> TestResult {
+/// `Kube::connect` reads the pod's in-cluster configuration, as Juju gives it: the
+/// `KUBERNETES_SERVICE_*` variables and the service-account files at their fixed path.
+/// Environment and mounts are process-wide, so the check runs in a child process (this test
+/// binary again, running only [`connect_child`]) in its own mount namespace, where a
+/// service-account directory for the admin identity is bound over the fixed path, exactly as
+/// the simulator does for a hook. Needs root and util-linux's `unshare` (as the simulator).
+fn connect_reads_the_in_cluster_config(bed: &Bed) -> TestResult {
+    const SA_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
     let ns = "connect";
     bed.cluster.create_namespace(ns)?;
     bed.proxy.clear_log();
-    let mut child = std::process::Command::new(std::env::current_exe()?)
+    let sa = tempfile::tempdir()?;
+    std::fs::write(sa.path().join("token"), &bed.cluster.admin().token)?;
+    std::fs::copy(bed.cluster.ca_file(), sa.path().join("ca.crt"))?;
+    std::fs::write(sa.path().join("namespace"), ns)?;
+    std::fs::create_dir_all(SA_DIR)?; // the mount point; nothing is written into it
+    let https = bed.proxy.https_url().ok_or("the proxy has a TLS side")?;
+    let (host, port) = https
+        .trim_start_matches("https://")
+        .rsplit_once(':')
+        .ok_or("host:port")?;
+    let mut child = std::process::Command::new("/usr/bin/unshare")
+        .args(["--mount", "--propagation", "private", "--", "/bin/sh", "-c"])
+        .arg(format!("mount --bind \"$0\" {SA_DIR} && exec \"$@\""))
+        .arg(sa.path())
+        .arg(std::env::current_exe()?)
         .args(["--exact", "connect_child", "--ignored", "--test-threads=1"])
-        .env("KUBECONFIG", &bed.admin_via_proxy)
+        .env_remove("KUBECONFIG")
+        .env("KUBERNETES_SERVICE_HOST", host)
+        .env("KUBERNETES_SERVICE_PORT", port)
         .env(CHILD_NAMESPACE, ns)
         .stdout(std::process::Stdio::null())
         .spawn()?;
@@ -69,7 +89,7 @@ fn connect_infers_the_kubeconfig(bed: &Bed) -> TestResult {
         std::thread::sleep(Duration::from_millis(50)); // bounded polling of the child's exit
     };
     assert!(status.success(), "connect child failed: {status}");
-    // Its requests went through the proxy named by KUBECONFIG, in the namespace it was given.
+    // Its requests went through the proxy named by the environment, in the namespace given.
     let log = bed.proxy.log();
     assert!(
         log.iter()
@@ -80,13 +100,13 @@ fn connect_infers_the_kubeconfig(bed: &Bed) -> TestResult {
 }
 
 #[test]
-#[ignore = "run in a child process by writes_on_a_real_api_server, with KUBECONFIG set"]
+#[ignore = "run in a child process by writes_on_a_real_api_server, in-cluster"]
 fn connect_child() -> TestResult {
     let Ok(ns) = std::env::var(CHILD_NAMESPACE) else {
         return Ok(()); // run by hand without the parent's environment: nothing to check
     };
     run(async {
-        let kube = juju_charm::k8s::Kube::connect(&ns, OURS, BUDGET).await?;
+        let kube = juju_charm::k8s::Kube::connect(&ns, OURS, BUDGET)?;
         assert_eq!(
             (kube.namespace(), kube.field_manager()),
             (ns.as_str(), OURS)

@@ -586,6 +586,46 @@ impl Model {
         }
     }
 
+    /// The application's service-account directory (`token`, `ca.crt`, `namespace`) and the
+    /// proxy's host and port, as Kubernetes gives a pod.
+    fn service_account(
+        &self,
+        app: &str,
+        identity: &kube_testbed::Identity,
+        url: &str,
+        ca: Option<&Path>,
+    ) -> Result<Option<crate::runner::ServiceAccount>> {
+        let (Some(ca), Some((host, port))) = (
+            ca,
+            url.strip_prefix("https://")
+                .and_then(|a| a.rsplit_once(':')),
+        ) else {
+            return Ok(None);
+        };
+        let Ok(port) = port.parse::<u16>() else {
+            return Ok(None);
+        };
+        let dir = self
+            .dir
+            .join("identities")
+            .join(format!("{app}.serviceaccount"));
+        std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        let ca_pem = std::fs::read(ca).map_err(io_err(ca))?;
+        for (name, content) in [
+            ("token", identity.token.as_bytes()),
+            ("ca.crt", ca_pem.as_slice()),
+            ("namespace", identity.namespace.as_bytes()),
+        ] {
+            let path = dir.join(name);
+            std::fs::write(&path, content).map_err(io_err(&path))?;
+        }
+        Ok(Some(crate::runner::ServiceAccount {
+            dir,
+            host: host.to_owned(),
+            port,
+        }))
+    }
+
     fn unit_env(&mut self, unit: &str) -> Result<UnitEnv> {
         let app = unit.split('/').next().unwrap_or(unit).to_owned();
         let (url, ca) = self.proxy_for(&app)?;
@@ -609,6 +649,7 @@ impl Model {
         let kubeconfig = identity
             .kubeconfig_for_server(&url, ca.as_deref(), "proxy")
             .map_err(cluster_err)?;
+        let service_account = self.service_account(&app, &identity, &url, ca.as_deref())?;
         let unit_dir = self.unit_dir(unit);
         let workload_addrs = self
             .endpoints
@@ -625,6 +666,7 @@ impl Model {
             agent_dir: unit_dir.join("agent"),
             pebble_dir: unit_dir.join("containers"),
             kubeconfig: Some(kubeconfig),
+            service_account,
             workload_addrs,
         })
     }

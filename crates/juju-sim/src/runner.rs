@@ -17,6 +17,13 @@
 //! path in `CHARMARR_PEBBLE_DIR`. Without root (or without `unshare`), hooks run without the
 //! namespace and only `CHARMARR_PEBBLE_DIR` points at Pebble (recorded in the hook record).
 //!
+//! Kubernetes: the same namespace binds the application's service-account directory (token,
+//! `ca.crt`, namespace) onto [`SERVICE_ACCOUNT_DIR`] and the environment carries
+//! `KUBERNETES_SERVICE_HOST`/`PORT` (the fault proxy's TLS side), which is all Juju gives a
+//! charm and all our runtime reads. Without the namespace, charms that read in-cluster
+//! configuration (ours) cannot reach the API server; `KUBECONFIG` is still set for tools and
+//! test charms.
+//!
 //! Each hook runs in its own process group. When the hook exits, whatever it left running in
 //! that group is killed (Juju would leave it running in the charm container until the pod
 //! restarts; here nothing may outlive the simulator); a hook running longer than
@@ -83,6 +90,22 @@ pub const TOOL_NAMES: &[&str] = &[
 
 /// The mount point ops expects Pebble sockets under.
 pub const CHARM_CONTAINERS: &str = "/charm/containers";
+
+/// Where a pod's service-account token, CA and namespace are (what kube's and lightkube's
+/// in-cluster configurations read): each hook gets its application's mounted here.
+pub const SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+/// An application's in-cluster identity, as Kubernetes gives it to a pod.
+#[derive(Debug, Clone)]
+pub struct ServiceAccount {
+    /// The directory with `token`, `ca.crt` and `namespace`, mounted on
+    /// [`SERVICE_ACCOUNT_DIR`] in the hook's mount namespace.
+    pub dir: PathBuf,
+    /// `KUBERNETES_SERVICE_HOST`.
+    pub host: String,
+    /// `KUBERNETES_SERVICE_PORT`.
+    pub port: u16,
+}
 
 /// Errors while running a hook (not the hook failing: that is an exit code).
 #[derive(Debug, thiserror::Error)]
@@ -170,6 +193,9 @@ pub struct UnitEnv {
     pub pebble_dir: PathBuf,
     /// The kubeconfig of the application's identity (pointing at the fault proxy).
     pub kubeconfig: Option<PathBuf>,
+    /// The same identity in-cluster (what Juju's charms use), mounted when hooks run in
+    /// their own mount namespace.
+    pub service_account: Option<ServiceAccount>,
     /// Workload endpoints: (container, port) → `127.0.0.1:<port>`.
     pub workload_addrs: BTreeMap<(String, u16), String>,
 }
@@ -214,7 +240,8 @@ pub struct HookOutcome {
 }
 
 /// Whether hooks can run in their own mount namespace (root and `unshare` present), and
-/// `/charm/containers` exists (created here, empty, if absent).
+/// `/charm/containers` and [`SERVICE_ACCOUNT_DIR`] exist as mount points (created here, empty,
+/// if absent; nothing is ever written into them on the host).
 pub fn namespaces_available() -> bool {
     let root = std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
         s.lines()
@@ -224,7 +251,9 @@ pub fn namespaces_available() -> bool {
     if !root || !Path::new("/usr/bin/unshare").exists() {
         return false;
     }
-    Path::new(CHARM_CONTAINERS).is_dir() || std::fs::create_dir_all(CHARM_CONTAINERS).is_ok()
+    [CHARM_CONTAINERS, SERVICE_ACCOUNT_DIR]
+        .iter()
+        .all(|d| Path::new(d).is_dir() || std::fs::create_dir_all(d).is_ok())
 }
 
 /// Makes `<dir>/<tool>` links to the `juju-sim-tool` binary for every tool name.
@@ -307,6 +336,10 @@ pub fn hook_env(env: &UnitEnv, ctx: &HookContext, context_id: &str) -> Vec<(Stri
     set("TERM", "tmux-256color".to_owned());
     if let Some(kc) = &env.kubeconfig {
         set("KUBECONFIG", kc.display().to_string());
+    }
+    if let Some(sa) = &env.service_account {
+        set("KUBERNETES_SERVICE_HOST", sa.host.clone());
+        set("KUBERNETES_SERVICE_PORT", sa.port.to_string());
     }
     set("CHARMARR_PEBBLE_DIR", env.pebble_dir.display().to_string());
     for ((container, port), addr) in &env.workload_addrs {
@@ -439,10 +472,22 @@ pub fn run_hook(
     let use_ns = namespaces_available();
     let mut cmd = if use_ns {
         let mut c = Command::new("/usr/bin/unshare");
-        c.args(["--mount", "--propagation", "private", "--", "/bin/sh", "-c"])
-            .arg("mount --bind \"$0\" /charm/containers && exec \"$@\"")
-            .arg(&env.pebble_dir)
-            .arg(dispatch);
+        c.args(["--mount", "--propagation", "private", "--", "/bin/sh", "-c"]);
+        match &env.service_account {
+            Some(sa) => c
+                .arg(format!(
+                    "mount --bind \"$0\" {CHARM_CONTAINERS} && \
+                     mount --bind \"$1\" {SERVICE_ACCOUNT_DIR} && shift && exec \"$@\""
+                ))
+                .arg(&env.pebble_dir)
+                .arg(&sa.dir),
+            None => c
+                .arg(format!(
+                    "mount --bind \"$0\" {CHARM_CONTAINERS} && exec \"$@\""
+                ))
+                .arg(&env.pebble_dir),
+        };
+        c.arg(dispatch);
         c
     } else {
         Command::new(dispatch)
