@@ -453,9 +453,7 @@ impl Kube {
         K: Resource + DeserializeOwned,
         K::DynamicType: Default,
     {
-        let dt = K::DynamicType::default();
-        self.get_at::<K>(&Self::target::<K>(&dt, Some(&self.namespace), name))
-            .await
+        self.get_in_as::<K, K>(Some(&self.namespace), name).await
     }
 
     /// Reads `name` of kind `K`, decoded as `T`, a projection of `K` with only the fields
