@@ -20,10 +20,11 @@ fmt:
 	$(CARGO) fmt --all
 
 # .charm archives from the release binaries and metadata/<charm>/charmcraft.yaml (crates/charm-pack).
-# The charm binaries: profile `charm`, non-PIE, no unwind tables (docs/adr/0023). `--target`
+# The charm binaries: profile `charm`, non-PIE, no unwind tables (docs/adr/0023, 0024). `--target`
 # keeps these flags off build scripts and out of every other build's cache.
 CHARM_TARGET := x86_64-unknown-linux-gnu
-CHARM_RUSTFLAGS := -C relocation-model=static -C force-unwind-tables=no
+CHARM_RUSTFLAGS := -C relocation-model=static -C force-unwind-tables=no \
+	-C link-arg=-Wl,--no-eh-frame-hdr -C link-arg=-Wl,-T,$(CURDIR)/charms/no-eh-frame.ld
 charms:
 	RUSTFLAGS="$(CHARM_RUSTFLAGS)" $(CARGO) build --profile charm --target $(CHARM_TARGET) --locked -p gluetun-k8s -p qbittorrent-k8s
 	$(CARGO) run --release --locked -p charm-pack -- --bin-dir target/$(CHARM_TARGET)/charm --out-dir build metadata/gluetun-k8s metadata/qbittorrent-k8s

@@ -43,7 +43,7 @@ pub struct RenderArgs {
     /// The model (namespace) name.
     #[arg(long)]
     pub model: String,
-    /// The current StatefulSet, JSON or YAML.
+    /// The current StatefulSet as JSON (`kubectl get statefulset NAME -o json`).
     #[arg(long)]
     pub statefulset: PathBuf,
     /// The charm config as a JSON object keyed by option name.
@@ -96,14 +96,14 @@ pub enum RenderError {
         /// The file.
         path: PathBuf,
     },
-    /// The StatefulSet file is neither JSON nor YAML of a StatefulSet.
-    #[error("{path} is not a StatefulSet (JSON or YAML)")]
+    /// The StatefulSet file is not the JSON of a StatefulSet.
+    #[error("{path} is not a StatefulSet in JSON")]
     ParseStatefulSet {
         /// The file.
         path: PathBuf,
         /// Why it is not one.
         #[source]
-        source: juju_charm::k8s::ManifestError,
+        source: serde_json::Error,
     },
     /// The StatefulSet is not ours.
     #[error("the StatefulSet is named {found:?}, not after the application {app:?}")]

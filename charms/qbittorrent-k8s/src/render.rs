@@ -36,7 +36,8 @@ pub struct RenderArgs {
     /// The model name (the namespace).
     #[arg(long)]
     pub model: String,
-    /// The application's StatefulSet as the API server holds it (JSON or YAML).
+    /// The application's StatefulSet as the API server holds it, as JSON
+    /// (`kubectl get statefulset NAME -o json`).
     #[arg(long)]
     pub statefulset: PathBuf,
     /// The gateway's `config` databag value (a JSON object).
@@ -65,14 +66,14 @@ pub enum RenderError {
         /// The file.
         path: PathBuf,
     },
-    /// The StatefulSet is neither JSON nor YAML of a StatefulSet.
-    #[error("{path} is not a StatefulSet in JSON or YAML")]
+    /// The StatefulSet file is not the JSON of a StatefulSet.
+    #[error("{path} is not a StatefulSet in JSON")]
     ParseStatefulSet {
         /// The file.
         path: PathBuf,
         /// Why it is not one.
         #[source]
-        source: juju_charm::k8s::ManifestError,
+        source: serde_json::Error,
     },
     /// `--app` or `--model` is not a valid name.
     #[error("invalid --{option}")]

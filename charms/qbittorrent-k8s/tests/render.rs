@@ -14,10 +14,14 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn render(extra: &[&str]) -> Output {
+    render_from(&fixture("statefulset.json"), extra)
+}
+
+fn render_from(statefulset: &Path, extra: &[&str]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_qbittorrent-k8s"));
     cmd.args(["render", "--app", "qbittorrent", "--model", "downloads"])
         .arg("--statefulset")
-        .arg(fixture("statefulset.yaml"))
+        .arg(statefulset)
         .args(extra)
         .env_remove("JUJU_DISPATCH_PATH");
     cmd.output().expect("the binary runs")
@@ -90,19 +94,7 @@ fn without_gateway_data_routing_is_removed() {
     let dir = tempfile::tempdir().unwrap();
     let routed_path = dir.path().join("routed.json");
     std::fs::write(&routed_path, routed[2].to_string()).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_qbittorrent-k8s"))
-        .args([
-            "render",
-            "--app",
-            "qbittorrent",
-            "--model",
-            "downloads",
-            "--statefulset",
-        ])
-        .arg(&routed_path)
-        .env_remove("JUJU_DISPATCH_PATH")
-        .output()
-        .unwrap();
+    let out = render_from(&routed_path, &[]);
     let objs = objects(&out);
     assert_eq!(kinds(&objs), ["StatefulSet qbittorrent"]);
     let text = objs[0].to_string();
@@ -158,12 +150,15 @@ fn invalid_gateway_data_prints_nothing_and_names_the_field() {
 }
 
 #[test]
-fn json_statefulset_and_bad_inputs() {
+fn compact_json_statefulset_yaml_refused_and_bad_inputs() {
     let dir = tempfile::tempdir().unwrap();
-    let yaml = std::fs::read_to_string(fixture("statefulset.yaml")).unwrap();
-    let value: Value = serde_saphyr::from_str(&yaml).unwrap();
+    let text = std::fs::read_to_string(fixture("statefulset.json")).unwrap();
+    let value: Value = serde_json::from_str(&text).unwrap();
     let json_path = dir.path().join("ss.json");
     std::fs::write(&json_path, value.to_string()).unwrap();
+    // YAML is refused by name: the charm binary reads JSON only (docs/adr/0024).
+    let yaml_path = dir.path().join("ss.yaml");
+    std::fs::write(&yaml_path, serde_saphyr::to_string(&value).unwrap()).unwrap();
     let run = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_qbittorrent-k8s"))
             .args(args)
@@ -172,15 +167,7 @@ fn json_statefulset_and_bad_inputs() {
             .unwrap()
     };
     let ss = json_path.to_str().unwrap();
-    let out = run(&[
-        "render",
-        "--app",
-        "qbittorrent",
-        "--model",
-        "downloads",
-        "--statefulset",
-        ss,
-    ]);
+    let out = render_from(&json_path, &[]);
     assert_eq!(objects(&out), objects(&render(&[])));
     // Bad names and unreadable files: non-zero, nothing on stdout.
     for args in [
@@ -208,6 +195,14 @@ fn json_statefulset_and_bad_inputs() {
         assert!(!out.status.success(), "{args:?}");
         assert!(out.stdout.is_empty(), "{args:?}");
     }
+    let yaml = yaml_path.to_str().unwrap();
+    let out = render_from(&yaml_path, &[]);
+    assert!(!out.status.success() && out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("{yaml} is not a StatefulSet in JSON")),
+        "{stderr}"
+    );
     // --help and --version work outside Juju.
     assert!(run(&["--help"]).status.success());
     assert!(run(&["--version"]).status.success());

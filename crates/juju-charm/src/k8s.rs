@@ -14,18 +14,22 @@
 //! `Retry-After`, capped), 5xx, timeouts and connection errors are retried with exponential
 //! backoff; 403 becomes [`KubeError::Forbidden`] (deploy with `--trust`); 404 is `None` on
 //! reads and [`KubeError::NotFound`] elsewhere; other 4xx are [`Failure::Rejected`] with the
-//! server's message. Requests are built with `kube::core::Request` and sent with
-//! `Client::send` so that status codes and headers (`Retry-After`) are ours to interpret;
-//! kube's own retry layer is switched off so that it cannot outlive the budget.
+//! server's message. Requests are built with `kube::core::Request` and sent with hyper over
+//! rustls, so that status codes and headers (`Retry-After`) are ours to interpret and no
+//! retry of a library can outlive the budget. kube's own client is not linked (docs/adr/0024).
 
 use std::fmt::Debug;
 use std::time::{Duration, Instant};
 
-use http_body_util::BodyExt as _;
+use http_body_util::{BodyExt as _, Full};
+use hyper::body::Bytes;
 use hyper::http;
-use kube::api::{ApiResource, DeleteParams, DynamicObject, GetParams, Patch, PatchParams};
-use kube::core::{Request, Status};
-use kube::{Client, Config, Resource};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use kube::Config;
+use kube::core::params::{DeleteParams, GetParams, Patch, PatchParams};
+use kube::core::{ApiResource, DynamicObject, Request, Resource, Status};
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -111,9 +115,6 @@ pub enum KubeError {
     /// service-account token, CA and namespace), which Juju always gives a charm.
     #[error("cannot configure the Kubernetes client")]
     Configure(#[source] kube::config::InClusterError),
-    /// The client could not be built from the configuration.
-    #[error("cannot build the Kubernetes client")]
-    Client(#[source] kube::Error),
     /// The configuration asks for something a charm is never given: credentials other than a
     /// bearer token (or token file), or skipping TLS verification (see [`Kube::from_config`]).
     #[error("unsupported Kubernetes credentials: {0}")]
@@ -321,10 +322,17 @@ enum AttemptError {
     Final(KubeError),
 }
 
+/// hyper's pooled client over rustls, sending whole bodies.
+type Http = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
 /// A Kubernetes client bound to the charm's namespace, field manager and hook budget.
 #[derive(Clone)]
 pub struct Kube {
-    client: Client,
+    http: Http,
+    /// The API server's URL (`https://host:port`, possibly with a path prefix).
+    base: http::Uri,
+    /// `Bearer <token>`, marked sensitive (never logged or printed).
+    authorization: Option<http::HeaderValue>,
     namespace: String,
     field_manager: String,
     policy: RetryPolicy,
@@ -334,6 +342,7 @@ pub struct Kube {
 impl Debug for Kube {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Kube")
+            .field("base", &self.base)
             .field("namespace", &self.namespace)
             .field("field_manager", &self.field_manager)
             .field("policy", &self.policy)
@@ -370,15 +379,14 @@ impl Kube {
     }
 
     /// Builds the client from an explicit configuration (e.g. a kubeconfig file read by a
-    /// test or the simulator).
+    /// test).
     ///
-    /// The stack is hyper-rustls trusting exactly the configuration's CA, kube's base-URI
-    /// layer and tower-http's bearer-token layer, instead of `Client::try_from(config)`:
-    /// Juju gives a charm a CA and a service-account token and nothing else, and kube's
-    /// general authentication (exec plugins, OIDC, auth providers read with JSONPath), trust
-    /// store fallback and tracing layers would be most of a megabyte of the charm binary,
-    /// never run (docs/adr/0023). There is no retry layer (ours, in [`Kube::execute`], keeps to the
-    /// hook's budget) and no timeout layer (every request has ours).
+    /// The client is hyper over rustls trusting exactly the configuration's CA, with the
+    /// bearer token on every request: Juju gives a charm a CA and a service-account token
+    /// and nothing else. kube's own client (general authentication: exec plugins, OIDC, auth
+    /// providers; trust-store fallback; tracing, retry and timeout layers) is not linked
+    /// (docs/adr/0023, 0024): [`Kube::execute`] retries within the hook's budget and every
+    /// request has its own timeout.
     pub fn from_config(
         config: &Config,
         namespace: &str,
@@ -386,32 +394,26 @@ impl Kube {
         budget: Duration,
         policy: RetryPolicy,
     ) -> Result<Self, KubeError> {
-        let client = lean_client(config)?;
-        Ok(Self::from_client(
-            client,
-            namespace,
-            field_manager,
-            budget,
-            policy,
-        ))
-    }
-
-    /// Wraps an existing client. Build it with `default_retry = false` (kube's retry layer
-    /// would ignore the budget).
-    pub fn from_client(
-        client: Client,
-        namespace: &str,
-        field_manager: &str,
-        budget: Duration,
-        policy: RetryPolicy,
-    ) -> Self {
-        Self {
-            client,
+        let authorization = bearer_token(&config.auth_info)?
+            .map(|token| {
+                let mut value =
+                    http::HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
+                        .map_err(|_| {
+                            KubeError::Credentials("a token that is not a header value".into())
+                        })?;
+                value.set_sensitive(true);
+                Ok::<_, KubeError>(value)
+            })
+            .transpose()?;
+        Ok(Self {
+            http: https_client(config)?,
+            base: config.cluster_url.clone(),
+            authorization,
             namespace: namespace.to_owned(),
             field_manager: field_manager.to_owned(),
             policy,
             deadline: Instant::now() + budget,
-        }
+        })
     }
 
     /// The namespace (the Juju model).
@@ -829,14 +831,30 @@ impl Kube {
         remaining: Duration,
     ) -> Result<Vec<u8>, AttemptError> {
         let timeout = self.policy.request_timeout.min(remaining);
+        let (mut head, body) = request.into_parts();
+        head.uri = on_server(&self.base, &head.uri).map_err(|e| {
+            AttemptError::Final(step.error(
+                &target.resource,
+                target.name,
+                Failure::Build(format!("request URL: {e}")),
+            ))
+        })?;
+        if let Some(authorization) = &self.authorization {
+            head.headers
+                .insert(http::header::AUTHORIZATION, authorization.clone());
+        }
+        let request = http::Request::from_parts(head, Full::new(Bytes::from(body)));
+        // Every transport failure (connection refused or dropped, TLS, a broken body) is
+        // retried within the budget; the last one is named when we give up.
         let exchange = async {
             let response = self
-                .client
-                .send(request.map(kube::client::Body::from))
-                .await?;
+                .http
+                .request(request)
+                .await
+                .map_err(|e| error_chain(&e))?;
             let (parts, body) = response.into_parts();
-            let body = body.collect().await?.to_bytes().to_vec();
-            Ok::<_, kube::Error>((parts, body))
+            let body = body.collect().await.map_err(|e| error_chain(&e))?;
+            Ok::<_, String>((parts, body.to_bytes().to_vec()))
         };
         let (parts, body) = match tokio::time::timeout(timeout, exchange).await {
             Err(_) => {
@@ -845,7 +863,7 @@ impl Kube {
                     what: format!("no answer within {timeout:?}"),
                 });
             }
-            Ok(Err(e)) => return Err(classify_client_error(step, target, e)),
+            Ok(Err(what)) => return Err(AttemptError::Transient { wait: None, what }),
             Ok(Ok(answer)) => answer,
         };
         let code = parts.status.as_u16();
@@ -898,20 +916,15 @@ fn clone_request(request: &http::Request<Vec<u8>>) -> http::Request<Vec<u8>> {
     copy
 }
 
-/// Transport-level errors (connection refused or dropped, TLS, timeouts inside the client)
-/// are transient; configuration errors (e.g. unreadable token) are not.
-fn classify_client_error(step: Step, target: &Target<'_>, error: kube::Error) -> AttemptError {
-    match error {
-        kube::Error::HyperError(_) | kube::Error::Service(_) => AttemptError::Transient {
-            wait: None,
-            what: error_chain(&error),
-        },
-        other => AttemptError::Final(step.error(
-            &target.resource,
-            target.name,
-            Failure::Build(error_chain(&other)),
-        )),
-    }
+/// `request`'s path and query on the API server `base` (keeping a path prefix of `base`).
+fn on_server(base: &http::Uri, request: &http::Uri) -> Result<http::Uri, http::Error> {
+    let prefix = base.path().trim_end_matches('/');
+    let path = request
+        .path_and_query()
+        .map_or("/", http::uri::PathAndQuery::as_str);
+    let mut parts = base.clone().into_parts();
+    parts.path_and_query = Some(format!("{prefix}{path}").parse()?);
+    Ok(http::Uri::from_parts(parts)?)
 }
 
 fn error_chain(error: &dyn std::error::Error) -> String {
@@ -995,15 +1008,11 @@ fn decode<K: DeserializeOwned>(body: &[u8]) -> Result<K, Failure> {
     serde_json::from_slice(body).map_err(Failure::Decode)
 }
 
-/// The client [`Kube::from_config`] describes.
-fn lean_client(config: &Config) -> Result<Client, KubeError> {
-    use tower::ServiceBuilder;
-    use tower_http::auth::AddAuthorizationLayer;
-
-    let token = bearer_token(&config.auth_info)?;
+/// hyper over rustls with [`tls_config`], TCP_NODELAY on.
+fn https_client(config: &Config) -> Result<Http, KubeError> {
     // TCP_NODELAY, as Go's client and server set it: a request written in pieces (headers,
     // body, TLS records) must not wait ~40 ms for the server's delayed ACK.
-    let mut tcp = hyper_util::client::legacy::connect::HttpConnector::new();
+    let mut tcp = HttpConnector::new();
     tcp.enforce_http(false);
     tcp.set_nodelay(true);
     let https = hyper_rustls::HttpsConnectorBuilder::new()
@@ -1018,18 +1027,8 @@ fn lean_client(config: &Config) -> Result<Client, KubeError> {
         }
         None => https,
     };
-    let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build(https.enable_http1().wrap_connector(tcp));
-    let service = ServiceBuilder::new()
-        .layer(kube::client::middleware::BaseUriLayer::new(
-            config.cluster_url.clone(),
-        ))
-        .option_layer(
-            token.map(|t| AddAuthorizationLayer::bearer(t.expose_secret()).as_sensitive(true)),
-        )
-        .map_err(tower::BoxError::from)
-        .service(http);
-    Ok(Client::new(service, config.default_namespace.clone()))
+    Ok(Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build(https.enable_http1().wrap_connector(tcp)))
 }
 
 /// TLS that trusts exactly the configuration's CA (in-cluster: the service account's
@@ -1053,9 +1052,11 @@ fn tls_config(config: &Config) -> Result<rustls::ClientConfig, KubeError> {
             .add(rustls::pki_types::CertificateDer::from(der.clone()))
             .map_err(KubeError::Tls)?;
     }
+    // TLS 1.3 only, in tests as in the charm build (where rustls is compiled without TLS 1.2;
+    // Go, and so every supported Kubernetes API server, speaks 1.3).
     let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
     Ok(rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
+        .with_protocol_versions(&[&rustls::version::TLS13])
         .map_err(KubeError::Tls)?
         .with_root_certificates(roots)
         .with_no_client_auth())
@@ -1091,34 +1092,15 @@ fn bearer_token(auth: &kube::config::AuthInfo) -> Result<Option<SecretString>, K
     }
 }
 
-/// A manifest (e.g. a `render` input file) that is neither a JSON nor a YAML encoding of the
-/// expected object.
-#[derive(Debug, thiserror::Error)]
-pub enum ManifestError {
-    /// Not YAML (JSON is YAML, so this is the error for any text).
-    #[error("not JSON or YAML")]
-    Syntax(#[source] Box<serde_saphyr::Error>),
-    /// Well-formed, but not the expected object.
-    #[error("not the expected object")]
-    Shape(#[source] serde_json::Error),
-}
-
-/// Parses a Kubernetes object from JSON or YAML text.
+/// Parses a Kubernetes object from its JSON text (`kubectl get -o json`).
 ///
 /// Every typed decode goes through `serde_json::from_slice`, the same instantiation the API
 /// responses use: each further deserializer (a `&str` reader, `serde_json::Value`, YAML)
 /// would compile the whole k8s-openapi type tree once more into the charm binary (several
-/// hundred KiB each for a StatefulSet). YAML is therefore read as a JSON value first.
-pub fn parse_manifest<K: DeserializeOwned>(text: &str) -> Result<K, ManifestError> {
-    match serde_json::from_slice(text.as_bytes()) {
-        Ok(object) => Ok(object),
-        Err(json) if json.is_syntax() || json.is_eof() => {
-            let value: Value =
-                serde_saphyr::from_str(text).map_err(|e| ManifestError::Syntax(Box::new(e)))?;
-            from_json_value(&value).map_err(ManifestError::Shape)
-        }
-        Err(shape) => Err(ManifestError::Shape(shape)),
-    }
+/// hundred KiB each for a StatefulSet). For the same reason the charm binaries read no YAML
+/// at all (docs/adr/0024).
+pub fn parse_manifest<K: DeserializeOwned>(text: &str) -> Result<K, serde_json::Error> {
+    serde_json::from_slice(text.as_bytes())
 }
 
 /// `serde_json::from_value` through bytes, for the reason given on [`parse_manifest`].

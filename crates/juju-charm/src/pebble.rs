@@ -9,6 +9,7 @@
 //! Layers ([`Layer`]) and the plan ([`Plan`], with [`Plan::holds`]) are re-exported here.
 
 mod layer;
+mod plan_yaml;
 mod transport;
 
 use std::path::{Path, PathBuf};
@@ -20,8 +21,8 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 pub use layer::{
-    Check, CheckLevel, ExecCheck, HttpCheck, Layer, Override, Plan, Service, ServiceAction,
-    Startup, TcpCheck,
+    Check, CheckLevel, ExecCheck, HttpCheck, Layer, Override, Plan, PlanError, Service,
+    ServiceAction, Startup, TcpCheck,
 };
 use transport::{RawResponse, TransportError};
 
@@ -104,14 +105,14 @@ pub enum PebbleError {
         /// What was wrong.
         detail: String,
     },
-    /// The layer could not be rendered as YAML.
-    #[error("cannot render layer {label} as YAML")]
+    /// The layer could not be written out.
+    #[error("cannot write out layer {label}")]
     RenderLayer {
         /// The layer label.
         label: String,
         /// The serialiser's error.
         #[source]
-        source: serde_saphyr::SerializeError,
+        source: serde_json::Error,
     },
 }
 
@@ -336,7 +337,7 @@ impl Pebble {
         combine: bool,
     ) -> Result<(), PebbleError> {
         let op = "add layer";
-        let yaml = layer.to_yaml().map_err(|source| PebbleError::RenderLayer {
+        let text = layer.to_text().map_err(|source| PebbleError::RenderLayer {
             label: label.to_owned(),
             source,
         })?;
@@ -345,7 +346,7 @@ impl Pebble {
             "combine": combine,
             "label": label,
             "format": "yaml",
-            "layer": yaml,
+            "layer": text,
         });
         self.json(op, Method::POST, "/v1/layers", Some(&body))
             .await

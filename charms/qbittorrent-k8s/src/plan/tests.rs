@@ -150,7 +150,7 @@ fn steady_conf() -> String {
 }
 
 fn pebble_plan_for(config: &CharmConfig, startup: Startup) -> PebblePlan {
-    let yaml = layer::layer(config, startup).to_yaml().unwrap();
+    let yaml = layer::layer(config, startup).to_text().unwrap();
     PebblePlan::from_yaml(&yaml).unwrap()
 }
 

@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use super::plan_yaml::PlanError;
+
 /// How a layer entry combines with the same entry in lower layers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -225,9 +227,11 @@ pub struct ExecCheck {
 }
 
 impl Layer {
-    /// The layer as Pebble's YAML (what `POST /v1/layers` carries in `layer`).
-    pub fn to_yaml(&self) -> Result<String, serde_saphyr::SerializeError> {
-        serde_saphyr::to_string(self)
+    /// The layer text `POST /v1/layers` carries in `layer` (with `format: yaml`). Written as
+    /// JSON, which is YAML: Pebble reads it the same, and the charm binary needs no YAML
+    /// writer (docs/adr/0024).
+    pub fn to_text(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string(self)
     }
 }
 
@@ -243,28 +247,23 @@ pub struct Plan {
     pub checks: BTreeMap<String, Value>,
 }
 
-#[derive(Deserialize)]
-struct RawPlan {
-    #[serde(default)]
-    services: Option<BTreeMap<String, Value>>,
-    #[serde(default)]
-    checks: Option<BTreeMap<String, Value>>,
-}
-
 impl Plan {
-    /// Parses the plan YAML Pebble returns (an empty document is an empty plan).
-    pub fn from_yaml(yaml: &str) -> Result<Self, serde_saphyr::Error> {
-        if yaml.trim().is_empty() || yaml.trim() == "{}" {
-            return Ok(Self::default());
-        }
-        let raw: Option<RawPlan> = serde_saphyr::from_str(yaml)?;
-        let raw = raw.unwrap_or(RawPlan {
-            services: None,
-            checks: None,
-        });
+    /// Parses the plan YAML Pebble returns (an empty document is an empty plan). See
+    /// [`super::plan_yaml`] for what is refused.
+    pub fn from_yaml(yaml: &str) -> Result<Self, PlanError> {
+        let mut root = match super::plan_yaml::read(yaml)? {
+            None | Some(Value::Null) => return Ok(Self::default()),
+            Some(Value::Object(root)) => root,
+            Some(_) => return Err(PlanError::Shape("not a mapping")),
+        };
+        let mut section = |name: &str, what: &'static str| match root.remove(name) {
+            None | Some(Value::Null) => Ok(BTreeMap::new()),
+            Some(Value::Object(entries)) => Ok(entries.into_iter().collect()),
+            Some(_) => Err(PlanError::Shape(what)),
+        };
         Ok(Self {
-            services: raw.services.unwrap_or_default(),
-            checks: raw.checks.unwrap_or_default(),
+            services: section("services", "services is not a mapping")?,
+            checks: section("checks", "checks is not a mapping")?,
         })
     }
 
