@@ -26,43 +26,48 @@ const MAX_INPUT: u64 = 4 * 1024 * 1024;
 /// Stands in for the secret reference when the config file has none.
 const PLACEHOLDER_SECRET: &str = "secret:render-placeholder";
 
-/// The CLI's subcommands.
-#[derive(Debug, clap::Subcommand)]
+/// The CLI's commands.
+#[derive(Debug, argh::FromArgs)]
+#[argh(subcommand)]
 pub enum Command {
-    /// Print the Kubernetes objects and relation data the charm would write (no I/O besides
-    /// reading the given files).
+    /// `render`.
     Render(RenderArgs),
 }
 
-/// `render`'s arguments.
-#[derive(Debug, Clone, clap::Args)]
+/// Print the Kubernetes objects and relation data the charm would write (no I/O besides
+/// reading the given files).
+#[derive(Debug, Clone, argh::FromArgs)]
+#[argh(subcommand, name = "render")]
 pub struct RenderArgs {
-    /// The application name.
-    #[arg(long)]
+    /// the application name
+    #[argh(option)]
     pub app: String,
-    /// The model (namespace) name.
-    #[arg(long)]
+    /// the model (namespace) name
+    #[argh(option)]
     pub model: String,
-    /// The current StatefulSet as JSON (`kubectl get statefulset NAME -o json`).
-    #[arg(long)]
+    /// the current StatefulSet as JSON (`kubectl get statefulset NAME -o json`)
+    #[argh(option)]
     pub statefulset: PathBuf,
-    /// The charm config as a JSON object keyed by option name.
-    #[arg(long)]
+    /// the charm config as a JSON object keyed by option name
+    #[argh(option)]
     pub config: PathBuf,
-    /// ClusterIP of the cluster DNS Service.
-    #[arg(long)]
+    /// clusterIP of the cluster DNS Service
+    #[argh(option)]
     pub cluster_dns_ip: IpAddr,
-    /// Render as if the health check found the VPN connected.
-    #[arg(long)]
+    /// render as if the health check found the VPN connected
+    #[argh(switch)]
     pub vpn_connected: bool,
-    /// The VPN exit IP (requires `--vpn-connected`).
-    #[arg(long, requires = "vpn_connected")]
+    /// the VPN exit IP (requires --vpn-connected)
+    #[argh(option)]
     pub external_ip: Option<IpAddr>,
 }
 
 /// Why `render` refused its input.
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
+    /// `--external-ip` without `--vpn-connected`.
+    #[error("--external-ip requires --vpn-connected")]
+    ExternalIpWithoutConnected,
     /// `--app` is not a Juju application name.
     #[error("--app {name:?}")]
     App {
@@ -162,6 +167,9 @@ pub fn run(command: Command) -> Result<(), RenderError> {
 
 /// The JSON object `render` prints.
 pub fn render(args: &RenderArgs) -> Result<Value, RenderError> {
+    if args.external_ip.is_some() && !args.vpn_connected {
+        return Err(RenderError::ExternalIpWithoutConnected);
+    }
     let app = AppName::parse(&args.app).map_err(|source| RenderError::App {
         name: args.app.clone(),
         source,

@@ -20,31 +20,33 @@ use crate::plan::FIELD_MANAGER;
 /// Largest input file read (a StatefulSet or a databag is far smaller).
 pub const MAX_INPUT_BYTES: u64 = 4 * 1024 * 1024;
 
-/// The CLI's subcommands.
-#[derive(Debug, clap::Subcommand)]
+/// The CLI's commands.
+#[derive(Debug, argh::FromArgs)]
+#[argh(subcommand)]
 pub enum Command {
-    /// Print the Kubernetes objects the charm would leave in the cluster, as one JSON object.
+    /// `render`.
     Render(RenderArgs),
 }
 
-/// `render`'s arguments.
-#[derive(Debug, Clone, clap::Args)]
+/// Print the Kubernetes objects the charm would leave in the cluster, as one JSON object.
+#[derive(Debug, Clone, argh::FromArgs)]
+#[argh(subcommand, name = "render")]
 pub struct RenderArgs {
-    /// The application name (also the StatefulSet's).
-    #[arg(long)]
+    /// the application name (also the StatefulSet's)
+    #[argh(option)]
     pub app: String,
-    /// The model name (the namespace).
-    #[arg(long)]
+    /// the model name (the namespace)
+    #[argh(option)]
     pub model: String,
-    /// The application's StatefulSet as the API server holds it, as JSON
-    /// (`kubectl get statefulset NAME -o json`).
-    #[arg(long)]
+    /// the application's StatefulSet as the API server holds it, as JSON
+    /// (`kubectl get statefulset NAME -o json`)
+    #[argh(option)]
     pub statefulset: PathBuf,
-    /// The gateway's `config` databag value (a JSON object).
-    #[arg(long)]
+    /// the gateway's `config` databag value (a JSON object)
+    #[argh(option)]
     pub gateway_data: Option<PathBuf>,
-    /// Render as if Cilium's CRD existed (adds the CiliumNetworkPolicy).
-    #[arg(long)]
+    /// render as if Cilium's CRD existed (adds the CiliumNetworkPolicy)
+    #[argh(switch)]
     pub cilium: bool,
 }
 

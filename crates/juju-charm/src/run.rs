@@ -7,9 +7,10 @@
 //! `status-set` and `juju-log` already took effect).
 //!
 //! Without `JUJU_DISPATCH_PATH` the binary is not running a hook: [`run_or_cli`] turns it into
-//! a clap CLI with the charm's subcommands and built-in `--help`/`--version`.
+//! a command line with the charm's commands (argh subcommands) and built-in
+//! `--help`/`--version`.
 
-use std::ffi::OsString;
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -237,31 +238,70 @@ pub struct CliInfo {
     pub about: &'static str,
 }
 
-/// Parses CLI arguments (the first is the program name) into the charm's subcommand, with
-/// `--help` and `--version` built in. Help and version requests come back as the `Err` clap
-/// uses for them (print it; its exit code is 0).
-pub fn parse_cli<C, I, T>(info: &CliInfo, args: I) -> Result<C, clap::Error>
-where
-    C: clap::Subcommand,
-    I: IntoIterator<Item = T>,
-    T: Into<OsString> + Clone,
-{
-    let command = C::augment_subcommands(
-        clap::Command::new(info.name)
-            .version(info.version)
-            .about(info.about)
-            .subcommand_required(true)
-            .arg_required_else_help(true),
-    );
-    let matches = command.try_get_matches_from(args)?;
-    C::from_arg_matches(&matches)
+/// What the command line of a charm binary asks for ([`parse_cli`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CliRequest<C> {
+    /// Run this command.
+    Run(C),
+    /// Print `output` and exit: on stdout with 0 when `success` (`--help`, `--version`), on
+    /// stderr with 2 otherwise (a usage error).
+    Exit {
+        /// What to print.
+        output: String,
+        /// Whether this is a requested exit rather than a usage error.
+        success: bool,
+    },
+}
+
+/// Parses CLI arguments (the first is the program name) into one of the charm's commands
+/// `C` (an argh subcommand enum), with `--help`/`help` and `--version` at the top level and
+/// argh's own `--help` for each command.
+pub fn parse_cli<C: argh::SubCommands>(info: &CliInfo, args: &[String]) -> CliRequest<C> {
+    let exit = |output: String, success| CliRequest::Exit { output, success };
+    let help = || {
+        let mut text = format!(
+            "Usage: {} <command> [<args>]\n\n{}.\nJuju runs it as the charm's dispatch; outside \
+             Juju it is this command line.\n\nOptions:\n  --help, help      display usage \
+             information\n  --version         print the version\n\nCommands:\n",
+            info.name, info.about
+        );
+        for command in C::COMMANDS {
+            let _ = writeln!(text, "  {:<16}  {}", command.name, command.description);
+        }
+        let _ = write!(
+            text,
+            "\nRun {} <command> --help for a command's options.",
+            info.name
+        );
+        text
+    };
+    let rest: Vec<&str> = args.iter().skip(1).map(String::as_str).collect();
+    match rest.as_slice() {
+        [] => exit(help(), false),
+        ["--help" | "-h" | "help"] => exit(help(), true),
+        ["--version" | "-V"] => exit(format!("{} {}", info.name, info.version), true),
+        [command, options @ ..] if C::COMMANDS.iter().any(|c| c.name == *command) => {
+            match C::from_args(&[info.name, command], options) {
+                Ok(parsed) => CliRequest::Run(parsed),
+                Err(early) => exit(early.output, early.status.is_ok()),
+            }
+        }
+        [other, ..] => exit(
+            format!(
+                "error: unknown command {other:?}\n\nRun {} --help for the commands.",
+                info.name
+            ),
+            false,
+        ),
+    }
 }
 
 /// A charm's `main` with a CLI: under Juju it runs the hook (as [`run`]); otherwise it parses
-/// the command line into the charm's clap subcommand `C` and calls `cli` with it.
+/// the command line into one of the charm's commands `C` ([`parse_cli`]) and calls `cli`
+/// with it.
 pub fn run_or_cli<C, F, E, G, E2>(info: &CliInfo, hook: F, cli: G) -> ExitCode
 where
-    C: clap::Subcommand,
+    C: argh::SubCommands,
     F: FnOnce(&mut Juju, &Hook) -> Result<(), E>,
     E: std::error::Error,
     G: FnOnce(C) -> Result<(), E2>,
@@ -271,13 +311,24 @@ where
     if ctx.under_juju() {
         return run_under_juju(ctx, hook);
     }
-    match parse_cli::<C, _, _>(info, std::env::args_os()) {
-        Err(error) => {
-            // Help and version go to stdout with exit 0; usage errors to stderr with exit 2.
-            let _ = error.print();
-            ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(2))
+    let args: Result<Vec<String>, _> = std::env::args_os()
+        .map(std::ffi::OsString::into_string)
+        .collect();
+    let Ok(args) = args else {
+        eprintln!("error: an argument is not UTF-8");
+        return ExitCode::from(2);
+    };
+    match parse_cli::<C>(info, &args) {
+        CliRequest::Exit { output, success } => {
+            if success {
+                println!("{output}");
+                ExitCode::SUCCESS
+            } else {
+                eprintln!("{output}");
+                ExitCode::from(2)
+            }
         }
-        Ok(command) => {
+        CliRequest::Run(command) => {
             let tools = Tools::new(Arc::new(ProcessRunner::new()));
             crate::log::install(&ctx, &tools);
             match cli(command) {
