@@ -20,11 +20,13 @@ fmt:
 	$(CARGO) fmt --all
 
 # .charm archives from the release binaries and metadata/<charm>/charmcraft.yaml (crates/charm-pack).
-# The charm binaries: profile `charm`, non-PIE, no unwind tables (docs/adr/0023, 0024). `--target`
-# keeps these flags off build scripts and out of every other build's cache.
+# The charm binaries: profile `charm`, non-PIE, no unwind tables, identical code folded, no
+# build-machine paths (docs/adr/0023, 0024). `--target` keeps these flags off build scripts
+# and out of every other build's cache.
 CHARM_TARGET := x86_64-unknown-linux-gnu
 CHARM_RUSTFLAGS := -C relocation-model=static -C force-unwind-tables=no \
-	-C link-arg=-Wl,--no-eh-frame-hdr -C link-arg=-Wl,-T,$(CURDIR)/charms/no-eh-frame.ld
+	-C link-arg=-Wl,--no-eh-frame-hdr -C link-arg=-Wl,-T,$(CURDIR)/charms/no-eh-frame.ld -C link-arg=-Wl,--icf=all \
+	--remap-path-prefix=$(or $(CARGO_HOME),$(HOME)/.cargo)/registry/src=crates --remap-path-prefix=$(CURDIR)=.
 charms:
 	RUSTFLAGS="$(CHARM_RUSTFLAGS)" $(CARGO) build --profile charm --target $(CHARM_TARGET) --locked -p gluetun-k8s -p qbittorrent-k8s
 	$(CARGO) run --release --locked -p charm-pack -- --bin-dir target/$(CHARM_TARGET)/charm --out-dir build metadata/gluetun-k8s metadata/qbittorrent-k8s

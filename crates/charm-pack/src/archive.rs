@@ -53,7 +53,10 @@ pub fn write_zip<W: Write + Seek>(
     for entry in entries {
         let options = SimpleFileOptions::default()
             .compression_method(CompressionMethod::Deflated)
-            .compression_level(Some(9))
+            // Above 9 the zip crate deflates with zopfli (level - 9 iterations): still plain
+            // deflate for Juju and charmcraft, 2.5 % smaller than zlib's 9 for our binaries;
+            // more iterations gained nothing measurable (docs/adr/0024).
+            .compression_level(Some(10))
             .last_modified_time(mtime)
             .unix_permissions(entry.mode);
         zip.start_file(entry.name, options)
