@@ -771,13 +771,18 @@ impl Kube {
         target: &Target<'_>,
         request: Result<http::Request<Vec<u8>>, kube::core::request::Error>,
     ) -> Result<Vec<u8>, AttemptError> {
-        let request = request.map_err(|e| {
-            AttemptError::Final(step.error(
-                &target.resource,
-                target.name,
-                Failure::Build(e.to_string()),
-            ))
-        })?;
+        let build = |detail: String| {
+            AttemptError::Final(step.error(&target.resource, target.name, Failure::Build(detail)))
+        };
+        // Addressed to the API server and authorised once; every attempt sends a copy.
+        let (mut head, body) = request.map_err(|e| build(e.to_string()))?.into_parts();
+        head.uri =
+            on_server(&self.base, &head.uri).map_err(|e| build(format!("request URL: {e}")))?;
+        if let Some(authorization) = &self.authorization {
+            head.headers
+                .insert(http::header::AUTHORIZATION, authorization.clone());
+        }
+        let request = http::Request::from_parts(head, body);
         let started = Instant::now();
         let mut backoff = self.policy.first_backoff;
         let mut attempts = 0;
@@ -831,19 +836,7 @@ impl Kube {
         remaining: Duration,
     ) -> Result<Vec<u8>, AttemptError> {
         let timeout = self.policy.request_timeout.min(remaining);
-        let (mut head, body) = request.into_parts();
-        head.uri = on_server(&self.base, &head.uri).map_err(|e| {
-            AttemptError::Final(step.error(
-                &target.resource,
-                target.name,
-                Failure::Build(format!("request URL: {e}")),
-            ))
-        })?;
-        if let Some(authorization) = &self.authorization {
-            head.headers
-                .insert(http::header::AUTHORIZATION, authorization.clone());
-        }
-        let request = http::Request::from_parts(head, Full::new(Bytes::from(body)));
+        let request = request.map(|body| Full::new(Bytes::from(body)));
         // Every transport failure (connection refused or dropped, TLS, a broken body) is
         // retried within the budget; the last one is named when we give up.
         let exchange = async {
@@ -1133,6 +1126,23 @@ mod tests {
             bearer_token(&kube::config::AuthInfo::default())
                 .unwrap()
                 .is_none()
+        );
+    }
+
+    #[test]
+    fn requests_go_to_the_server_under_its_path_prefix_with_their_query() {
+        let on = |base: &str, request: &str| {
+            on_server(&base.parse().unwrap(), &request.parse().unwrap())
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(
+            on("https://10.0.0.1:443", "/api/v1/namespaces/m/pods/p?x=1"),
+            "https://10.0.0.1:443/api/v1/namespaces/m/pods/p?x=1"
+        );
+        assert_eq!(
+            on("https://proxy:8443/k8s/", "/apis/apps/v1/statefulsets"),
+            "https://proxy:8443/k8s/apis/apps/v1/statefulsets"
         );
     }
 
