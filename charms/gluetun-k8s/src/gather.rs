@@ -15,7 +15,7 @@ use juju_charm::http::{self, Limits};
 use juju_charm::k8s::{Kube, KubeError};
 use juju_charm::pebble::{Pebble, PebbleError};
 use juju_charm::tools::secret::{Revision, SecretRef};
-use juju_charm::{Hook, Juju, SecretString, ToolError};
+use juju_charm::{Hook, Juju, SecretString, ToolError, Tools};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use ring::rand::{SecureRandom as _, SystemRandom};
@@ -24,7 +24,7 @@ use vpn_gateway_iface::gateway::gateway_config_map_name;
 use vpn_gateway_iface::wire::DATABAG_KEY;
 use vpn_gateway_iface::{AppName, Namespace, Problem};
 
-use crate::config::GluetunConfig;
+use crate::config::{ConfigError, GluetunConfig};
 use crate::plan::{
     API_KEY_ATTRIBUTE, API_KEY_LABEL, ApiKey, Cluster, Content, ENDPOINT, FIELD_MANAGER, Inputs,
     KeyProblem, RelationState, Workload, check_private_key, is_api_key,
@@ -110,7 +110,8 @@ pub struct Gathered {
     pub kube: Option<Kube>,
 }
 
-/// Reads everything the plan needs, in the plan's order, stopping where it stops.
+/// Reads everything the plan needs. The plan's order decides what counts: where it stops,
+/// nothing read after that point is used (and its failures do not fail the hook).
 pub async fn gather(juju: &mut Juju, hook: &Hook) -> Result<Gathered, GatherError> {
     let app_name = juju.context().app_name().to_owned();
     let app = AppName::parse(&app_name).map_err(|source| GatherError::Names {
@@ -138,36 +139,52 @@ pub async fn gather(juju: &mut Juju, hook: &Hook) -> Result<Gathered, GatherErro
         health: Health::NotConnected("not checked".into()),
         relations: Vec::new(),
     };
-    let done = |inputs| Ok(Gathered { inputs, kube: None });
     if !leader {
-        return done(inputs);
+        return Ok(Gathered { inputs, kube: None });
     }
-    let planned = juju
-        .tools()
-        .planned_units()
-        .map_err(GatherError::GoalState)?;
-    inputs.planned_units = Some(planned);
-    if planned > 1 {
-        return done(inputs);
-    }
-    let raw: Map<String, Value> = juju.tools().config().map_err(GatherError::Config)?;
-    let config = GluetunConfig::parse(&raw);
-    let Ok(valid) = &config else {
-        inputs.config = Some(config);
-        return done(inputs);
+    // The leader's reads overlap (ADR 0025): two chains of hook tools in the background (the
+    // plan's own order: goal-state, config, WireGuard key, API key; and the statuses and the
+    // relations), and Kubernetes and Pebble on this runtime meanwhile. When the first chain
+    // stops the plan, the Kubernetes and Pebble reads are dropped unfinished and their outcome
+    // never looked at.
+    let tools = juju.tools().clone();
+    let leading = tools.background(read_leader_inputs);
+    // In relation-broken the relation is going away: Juju refuses writes to it.
+    let broken = match hook {
+        Hook::Relation {
+            kind: RelationHook::Broken,
+            ..
+        } => juju.context().relation_id,
+        _ => None,
     };
-    let key = read_wireguard_key(juju, &valid.private_key_secret)?;
-    inputs.config = Some(config.clone());
-    let key_ok = key.is_ok();
-    inputs.wireguard_key = Some(key);
-    if !key_ok {
-        return done(inputs);
-    }
-    inputs.api_key = Some(read_api_key(juju)?);
-
-    let kube = Kube::connect(inputs.model.as_str(), FIELD_MANAGER, KUBE_BUDGET)
-        .map_err(GatherError::Connect)?;
-    let cluster = read_cluster(&kube, &inputs.app).await?;
+    let app = inputs.app.clone();
+    let others = tools.background(move |tools| {
+        let statuses = tools.status_get_application();
+        (statuses, read_relations(tools, &app, broken))
+    });
+    let pebble = juju.pebble(workload::SERVICE).with_timeout(PEBBLE_TIMEOUT);
+    let reads = read_cluster_and_workload(inputs.model.clone(), inputs.app.clone(), pebble);
+    let gate = async {
+        let leading = leading.await?;
+        let proceed = leading.proceeds();
+        inputs.planned_units = Some(leading.planned_units);
+        inputs.config = leading.config;
+        inputs.wireguard_key = leading.wireguard_key;
+        inputs.api_key = leading.api_key;
+        if proceed { Ok(()) } else { Err(Halt::Plan) }
+    };
+    let read = match tokio::try_join!(gate, async { Ok(reads.await) }) {
+        Ok(((), read)) => read,
+        Err(Halt::Plan) => {
+            juju.statuses_read(others.await.0);
+            return Ok(Gathered { inputs, kube: None });
+        }
+        Err(Halt::Failed(e)) => return Err(e),
+    };
+    let (statuses, relations) = others.await;
+    juju.statuses_read(statuses);
+    let (kube, cluster, workload) = read?;
+    // Pebble was read at once; it counts only when the cluster lets the plan go on.
     let proceed = matches!(
         &cluster,
         Cluster::Read {
@@ -182,9 +199,7 @@ pub async fn gather(juju: &mut Juju, hook: &Hook) -> Result<Gathered, GatherErro
             kube: Some(kube),
         });
     }
-
-    let pebble = juju.pebble(workload::SERVICE).with_timeout(PEBBLE_TIMEOUT);
-    let workload = read_workload(&pebble).await?;
+    let workload = workload?;
     if let (Workload::Reachable { running: true, .. }, Some(ApiKey::Existing(api_key))) =
         (&workload, &inputs.api_key)
     {
@@ -192,30 +207,91 @@ pub async fn gather(juju: &mut Juju, hook: &Hook) -> Result<Gathered, GatherErro
         inputs.health = check_health(&addr, api_key).await;
     }
     inputs.workload = Some(workload);
-    // In relation-broken the relation is going away: Juju refuses writes to it.
-    let broken = match hook {
-        Hook::Relation {
-            kind: RelationHook::Broken,
-            ..
-        } => juju.context().relation_id,
-        _ => None,
-    };
-    inputs.relations = read_relations(juju, &inputs.app, broken)?;
+    inputs.relations = relations?;
     Ok(Gathered {
         inputs,
         kube: Some(kube),
     })
 }
 
+/// Why the tool reads end before the Kubernetes ones are used.
+enum Halt {
+    /// The plan stops here: what was read so far is its input.
+    Plan,
+    /// A read failed.
+    Failed(GatherError),
+}
+
+impl From<GatherError> for Halt {
+    fn from(e: GatherError) -> Self {
+        Self::Failed(e)
+    }
+}
+
+/// The leader's hook-tool inputs, read in the plan's order up to where it stops.
+struct LeaderInputs {
+    planned_units: usize,
+    config: Option<Result<GluetunConfig, ConfigError>>,
+    wireguard_key: Option<Result<SecretString, KeyProblem>>,
+    api_key: Option<ApiKey>,
+}
+
+impl LeaderInputs {
+    /// Whether the plan goes on to the cluster.
+    fn proceeds(&self) -> bool {
+        self.planned_units <= 1
+            && matches!(self.wireguard_key, Some(Ok(_)))
+            && self.api_key.is_some()
+    }
+}
+
+/// goal-state; then the config; when valid the WireGuard key; when that is good the API key.
+fn read_leader_inputs(tools: &Tools) -> Result<LeaderInputs, GatherError> {
+    let mut read = LeaderInputs {
+        planned_units: tools.planned_units().map_err(GatherError::GoalState)?,
+        config: None,
+        wireguard_key: None,
+        api_key: None,
+    };
+    if read.planned_units > 1 {
+        return Ok(read);
+    }
+    let raw: Map<String, Value> = tools.config().map_err(GatherError::Config)?;
+    let config = GluetunConfig::parse(&raw);
+    if let Ok(valid) = &config {
+        read.wireguard_key = Some(read_wireguard_key(tools, &valid.private_key_secret)?);
+    }
+    read.config = Some(config);
+    if matches!(read.wireguard_key, Some(Ok(_))) {
+        read.api_key = Some(read_api_key(tools)?);
+    }
+    Ok(read)
+}
+
+/// Connects and reads our objects, and meanwhile the gluetun container (kept apart: only
+/// the caller knows whether the plan gets that far).
+async fn read_cluster_and_workload(
+    model: Namespace,
+    app: AppName,
+    pebble: Pebble,
+) -> Result<(Kube, Cluster, Result<Workload, GatherError>), GatherError> {
+    let cluster = async {
+        let kube = Kube::connect(model.as_str(), FIELD_MANAGER, KUBE_BUDGET)
+            .map_err(GatherError::Connect)?;
+        let cluster = read_cluster(&kube, &app).await?;
+        Ok::<_, GatherError>((kube, cluster))
+    };
+    let (cluster, workload) = tokio::join!(cluster, read_workload(&pebble));
+    let (kube, cluster) = cluster?;
+    Ok((kube, cluster, workload))
+}
+
 fn read_wireguard_key(
-    juju: &Juju,
+    tools: &Tools,
     secret: &str,
 ) -> Result<Result<SecretString, KeyProblem>, GatherError> {
     // `--refresh`: follow the operator's rotations (a new revision fires secret-changed).
-    match juju
-        .tools()
-        .secret_get(SecretRef::Id(secret), Revision::Refresh)
-    {
+    match tools.secret_get(SecretRef::Id(secret), Revision::Refresh) {
         Ok(content) => Ok(check_private_key(&content)),
         Err(ToolError::SecretNotFound { .. } | ToolError::PermissionDenied { .. }) => {
             Ok(Err(KeyProblem::NotFound))
@@ -224,8 +300,7 @@ fn read_wireguard_key(
     }
 }
 
-fn read_api_key(juju: &Juju) -> Result<ApiKey, GatherError> {
-    let tools = juju.tools();
+fn read_api_key(tools: &Tools) -> Result<ApiKey, GatherError> {
     match tools.secret_get(SecretRef::Label(API_KEY_LABEL), Revision::Tracked) {
         Ok(content) => match content.get(API_KEY_ATTRIBUTE) {
             Some(key) if is_api_key(key.expose()) => Ok(ApiKey::Existing(key.clone())),
@@ -363,11 +438,10 @@ async fn check_health(addr: &str, api_key: &SecretString) -> Health {
 }
 
 fn read_relations(
-    juju: &Juju,
+    tools: &Tools,
     app: &AppName,
     broken: Option<u64>,
 ) -> Result<Vec<RelationState>, GatherError> {
-    let tools = juju.tools();
     let ids = tools
         .relation_ids(ENDPOINT)
         .map_err(GatherError::RelationIds)?;

@@ -32,7 +32,8 @@ pub fn reconcile(juju: &mut Juju, hook: &Hook) -> Result<(), HookError> {
         .build()
         .map_err(HookError::Runtime)?;
     let status = runtime.block_on(async {
-        let gathered = gather(juju, hook)
+        // Boxed: the overlapping reads make a large future (clippy::large_futures).
+        let gathered = Box::pin(gather(juju, hook))
             .await
             .map_err(|e| HookError::Gather(Box::new(e)))?;
         let plan = plan(&gathered.inputs);

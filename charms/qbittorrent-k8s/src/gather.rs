@@ -7,12 +7,14 @@
 //! fresh one is made. When the leader finds no credentials secret it generates the password
 //! here; `apply` creates the secret.
 
-use juju_charm::Juju;
 use juju_charm::hook::{Hook, RelationHook};
 use juju_charm::k8s::{Kube, KubeError};
 use juju_charm::pebble::{Pebble, PebbleError};
 use juju_charm::tools::ToolError;
-use juju_charm::tools::secret::{Revision, SecretRef};
+use juju_charm::tools::ports::Port;
+use juju_charm::tools::secret::{Revision, SecretContent, SecretRef};
+use juju_charm::tools::unit::ApplicationStatus;
+use juju_charm::{Juju, Tools};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, PodTemplateSpec};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
@@ -95,6 +97,10 @@ pub fn unit_number(unit: &str) -> Option<u32> {
 }
 
 /// Reads the hook's inputs.
+///
+/// After `is-leader` the reads overlap (ADR 0025): two chains of hook tools in the
+/// background (config, credentials secret, opened ports, on the leader the statuses; and the
+/// relation), and Kubernetes and Pebble on this runtime meanwhile.
 pub async fn gather(
     juju: &mut Juju,
     hook: &Hook,
@@ -106,59 +112,6 @@ pub async fn gather(
     let app = juju.context().app_name().to_owned();
     let model = juju.context().model_name.clone();
     let unit_number = unit_number(&juju.context().unit_name).unwrap_or_default();
-    let tools = juju.tools().clone();
-    let config_map: Map<String, Value> = tools.config().map_err(GatherError::ReadConfig)?;
-    let config = CharmConfig::from_map(&config_map);
-    let relation = read_relation(juju, hook, &app, leader)?;
-
-    let cluster = if leader {
-        read_cluster(kube, &app).await?
-    } else {
-        Cluster::NotRead
-    };
-    // Only the Pod's metadata and spec are compared: read as a PodTemplateSpec (already
-    // decoded for the StatefulSet), the Pod's status types never enter the binary.
-    let pod = match kube
-        .get_as::<Pod, PodTemplateSpec>(&format!("{app}-{unit_number}"))
-        .await
-    {
-        Ok(pod) => PodView::Read(pod.map(Box::new)),
-        Err(e) => match e.blocked_message() {
-            Some(message) => PodView::Forbidden(message),
-            None => return Err(GatherError::ReadPod(e)),
-        },
-    };
-    let workload = read_workload(pebble).await?;
-    let stored_hash = match &workload {
-        WorkloadView::Reachable {
-            conf: Some(text), ..
-        } => conf::get(text, "WebUI\\Password_PBKDF2").map(str::to_owned),
-        _ => None,
-    };
-    let credentials = read_credentials(juju, leader, stored_hash.as_deref(), rng)?;
-    let opened_ports = tools.opened_ports().map_err(GatherError::ReadPorts)?;
-    Ok(Inputs {
-        app,
-        model,
-        unit_number,
-        leader,
-        config,
-        relation,
-        cluster,
-        pod,
-        workload,
-        credentials,
-        opened_ports,
-    })
-}
-
-fn read_relation(
-    juju: &Juju,
-    hook: &Hook,
-    app: &str,
-    leader: bool,
-) -> Result<Relation, GatherError> {
-    let tools = juju.tools();
     let broken = match hook {
         Hook::Relation {
             endpoint,
@@ -166,6 +119,88 @@ fn read_relation(
         } if endpoint == ENDPOINT => juju.context().relation_id,
         _ => None,
     };
+    let tools = juju.tools().clone();
+    let own = tools.background(move |tools| read_own(tools, leader));
+    let ours = app.clone();
+    let relation = tools.background(move |tools| read_relation(tools, broken, &ours, leader));
+    let cluster_and_pod = async {
+        let cluster = if leader {
+            read_cluster(kube, &app).await?
+        } else {
+            Cluster::NotRead
+        };
+        let pod = read_pod(kube, &app, unit_number).await?;
+        Ok::<_, GatherError>((cluster, pod))
+    };
+    let (cluster_and_pod, workload) = tokio::join!(cluster_and_pod, read_workload(pebble));
+    let (own, relation) = (own.await?, relation.await?);
+    if let Some(statuses) = own.statuses {
+        juju.statuses_read(statuses);
+    }
+    let (cluster, pod) = cluster_and_pod?;
+    let workload = workload?;
+    let stored_hash = match &workload {
+        WorkloadView::Reachable {
+            conf: Some(text), ..
+        } => conf::get(text, "WebUI\\Password_PBKDF2").map(str::to_owned),
+        _ => None,
+    };
+    let credentials = credentials_view(own.credentials, leader, stored_hash.as_deref(), rng)?;
+    Ok(Inputs {
+        app,
+        model,
+        unit_number,
+        leader,
+        config: CharmConfig::from_map(&own.config),
+        relation,
+        cluster,
+        pod,
+        workload,
+        credentials,
+        opened_ports: own.opened_ports,
+    })
+}
+
+/// This unit's hook-tool inputs other than the relation.
+struct Own {
+    config: Map<String, Value>,
+    credentials: Option<SecretContent>,
+    opened_ports: Vec<Port>,
+    statuses: Option<Result<ApplicationStatus, ToolError>>,
+}
+
+/// `config-get`, the credentials secret (`None`: there is none yet), `opened-ports`, and on
+/// the leader the statuses `set_status` compares with.
+fn read_own(tools: &Tools, leader: bool) -> Result<Own, GatherError> {
+    Ok(Own {
+        config: tools.config().map_err(GatherError::ReadConfig)?,
+        credentials: read_credentials_secret(tools)?,
+        opened_ports: tools.opened_ports().map_err(GatherError::ReadPorts)?,
+        statuses: leader.then(|| tools.status_get_application()),
+    })
+}
+
+/// This unit's Pod. Only its metadata and spec are compared: read as a PodTemplateSpec
+/// (already decoded for the StatefulSet), the Pod's status types never enter the binary.
+async fn read_pod(kube: &Kube, app: &str, unit_number: u32) -> Result<PodView, GatherError> {
+    match kube
+        .get_as::<Pod, PodTemplateSpec>(&format!("{app}-{unit_number}"))
+        .await
+    {
+        Ok(pod) => Ok(PodView::Read(pod.map(Box::new))),
+        Err(e) => match e.blocked_message() {
+            Some(message) => Ok(PodView::Forbidden(message)),
+            None => Err(GatherError::ReadPod(e)),
+        },
+    }
+}
+
+fn read_relation(
+    tools: &Tools,
+    broken: Option<u64>,
+    app: &str,
+    leader: bool,
+) -> Result<Relation, GatherError> {
     // Juju still lists the relation during its relation-broken hook (ops hides it too).
     let Some(id) = tools
         .relation_ids(ENDPOINT)
@@ -288,21 +323,23 @@ async fn read_workload(pebble: &Pebble) -> Result<WorkloadView, GatherError> {
     })
 }
 
-/// The credentials from the secret, or (leader, no secret yet) freshly generated ones.
-pub fn read_credentials(
-    juju: &Juju,
+/// The credentials secret's content; `None` when there is none yet.
+fn read_credentials_secret(tools: &Tools) -> Result<Option<SecretContent>, GatherError> {
+    match tools.secret_get(SecretRef::Label(SECRET_LABEL), Revision::Tracked) {
+        Ok(content) => Ok(Some(content)),
+        Err(ToolError::SecretNotFound { .. }) => Ok(None),
+        Err(e) => Err(GatherError::ReadCredentials(e)),
+    }
+}
+
+/// The credentials from the secret's `content`, or (leader, no secret yet) freshly generated
+/// ones.
+pub fn credentials_view(
+    content: Option<SecretContent>,
     leader: bool,
     stored_hash: Option<&str>,
     rng: &dyn SecureRandom,
 ) -> Result<CredentialsView, GatherError> {
-    let content = match juju
-        .tools()
-        .secret_get(SecretRef::Label(SECRET_LABEL), Revision::Tracked)
-    {
-        Ok(content) => Some(content),
-        Err(ToolError::SecretNotFound { .. }) => None,
-        Err(e) => return Err(GatherError::ReadCredentials(e)),
-    };
     let mut kept_hash: Option<String> = None;
     let (username, password, create) = match content {
         Some(content) => {

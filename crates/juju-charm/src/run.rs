@@ -19,6 +19,7 @@ use crate::context::Context;
 use crate::hook::Hook;
 use crate::log::error_chain;
 use crate::status::{Status, StatusCollector, StatusLevel};
+use crate::tools::unit::ApplicationStatus;
 use crate::tools::{ProcessRunner, ToolError, Tools};
 
 /// The charm's handle on Juju for one hook: context, hook tools and the status collector.
@@ -28,6 +29,7 @@ pub struct Juju {
     tools: Tools,
     status: StatusCollector,
     leader: Option<bool>,
+    statuses_read: Option<Result<ApplicationStatus, ToolError>>,
 }
 
 impl Juju {
@@ -38,6 +40,7 @@ impl Juju {
             tools,
             status: StatusCollector::new(),
             leader: None,
+            statuses_read: None,
         }
     }
 
@@ -70,6 +73,15 @@ impl Juju {
         let leader = self.tools.is_leader()?;
         self.leader = Some(leader);
         Ok(leader)
+    }
+
+    /// Gives [`Self::set_status`] the statuses the charm read itself (a leader may run
+    /// [`Tools::status_get_application`] in the background with its other reads, see
+    /// [`crate::tools::background`]), so that it does not run `status-get` again. Nothing else
+    /// sets this unit's or application's status during a hook: what was read at its start is
+    /// still there at its end.
+    pub fn statuses_read(&mut self, current: Result<ApplicationStatus, ToolError>) {
+        self.statuses_read = Some(current);
     }
 
     /// The Pebble socket of a workload container (see [`Context::pebble_socket`]).
@@ -111,7 +123,10 @@ impl Juju {
         }
         // The leader reads both statuses with one tool call and sets only what differs: a
         // steady hook then runs one tool instead of two. If the read fails, both are set.
-        let current = self.tools.status_get_application().ok();
+        let current = match self.statuses_read.take() {
+            Some(read) => read.ok(),
+            None => self.tools.status_get_application().ok(),
+        };
         let unit_now = current
             .as_ref()
             .and_then(|c| c.units.get(&self.ctx.unit_name).cloned().flatten());

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 
 pub mod action;
+pub mod background;
 pub mod error;
 pub mod fake;
 pub mod model;
@@ -27,6 +28,7 @@ pub mod sensitive;
 pub mod storage;
 pub mod unit;
 
+pub use background::Background;
 pub use error::{OutputError, ToolError};
 pub use process::ProcessRunner;
 pub use sensitive::SecretString;

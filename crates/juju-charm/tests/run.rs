@@ -150,6 +150,55 @@ fn leader_sets_only_the_statuses_that_differ() {
 }
 
 #[test]
+fn statuses_read_ahead_replace_status_get() {
+    let run = |answer: String| {
+        let (fake, tools) = setup();
+        fake.reply("is-leader", "true");
+        fake.reply("status-get", &answer);
+        let outcome = run_hook(ctx("hooks/update-status"), tools, |juju, _| {
+            // The charm read them itself (in the background, with its other reads).
+            let read = juju.tools().status_get_application();
+            juju.statuses_read(read);
+            juju.add_status(Status::active("VPN connected"));
+            Ok::<(), ApplyError>(())
+        });
+        assert_eq!(outcome, Outcome::Done);
+        tools_called(&fake)
+    };
+    let steady = run(status_get_answer(
+        ("active", "VPN connected"),
+        ("active", "VPN connected"),
+    ));
+    assert_eq!(
+        steady,
+        ["status-get", "is-leader"],
+        "read once, nothing set"
+    );
+    let differs = run(status_get_answer(
+        ("active", "VPN connected"),
+        ("waiting", "VPN connecting"),
+    ));
+    assert_eq!(differs, ["status-get", "is-leader", "status-set"]);
+    // A failed read counts as "unknown": both are set.
+    let failed = {
+        let (fake, tools) = setup();
+        fake.reply("is-leader", "true");
+        fake.fail("status-get", 1, "ERROR connection refused");
+        run_hook(ctx("hooks/update-status"), tools, |juju, _| {
+            let read = juju.tools().status_get_application();
+            juju.statuses_read(read);
+            juju.add_status(Status::active("VPN connected"));
+            Ok::<(), ApplyError>(())
+        });
+        tools_called(&fake)
+    };
+    assert_eq!(
+        failed,
+        ["status-get", "is-leader", "status-set", "status-set"]
+    );
+}
+
+#[test]
 fn nothing_collected_sets_nothing() {
     let (fake, tools) = setup();
     let outcome = run_hook(ctx("actions/show-credentials"), tools, |_, hook| {

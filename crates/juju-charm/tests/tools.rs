@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use juju_charm::tools::Background;
 use juju_charm::tools::fake::RecordingRunner;
 use juju_charm::tools::model::Goal;
 use juju_charm::tools::ports::{Port, Protocol};
@@ -791,4 +792,53 @@ fn secret_ids() {
         sv(&["secret:id1", "secret:id2"])
     );
     assert_eq!(fake.argvs(), vec![sv(&["secret-ids", "--format=json"])]);
+}
+
+#[test]
+fn background_reads_overlap_and_yield_their_results() {
+    let fake = Arc::new(RecordingRunner::new());
+    fake.reply("config-get", r#"{"vpn-provider": "mullvad"}"#);
+    fake.reply("relation-ids", r#"["vpn-gateway:3"]"#);
+    let tools = Tools::new(fake.clone());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let (config, ids) = runtime.block_on(async {
+        let config = tools.background(Tools::config::<serde_json::Map<String, serde_json::Value>>);
+        let ids = tools.background(|t| t.relation_ids("vpn-gateway"));
+        (config.await, ids.await)
+    });
+    assert_eq!(config.unwrap()["vpn-provider"], "mullvad");
+    assert_eq!(ids.unwrap(), [3]);
+    let mut called: Vec<String> = fake.calls().into_iter().map(|c| c.tool).collect();
+    called.sort();
+    assert_eq!(called, ["config-get", "relation-ids"]);
+}
+
+#[test]
+fn background_without_a_runtime_runs_at_once() {
+    let fake = Arc::new(RecordingRunner::new());
+    fake.reply("is-leader", "true");
+    let tools = Tools::new(fake.clone());
+    let leader = tools.background(Tools::is_leader);
+    // Already run: recorded before anything awaits it.
+    assert_eq!(fake.calls().len(), 1);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    assert!(runtime.block_on(leader).unwrap());
+    assert_eq!(runtime.block_on(Background::ready(7)), 7);
+}
+
+#[test]
+#[should_panic(expected = "tool closure panicked")]
+fn background_panics_reach_the_awaiting_task() {
+    let tools = Tools::new(Arc::new(RecordingRunner::new()));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let read = tools.background(|_| -> u8 { panic!("tool closure panicked") });
+        read.await
+    });
 }
