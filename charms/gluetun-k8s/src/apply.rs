@@ -17,6 +17,7 @@ use juju_charm::tools::relation::Databag;
 use juju_charm::tools::secret::{SecretContent, SecretMeta, SecretOwner};
 use juju_charm::{Juju, Status, ToolError};
 use k8s_openapi::api::apps::v1::StatefulSet;
+use vpn_gateway_iface::StatefulSetJson;
 use vpn_gateway_iface::holds::config_map_holds;
 use vpn_gateway_iface::wire::DATABAG_KEY;
 
@@ -135,9 +136,9 @@ async fn write_kube(kube: &Kube, writes: &KubeWrites) -> Result<Option<Status>, 
     }
     if let Some(additions) = &writes.statefulset {
         let outcome = kube
-            .patch_with::<StatefulSet, _>(&writes.statefulset_name, |live| {
-                let version = live.metadata.resource_version.clone()?;
-                (!additions.is_held_by(live)).then(|| additions.add_patch(&version))
+            .patch_as::<StatefulSet, StatefulSetJson, _>(&writes.statefulset_name, |live| {
+                let version = live.resource_version()?;
+                (!additions.is_held_by(live)).then(|| additions.add_patch(version))
             })
             .await;
         match outcome {

@@ -22,7 +22,7 @@ use ring::rand::{SecureRandom as _, SystemRandom};
 use serde_json::{Map, Value};
 use vpn_gateway_iface::gateway::gateway_config_map_name;
 use vpn_gateway_iface::wire::DATABAG_KEY;
-use vpn_gateway_iface::{AppName, Namespace, Problem};
+use vpn_gateway_iface::{AppName, Namespace, Problem, StatefulSetJson};
 
 use crate::config::{ConfigError, GluetunConfig};
 use crate::plan::{
@@ -344,7 +344,10 @@ struct ServiceIpSpec {
 
 async fn read_cluster(kube: &Kube, app: &AppName) -> Result<Cluster, GatherError> {
     let forbidden = |e: &KubeError| e.blocked_message().map(Cluster::Forbidden);
-    let statefulset = match kube.get::<StatefulSet>(app.as_str()).await {
+    let statefulset = match kube
+        .get_as::<StatefulSet, StatefulSetJson>(app.as_str())
+        .await
+    {
         Ok(Some(s)) => s,
         Ok(None) => return Ok(Cluster::StatefulSetMissing),
         Err(e) => return forbidden(&e).ok_or(GatherError::ReadStatefulSet(e)),
@@ -372,7 +375,7 @@ async fn read_cluster(kube: &Kube, app: &AppName) -> Result<Cluster, GatherError
         }
     }
     Ok(Cluster::Read {
-        statefulset: Box::new(statefulset),
+        statefulset,
         config_map: config_map.map(Box::new),
         dns_ip,
     })

@@ -18,12 +18,12 @@ use std::net::IpAddr;
 
 use juju_charm::pebble::{Layer, Override, Plan as PebblePlan, Service, Startup};
 use juju_charm::{SecretString, Status};
-use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::ConfigMap;
 use vpn_gateway_iface::gateway::{gateway_additions, gateway_config_map};
 use vpn_gateway_iface::holds::config_map_holds;
 use vpn_gateway_iface::{
-    AppName, GatewayInputs, Namespace, Owner, PodAdditions, ProviderData, VxlanSettings,
+    AppName, GatewayInputs, Namespace, Owner, PodAdditions, ProviderData, StatefulSetJson,
+    VxlanSettings,
 };
 
 use crate::config::{ConfigError, GluetunConfig, is_wireguard_key};
@@ -130,7 +130,7 @@ pub enum Cluster {
     /// Everything we need was read.
     Read {
         /// Our StatefulSet (named after the application).
-        statefulset: Box<StatefulSet>,
+        statefulset: StatefulSetJson,
         /// Our gateway ConfigMap, when it exists.
         config_map: Option<Box<ConfigMap>>,
         /// ClusterIP of `kube-dns` (else `coredns`) in `kube-system`.

@@ -12,10 +12,9 @@ use std::io::Write as _;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use k8s_openapi::api::apps::v1::StatefulSet;
 use serde_json::{Map, Value, json};
 use vpn_gateway_iface::gateway::{GLUETUN_CONTAINER, gateway_additions, gateway_config_map};
-use vpn_gateway_iface::{AppName, EmulateError, InvalidField, Namespace, Problem};
+use vpn_gateway_iface::{AppName, EmulateError, InvalidField, Namespace, Problem, StatefulSetJson};
 
 use crate::config::{ConfigError, GluetunConfig};
 use crate::plan::{KEY_OPTION, owner, provider_data, vxlan};
@@ -219,27 +218,22 @@ fn read_bounded(path: &Path) -> Result<String, RenderError> {
     std::fs::read_to_string(path).map_err(read_err)
 }
 
-fn read_statefulset(path: &Path, app: &AppName) -> Result<StatefulSet, RenderError> {
+fn read_statefulset(path: &Path, app: &AppName) -> Result<StatefulSetJson, RenderError> {
     let text = read_bounded(path)?;
-    let statefulset: StatefulSet =
+    let statefulset: StatefulSetJson =
         juju_charm::k8s::parse_manifest(&text).map_err(|source| RenderError::ParseStatefulSet {
             path: path.to_owned(),
             source,
         })?;
-    if let Some(name) = &statefulset.metadata.name
+    if let Some(name) = statefulset.name()
         && name != app.as_str()
     {
         return Err(RenderError::StatefulSetName {
-            found: name.clone(),
+            found: name.to_owned(),
             app: app.to_string(),
         });
     }
-    let has_gluetun = statefulset
-        .spec
-        .as_ref()
-        .and_then(|s| s.template.spec.as_ref())
-        .is_some_and(|p| p.containers.iter().any(|c| c.name == GLUETUN_CONTAINER));
-    if !has_gluetun {
+    if !statefulset.has_container(GLUETUN_CONTAINER) {
         return Err(RenderError::NoGluetunContainer);
     }
     Ok(statefulset)

@@ -16,7 +16,7 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::ConfigMap;
 use serde_json::{Value, json};
 use vpn_gateway_iface::gateway::{gateway_additions, gateway_config_map};
-use vpn_gateway_iface::{AppName, Namespace, ProviderData};
+use vpn_gateway_iface::{AppName, Namespace, ProviderData, StatefulSetJson};
 
 const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 const OTHER_KEY: &str = "HxwdHh8AAQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRo=";
@@ -159,7 +159,7 @@ fn steady() -> Inputs {
         wireguard_key: Some(Ok(SecretString::new(KEY))),
         api_key: Some(ApiKey::Existing(SecretString::new(API_KEY))),
         cluster: Some(Cluster::Read {
-            statefulset: Box::new(patched_statefulset()),
+            statefulset: StatefulSetJson::of(&patched_statefulset()),
             config_map: Some(Box::new(live_config_map())),
             dns_ip: Some("10.152.183.10".parse().unwrap()),
         }),
@@ -187,7 +187,7 @@ fn first_deploy() -> Inputs {
     Inputs {
         api_key: Some(ApiKey::Missing(SecretString::new(API_KEY))),
         cluster: Some(Cluster::Read {
-            statefulset: Box::new(juju_statefulset()),
+            statefulset: StatefulSetJson::of(&juju_statefulset()),
             config_map: None,
             dns_ip: Some("10.152.183.10".parse().unwrap()),
         }),
@@ -424,7 +424,7 @@ fn juju_reapply_that_reset_gluetun_is_repaired_in_one_patch() {
     }
     let mut i = steady();
     i.cluster = Some(Cluster::Read {
-        statefulset: Box::new(serde_json::from_value(live).unwrap()),
+        statefulset: serde_json::from_value(live).unwrap(),
         config_map: Some(Box::new(live_config_map())),
         dns_ip: Some("10.152.183.10".parse().unwrap()),
     });

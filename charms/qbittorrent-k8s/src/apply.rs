@@ -19,6 +19,7 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::core::DynamicObject;
+use vpn_gateway_iface::StatefulSetJson;
 use vpn_gateway_iface::holds::{cilium_policy_holds, config_map_holds, network_policy_holds};
 
 use crate::gather::{HASH_KEY, PASSWORD_KEY, USERNAME_KEY, cilium_resource};
@@ -201,14 +202,14 @@ async fn kube_step(kube: &Kube, step: &KubeStep) -> Result<(), KubeError> {
             .await
             .map(drop),
         KubeStep::PatchStatefulSet(name, additions) => kube
-            .patch_with::<StatefulSet, _>(name, |live| {
-                (!additions.is_held_by(live)).then(|| additions.add_patch(&resource_version(live)))
+            .patch_as::<StatefulSet, StatefulSetJson, _>(name, |live| {
+                (!additions.is_held_by(live)).then(|| additions.add_patch(resource_version(live)))
             })
             .await
             .map(drop),
         KubeStep::RemoveRouting(name, names) => kube
-            .patch_with::<StatefulSet, _>(name, |live| {
-                (!names.is_absent_from(live)).then(|| names.remove_patch(&resource_version(live)))
+            .patch_as::<StatefulSet, StatefulSetJson, _>(name, |live| {
+                (!names.is_absent_from(live)).then(|| names.remove_patch(resource_version(live)))
             })
             .await
             .map(drop),
@@ -221,6 +222,6 @@ async fn kube_step(kube: &Kube, step: &KubeStep) -> Result<(), KubeError> {
     }
 }
 
-fn resource_version(live: &StatefulSet) -> String {
-    live.metadata.resource_version.clone().unwrap_or_default()
+fn resource_version(live: &StatefulSetJson) -> &str {
+    live.resource_version().unwrap_or_default()
 }

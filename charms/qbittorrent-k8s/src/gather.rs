@@ -16,11 +16,12 @@ use juju_charm::tools::secret::{Revision, SecretContent, SecretRef};
 use juju_charm::tools::unit::ApplicationStatus;
 use juju_charm::{Juju, Tools};
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{ConfigMap, Pod, PodTemplateSpec};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::core::{ApiResource, DynamicObject};
 use ring::rand::SecureRandom;
 use serde_json::{Map, Value};
+use vpn_gateway_iface::StatefulSetJson;
 use vpn_gateway_iface::client::client_config_map_name;
 use vpn_gateway_iface::killswitch::{
     CILIUM_API_VERSION, CILIUM_CRD, CILIUM_KIND, cilium_policy_name, network_policy_name,
@@ -32,8 +33,8 @@ use crate::config::CharmConfig;
 use crate::credentials::{self, CredentialsError, DEFAULT_USERNAME, Password, Username};
 use crate::layer::SERVICE;
 use crate::plan::{
-    CONF_PATH, Cluster, CredentialsView, ENDPOINT, Inputs, Live, PodView, Relation, SECRET_LABEL,
-    WorkloadView,
+    CONF_PATH, Cluster, CredentialsView, ENDPOINT, Inputs, Live, PodRouting, PodView, Relation,
+    SECRET_LABEL, WorkloadView,
 };
 
 /// Secret content keys.
@@ -180,11 +181,10 @@ fn read_own(tools: &Tools, leader: bool) -> Result<Own, GatherError> {
     })
 }
 
-/// This unit's Pod. Only its metadata and spec are compared: read as a PodTemplateSpec
-/// (already decoded for the StatefulSet), the Pod's status types never enter the binary.
+/// This unit's Pod, as much of it as [`crate::plan::pod_routed`] compares.
 async fn read_pod(kube: &Kube, app: &str, unit_number: u32) -> Result<PodView, GatherError> {
     match kube
-        .get_as::<Pod, PodTemplateSpec>(&format!("{app}-{unit_number}"))
+        .get_as::<Pod, PodRouting>(&format!("{app}-{unit_number}"))
         .await
     {
         Ok(pod) => Ok(PodView::Read(pod.map(Box::new))),
@@ -262,7 +262,7 @@ macro_rules! read_or_forbidden {
 }
 
 async fn read_cluster(kube: &Kube, app: &str) -> Result<Cluster, GatherError> {
-    let statefulset = read_or_forbidden!(kube.get::<StatefulSet>(app));
+    let statefulset = read_or_forbidden!(kube.get_as::<StatefulSet, StatefulSetJson>(app));
     // A valid app name is checked by the plan; names built from an invalid one are harmless
     // reads of objects that cannot exist.
     let parsed = AppName::parse(app).ok();

@@ -12,13 +12,13 @@
 //!   data exists AND the running Pod carries the routing for exactly that data; otherwise it
 //!   is stopped (first, before anything else changes).
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use juju_charm::Status;
 use juju_charm::pebble::{Layer, Plan as PebblePlan, Startup};
 use juju_charm::tools::ports::{Port, Protocol};
-use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{ConfigMap, Container, PodTemplateSpec};
+use k8s_openapi::api::core::v1::{ConfigMap, Container, EnvVar};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use serde_json::Value;
 use vpn_gateway_iface::client::{
@@ -30,7 +30,7 @@ use vpn_gateway_iface::killswitch::{
 };
 use vpn_gateway_iface::{
     AppName, InvalidField, Namespace, OwnedNames, Owner, PodAdditions, Problem, ProviderData,
-    RequirerData,
+    RequirerData, StatefulSetJson,
 };
 
 use crate::conf::{self, Managed};
@@ -118,7 +118,7 @@ pub enum Cluster {
 #[derive(Debug, Clone, Default)]
 pub struct Live {
     /// The application's StatefulSet (Juju's).
-    pub statefulset: Option<StatefulSet>,
+    pub statefulset: Option<StatefulSetJson>,
     /// The kill-switch NetworkPolicy.
     pub network_policy: Option<NetworkPolicy>,
     /// Whether `ciliumnetworkpolicies.cilium.io` exists.
@@ -133,7 +133,7 @@ pub struct Live {
 #[derive(Debug, Clone)]
 pub enum PodView {
     /// Read (`None`: absent).
-    Read(Option<Box<PodTemplateSpec>>),
+    Read(Option<Box<PodRouting>>),
     /// 403: the Blocked message.
     Forbidden(String),
 }
@@ -494,9 +494,51 @@ fn routed(inputs: &Inputs, owner: &Owner, provider: &Provider) -> Result<(), Sta
     }
 }
 
+/// What [`pod_routed`] compares of this unit's Pod: its annotations and its (init)
+/// containers' name, image, command and env, decoded straight from the API's answer; a
+/// whole Pod or PodTemplateSpec would compile the pod type tree's deserializers into the
+/// binary (ADR 0026). Optional fields are `Option`s as in k8s-openapi (a `null` is absent).
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+pub struct PodRouting {
+    /// `metadata`.
+    pub metadata: Option<PodRoutingMeta>,
+    /// `spec`.
+    pub spec: Option<PodRoutingSpec>,
+}
+
+/// See [`PodRouting`].
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+pub struct PodRoutingMeta {
+    /// `metadata.annotations`.
+    pub annotations: Option<BTreeMap<String, String>>,
+}
+
+/// See [`PodRouting`].
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+pub struct PodRoutingSpec {
+    /// `spec.containers`.
+    pub containers: Vec<RoutedContainer>,
+    /// `spec.initContainers`.
+    #[serde(rename = "initContainers")]
+    pub init_containers: Option<Vec<RoutedContainer>>,
+}
+
+/// See [`PodRouting`].
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+pub struct RoutedContainer {
+    /// `name`.
+    pub name: String,
+    /// `image`.
+    pub image: Option<String>,
+    /// `command`.
+    pub command: Option<Vec<String>>,
+    /// `env`.
+    pub env: Option<Vec<EnvVar>>,
+}
+
 /// Whether the running Pod carries our routing for this data: our init container and
 /// sidecar (image, command, env) and the client hash annotation with the desired hash.
-pub fn pod_routed(pod: &PodTemplateSpec, additions: &PodAdditions) -> bool {
+pub fn pod_routed(pod: &PodRouting, additions: &PodAdditions) -> bool {
     let annotations = pod.metadata.as_ref().and_then(|m| m.annotations.as_ref());
     let annotated = additions
         .annotations
@@ -505,7 +547,7 @@ pub fn pod_routed(pod: &PodTemplateSpec, additions: &PodAdditions) -> bool {
     let Some(spec) = &pod.spec else {
         return false;
     };
-    let same = |ours: &Container, live: &Container| {
+    let same = |ours: &Container, live: &RoutedContainer| {
         ours.name == live.name
             && ours.image == live.image
             && ours.command == live.command

@@ -7,12 +7,11 @@
 
 use std::path::{Path, PathBuf};
 
-use k8s_openapi::api::apps::v1::StatefulSet;
 use serde_json::{Value, json};
 use vpn_gateway_iface::client::{client_additions, client_config_map, client_owned_names};
 use vpn_gateway_iface::killswitch::{cilium_policy, network_policy};
 use vpn_gateway_iface::{
-    AppName, EmulateError, InvalidField, Namespace, Owner, Problem, ProviderData,
+    AppName, EmulateError, InvalidField, Namespace, Owner, Problem, ProviderData, StatefulSetJson,
 };
 
 use crate::plan::FIELD_MANAGER;
@@ -142,7 +141,7 @@ pub fn render(args: &RenderArgs) -> Result<Value, RenderError> {
         None => None,
     };
     let text = read(&args.statefulset)?;
-    let statefulset: StatefulSet =
+    let statefulset: StatefulSetJson =
         juju_charm::k8s::parse_manifest(&text).map_err(|source| RenderError::ParseStatefulSet {
             path: args.statefulset.clone(),
             source,

@@ -555,6 +555,20 @@ impl Kube {
             .await
     }
 
+    /// [`Self::patch_with`] on kind `K`, the live object decoded as `T` (e.g. its JSON as a
+    /// `serde_json::Value`, which compiles no type tree of `K`'s into the binary).
+    pub async fn patch_as<K, T, F>(&self, name: &str, plan: F) -> Result<Outcome<T>, KubeError>
+    where
+        K: Resource,
+        K::DynamicType: Default,
+        T: DeserializeOwned + Clone,
+        F: FnMut(&T) -> Option<Value>,
+    {
+        let dt = K::DynamicType::default();
+        self.patch_at(&Self::target::<K>(&dt, Some(&self.namespace), name), plan)
+            .await
+    }
+
     async fn patch_at<K, F>(
         &self,
         target: &Target<'_>,

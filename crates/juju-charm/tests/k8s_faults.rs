@@ -8,7 +8,7 @@ mod k8s_support;
 use std::error::Error as _;
 use std::time::{Duration, Instant};
 
-use juju_charm::k8s::{Failure, KubeError};
+use juju_charm::k8s::{Failure, Kube, KubeError};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_support::{
@@ -16,7 +16,7 @@ use k8s_support::{
 };
 use kube::Api;
 use kube::api::{Patch, PatchParams};
-use kube_testbed::{Action, Rule, Verb};
+use kube_testbed::{Action, Rule, RuleId, Verb};
 use serde_json::json;
 
 const BUDGET: Duration = Duration::from_secs(20);
@@ -63,12 +63,7 @@ fn conflicts_re_read_and_re_plan(bed: &Bed) -> TestResult {
 
         // An injected 409 on the patch: GET, PATCH(409), GET, PATCH.
         bed.proxy.clear_log();
-        let rule = bed.proxy.arm(
-            Rule::new(Action::status(409))
-                .verb(Verb::Patch)
-                .resource("statefulsets")
-                .times(1),
-        );
+        let rule = one_conflict_on_the_next_patch(bed);
         let mut plans = 0;
         let mut inner = plan_add(APP, "11111111");
         let outcome = kube
@@ -130,6 +125,8 @@ fn conflicts_re_read_and_re_plan(bed: &Bed) -> TestResult {
             ["vpn-route-sidecar", "charm", "workload"]
         );
 
+        json_patches_re_read_and_skip_what_holds(bed, &kube).await?;
+
         // Conflicts that never end: bounded, then an error saying Juju will retry.
         let rule = bed.proxy.arm(
             Rule::new(Action::status(409))
@@ -160,6 +157,45 @@ fn conflicts_re_read_and_re_plan(bed: &Bed) -> TestResult {
         bed.proxy.disarm(rule);
         TestResult::Ok(())
     })
+}
+
+/// Arms one injected 409 on the next StatefulSet patch.
+fn one_conflict_on_the_next_patch(bed: &Bed) -> RuleId {
+    bed.proxy.arm(
+        Rule::new(Action::status(409))
+            .verb(Verb::Patch)
+            .resource("statefulsets")
+            .times(1),
+    )
+}
+
+/// The same write on the object decoded as JSON (`patch_as`): a 409 is re-read and
+/// re-planned too, and an object that already holds the patch is not written.
+async fn json_patches_re_read_and_skip_what_holds(bed: &Bed, kube: &Kube) -> TestResult {
+    let rule = one_conflict_on_the_next_patch(bed);
+    let mut plans = 0;
+    let outcome = kube
+        .patch_as::<StatefulSet, serde_json::Value, _>(APP, |live| {
+            plans += 1;
+            let version = live["metadata"]["resourceVersion"].as_str()?;
+            (live["metadata"]["annotations"]["json"] != "1").then(|| {
+                json!({"metadata": {"resourceVersion": version,
+                                    "annotations": {"json": "1"}}})
+            })
+        })
+        .await?;
+    assert!(outcome.written());
+    assert_eq!((plans, bed.proxy.hits(rule)), (2, 1));
+    assert_eq!(outcome.into_inner()["metadata"]["annotations"]["json"], "1");
+    bed.proxy.disarm(rule);
+    let again = kube
+        .patch_as::<StatefulSet, serde_json::Value, _>(APP, |live| {
+            (live["metadata"]["annotations"]["json"] != "1").then(|| json!({}))
+        })
+        .await?;
+    assert!(!again.written());
+    assert_eq!(again.into_inner()["metadata"]["name"], APP);
+    Ok(())
 }
 
 fn invalid_is_final_with_the_servers_message(bed: &Bed) -> TestResult {

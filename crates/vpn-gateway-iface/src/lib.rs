@@ -65,6 +65,6 @@ pub mod wrapper;
 pub use cidrs::ClusterCidrs;
 pub use error::{InvalidField, Problem};
 pub use owner::Owner;
-pub use statefulset::{EmulateError, OwnedNames, PodAdditions};
+pub use statefulset::{EmulateError, LiveStatefulSet, OwnedNames, PodAdditions, StatefulSetJson};
 pub use types::{AppName, DnsName, Namespace, VxlanId, VxlanNetwork, VxlanPort};
 pub use wire::{GatewayInputs, ProviderData, RequirerData, VxlanSettings};

@@ -2,8 +2,6 @@
 
 use juju_charm::StatusLevel;
 use juju_charm::pebble::Plan as PebblePlan;
-use k8s_openapi::api::core::v1::PodTemplateSpec;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::json;
 
 use super::*;
@@ -46,7 +44,7 @@ fn owner() -> Owner {
 }
 
 /// A StatefulSet as Juju creates it (charm + workload container, Juju's annotation).
-fn juju_statefulset() -> StatefulSet {
+fn juju_statefulset() -> StatefulSetJson {
     serde_json::from_value(json!({
         "apiVersion": "apps/v1", "kind": "StatefulSet",
         "metadata": {"name": APP, "namespace": "downloads", "resourceVersion": "7"},
@@ -118,17 +116,17 @@ fn apply_steps(live: &mut Live, steps: &[KubeStep]) {
     }
 }
 
-/// The Pod the StatefulSet controller would create from `ss`.
-fn pod_from(ss: &StatefulSet) -> PodTemplateSpec {
-    let template = ss.spec.as_ref().unwrap().template.clone();
-    PodTemplateSpec {
-        metadata: Some(ObjectMeta {
-            name: Some(format!("{APP}-0")),
-            annotations: template.metadata.and_then(|m| m.annotations),
-            ..ObjectMeta::default()
-        }),
-        spec: Some(template.spec.unwrap_or_default()),
-    }
+/// The Pod the StatefulSet controller would create from `ss`, as the charm reads it.
+fn pod_from(ss: &StatefulSetJson) -> PodRouting {
+    let template = &ss.as_json()["spec"]["template"];
+    serde_json::from_value(json!({
+        "metadata": {
+            "name": format!("{APP}-0"),
+            "annotations": template["metadata"]["annotations"],
+        },
+        "spec": template["spec"],
+    }))
+    .unwrap()
 }
 
 fn config(unsafe_mode: bool) -> CharmConfig {
