@@ -99,9 +99,9 @@ pub fn unit_number(unit: &str) -> Option<u32> {
 
 /// Reads the hook's inputs.
 ///
-/// After `is-leader` the reads overlap (ADR 0025): two chains of hook tools in the
-/// background (config, credentials secret, opened ports, on the leader the statuses; and the
-/// relation), and Kubernetes and Pebble on this runtime meanwhile.
+/// The reads overlap (ADR 0025): `is-leader` with this unit's Pod and Pebble; then two chains
+/// of hook tools in the background (config, credentials secret, opened ports, on the leader
+/// the statuses; and the relation) with, on the leader, our other Kubernetes objects.
 pub async fn gather(
     juju: &mut Juju,
     hook: &Hook,
@@ -109,7 +109,6 @@ pub async fn gather(
     pebble: &Pebble,
     rng: &dyn SecureRandom,
 ) -> Result<Inputs, GatherError> {
-    let leader = juju.is_leader().map_err(GatherError::ReadLeadership)?;
     let app = juju.context().app_name().to_owned();
     let model = juju.context().model_name.clone();
     let unit_number = unit_number(&juju.context().unit_name).unwrap_or_default();
@@ -121,25 +120,28 @@ pub async fn gather(
         _ => None,
     };
     let tools = juju.tools().clone();
+    // What every unit reads starts with is-leader: this unit's Pod (opening the connection)
+    // and Pebble.
+    let (leader, pod, workload) = tokio::join!(
+        tools.background(Tools::is_leader),
+        read_pod(kube, &app, unit_number),
+        read_workload(pebble)
+    );
+    let leader = leader.map_err(GatherError::ReadLeadership)?;
+    juju.leader_read(leader);
     let own = tools.background(move |tools| read_own(tools, leader));
     let ours = app.clone();
     let relation = tools.background(move |tools| read_relation(tools, broken, &ours, leader));
-    let cluster_and_pod = async {
-        let cluster = if leader {
-            read_cluster(kube, &app).await?
-        } else {
-            Cluster::NotRead
-        };
-        let pod = read_pod(kube, &app, unit_number).await?;
-        Ok::<_, GatherError>((cluster, pod))
+    let cluster = if leader {
+        read_cluster(kube, &app).await
+    } else {
+        Ok(Cluster::NotRead)
     };
-    let (cluster_and_pod, workload) = tokio::join!(cluster_and_pod, read_workload(pebble));
     let (own, relation) = (own.await?, relation.await?);
     if let Some(statuses) = own.statuses {
         juju.statuses_read(statuses);
     }
-    let (cluster, pod) = cluster_and_pod?;
-    let workload = workload?;
+    let (cluster, pod, workload) = (cluster?, pod?, workload?);
     let stored_hash = match &workload {
         WorkloadView::Reachable {
             conf: Some(text), ..

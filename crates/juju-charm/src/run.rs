@@ -75,6 +75,12 @@ impl Juju {
         Ok(leader)
     }
 
+    /// Records leadership the charm read itself (e.g. `is-leader` in the background with
+    /// other reads): [`Self::is_leader`] answers it from then on, as if it had asked.
+    pub fn leader_read(&mut self, leader: bool) {
+        self.leader = Some(leader);
+    }
+
     /// Gives [`Self::set_status`] the statuses the charm read itself (a leader may run
     /// [`Tools::status_get_application`] in the background with its other reads, see
     /// [`crate::tools::background`]), so that it does not run `status-get` again. Nothing else

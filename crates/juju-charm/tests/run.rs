@@ -199,6 +199,23 @@ fn statuses_read_ahead_replace_status_get() {
 }
 
 #[test]
+fn leadership_read_by_the_charm_is_not_asked_again() {
+    let (fake, tools) = setup();
+    fake.reply(
+        "status-get",
+        &status_get_answer(("active", "ok"), ("active", "ok")),
+    );
+    let outcome = run_hook(ctx("hooks/update-status"), tools, |juju, _| {
+        juju.leader_read(true);
+        assert!(juju.is_leader()?);
+        juju.add_status(Status::active("ok"));
+        Ok::<(), juju_charm::ToolError>(())
+    });
+    assert_eq!(outcome, Outcome::Done);
+    assert_eq!(tools_called(&fake), ["status-get"], "no is-leader call");
+}
+
+#[test]
 fn nothing_collected_sets_nothing() {
     let (fake, tools) = setup();
     let outcome = run_hook(ctx("actions/show-credentials"), tools, |_, hook| {

@@ -9,7 +9,8 @@
 //! the real binary through `/usr/bin/time -f %M` (peak RSS of that one child, from `wait4`)
 //! and times it with a monotonic clock, appending one line per hook to a log in the charm
 //! directory. The Python baseline (`import ops, lightkube, pydantic, charmarr_lib.vpn` in a
-//! cached virtualenv) is measured by the same code. The simulator's own hook records give the
+//! cached virtualenv) is measured by the same code, one import after each steady round, so
+//! that both see the same machine (a shared VM's speed drifts). The simulator's own hook records give the
 //! hook wall time as Juju would see it and the API requests the hook sent.
 
 use std::ffi::OsStr;
@@ -328,11 +329,14 @@ fn pair(
 }
 
 /// The charm scenario: pair 0, the steady state, then more pairs for the patching hooks.
+/// `between` runs after each steady round (one Python import sample: both are measured under
+/// the same machine conditions, which drift on a shared VM).
 fn charm_scenario(
     state: &Path,
     charms: (&Path, &Path),
     steady: u32,
     patch_runs: u32,
+    between: &mut dyn FnMut() -> Res<()>,
 ) -> Res<Results> {
     let log = state.join("measure.log");
     let gw_dir = wrapped_charm(charms.0, &state.join("gluetun-k8s"), &log)?;
@@ -358,6 +362,7 @@ fn charm_scenario(
     eprintln!("bench: {steady} steady-state update-status runs");
     for _ in 0..steady {
         model.update_status()?;
+        between()?;
     }
     for (unit, mark, label) in [
         (&gw_unit, gw_mark, "gluetun-k8s update-status (steady)"),
@@ -457,6 +462,16 @@ fn python_venv(name: &str, packages: &[&str]) -> Res<PathBuf> {
     }
     std::fs::write(&stamp, wanted)?;
     Ok(venv)
+}
+
+/// `program args` once, measured (no warm-up).
+fn repeat_measured(program: &Path, args: &[&str], scratch: &Path) -> Res<Vec<Sample>> {
+    let os_args: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
+    let (rc, s) = timed(program, &os_args, scratch, true)?;
+    if rc != 0 {
+        return Err(format!("`{} {args:?}` exited {rc}", program.display()).into());
+    }
+    Ok(vec![s])
 }
 
 /// `program args`, `n` times after one warm-up run.
@@ -654,8 +669,9 @@ fn report(i: &Inputs) -> String {
     let mut t = String::new();
     let _ = writeln!(
         t,
-        "Runs: {} steady-state `update-status` per charm (after 2 settling runs); {} fresh \
-         gateway/client pairs for the patching hooks. Times in ms, RSS in MiB: median (min–max).\n",
+        "Runs: {} steady-state `update-status` per charm (after 2 settling runs), each round \
+         followed by one measured Python import; {} fresh gateway/client pairs for the patching \
+         hooks. Times in ms, RSS in MiB: median (min–max).\n",
         i.steady, i.patch_runs
     );
     let _ = writeln!(
@@ -828,14 +844,26 @@ fn bench(a: &Args) -> Res<()> {
         .unwrap_or_default();
     let scratch = state.join("time.out");
     eprintln!("bench: Python baseline, {} runs each", a.steady);
-    let py_import = repeat(&python, &["-c", PY_IMPORT], a.steady, &scratch)?;
+    // One warm-up import now; the measured ones alternate with the steady hooks below.
+    repeat(&python, &["-c", PY_IMPORT], 0, &scratch)?;
     let py_bare = repeat(&python, &["-c", "pass"], a.steady, &scratch)?;
     let mut py_charm = [0; 2];
     for (size, (charm, deps)) in py_charm.iter_mut().zip(PY_CHARM_DEPS) {
         let venv = python_venv(&format!("bench-py-{charm}"), deps)?;
         *size = python_charm_estimate(&venv, &state.join("py-charm.zip"))?;
     }
-    let results = charm_scenario(&state, (&gateway, &client), a.steady, a.patch_runs)?;
+    let mut py_import = Vec::new();
+    let mut import_once = || -> Res<()> {
+        py_import.extend(repeat_measured(&python, &["-c", PY_IMPORT], &scratch)?);
+        Ok(())
+    };
+    let results = charm_scenario(
+        &state,
+        (&gateway, &client),
+        a.steady,
+        a.patch_runs,
+        &mut import_once,
+    )?;
     // The floor: each binary started outside Juju (`--version`), nothing else.
     let mut startup = Vec::new();
     for name in ["gluetun-k8s", "qbittorrent-k8s"] {
