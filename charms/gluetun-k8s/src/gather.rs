@@ -1,8 +1,9 @@
 //! Reads only: leadership, goal-state, config, secrets, our StatefulSet and ConfigMap, the
 //! cluster DNS Service, Pebble's plan, services and our files, the health check, and our
-//! application's data on each `vpn-gateway` relation. Stops reading where [`crate::plan`]
-//! stops planning (a non-leader reads nothing more; planned units > 1 reads nothing more; a
-//! bad config or secret reads nothing from Kubernetes).
+//! application's data on each `vpn-gateway` relation. A non-leader reads nothing more. The
+//! leader's reads overlap (ADR 0025) and are taken in [`crate::plan`]'s order: where the plan
+//! stops (planned units > 1, a bad config or secret, the cluster not ready), what was read
+//! after that point is dropped unused and cannot fail the hook.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
