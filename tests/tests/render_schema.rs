@@ -15,10 +15,12 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn scratch(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("charmarr-render-{}-{tag}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
+/// A scratch directory, removed when the test ends (also when it fails).
+fn scratch() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("charmarr-render-")
+        .tempdir()
+        .expect("temp dir")
 }
 
 fn gateway_render(dir: &Path) -> Value {
@@ -63,8 +65,9 @@ fn objects(rendered: &Value) -> Vec<Value> {
 
 #[test]
 fn rendered_objects_validate_and_the_charms_agree_on_the_wire() {
-    let dir = scratch("all");
-    let gateway = gateway_render(&dir);
+    let scratch = scratch();
+    let dir = scratch.path();
+    let gateway = gateway_render(dir);
     // The gateway's databag value, exactly as the client would read it from the relation.
     let databag = gateway["relation_data"]["config"]
         .as_str()
@@ -102,6 +105,6 @@ fn rendered_objects_validate_and_the_charms_agree_on_the_wire() {
     all.extend(routed_objects);
     all.extend(objects(&unrouted));
     assert!(all.len() >= 7, "{all:#?}");
-    let failures = kubernetes_validate(&all, &VERSIONS, &dir).expect("kubernetes-validate runs");
+    let failures = kubernetes_validate(&all, &VERSIONS, dir).expect("kubernetes-validate runs");
     assert!(failures.is_empty(), "schema failures: {failures:#?}");
 }

@@ -90,8 +90,8 @@ fn everything() -> Vec<Value> {
 #[test]
 fn everything_we_write_validates_against_current_schemas() {
     let dir = tempfile_dir();
-    let failures =
-        kubernetes_validate(&everything(), &VERSIONS, &dir).expect("kubernetes-validate runs");
+    let failures = kubernetes_validate(&everything(), &VERSIONS, dir.path())
+        .expect("kubernetes-validate runs");
     assert!(failures.is_empty(), "schema failures: {failures:#?}");
 }
 
@@ -101,16 +101,15 @@ fn the_check_catches_an_unknown_field() {
     let dir = tempfile_dir();
     let mut bad = everything().remove(0);
     bad["spec"]["template"]["spec"]["containers"][0]["imagePullPolicyy"] = json!("Always");
-    let failures = kubernetes_validate(&[bad], &["1.33"], &dir).expect("kubernetes-validate runs");
+    let failures =
+        kubernetes_validate(&[bad], &["1.33"], dir.path()).expect("kubernetes-validate runs");
     assert_eq!(failures.len(), 1, "{failures:#?}");
 }
 
-fn tempfile_dir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "charmarr-schema-{}-{:?}",
-        std::process::id(),
-        std::thread::current().id()
-    ));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
+/// A scratch directory, removed when the test ends (also when it fails).
+fn tempfile_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("charmarr-schema-")
+        .tempdir()
+        .expect("temp dir")
 }
