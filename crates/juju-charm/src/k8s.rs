@@ -550,9 +550,7 @@ impl Kube {
         K::DynamicType: Default,
         F: FnMut(&K) -> Option<Value>,
     {
-        let dt = K::DynamicType::default();
-        self.patch_at(&Self::target::<K>(&dt, Some(&self.namespace), name), plan)
-            .await
+        self.patch_as::<K, K, F>(name, plan).await
     }
 
     /// [`Self::patch_with`] on kind `K`, the live object decoded as `T` (e.g. its JSON as a

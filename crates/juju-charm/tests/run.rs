@@ -106,19 +106,32 @@ fn status_get_answer(app: (&str, &str), unit: (&str, &str)) -> String {
     .to_string()
 }
 
+/// A leader's `update-status` that collects "active: VPN connected", `status-get` answering
+/// `answer` (`Err`: failing with that stderr). With `read_ahead` the charm reads the statuses
+/// itself and hands them to `set_status`. Returns the fake that recorded the tool calls.
+fn leader_update_status(answer: Result<&str, &str>, read_ahead: bool) -> Arc<RecordingRunner> {
+    let (fake, tools) = setup();
+    fake.reply("is-leader", "true");
+    match answer {
+        Ok(stdout) => fake.reply("status-get", stdout),
+        Err(stderr) => fake.fail("status-get", 1, stderr),
+    };
+    let outcome = run_hook(ctx("hooks/update-status"), tools, |juju, _| {
+        if read_ahead {
+            // As a charm does it: read with its other reads (in the background).
+            let read = juju.tools().status_get_application();
+            juju.statuses_read(read);
+        }
+        juju.add_status(Status::active("VPN connected"));
+        Ok::<(), ApplyError>(())
+    });
+    assert_eq!(outcome, Outcome::Done);
+    fake
+}
+
 #[test]
 fn leader_sets_only_the_statuses_that_differ() {
-    let run = |answer: String| {
-        let (fake, tools) = setup();
-        fake.reply("is-leader", "true");
-        fake.reply("status-get", &answer);
-        let outcome = run_hook(ctx("hooks/update-status"), tools, |juju, _| {
-            juju.add_status(Status::active("VPN connected"));
-            Ok::<(), ApplyError>(())
-        });
-        assert_eq!(outcome, Outcome::Done);
-        fake.argvs()
-    };
+    let run = |answer: String| leader_update_status(Ok(&answer), false).argvs();
     let steady = run(status_get_answer(
         ("active", "VPN connected"),
         ("active", "VPN connected"),
@@ -151,20 +164,7 @@ fn leader_sets_only_the_statuses_that_differ() {
 
 #[test]
 fn statuses_read_ahead_replace_status_get() {
-    let run = |answer: String| {
-        let (fake, tools) = setup();
-        fake.reply("is-leader", "true");
-        fake.reply("status-get", &answer);
-        let outcome = run_hook(ctx("hooks/update-status"), tools, |juju, _| {
-            // The charm read them itself (in the background, with its other reads).
-            let read = juju.tools().status_get_application();
-            juju.statuses_read(read);
-            juju.add_status(Status::active("VPN connected"));
-            Ok::<(), ApplyError>(())
-        });
-        assert_eq!(outcome, Outcome::Done);
-        tools_called(&fake)
-    };
+    let run = |answer: String| tools_called(&leader_update_status(Ok(&answer), true));
     let steady = run(status_get_answer(
         ("active", "VPN connected"),
         ("active", "VPN connected"),
@@ -180,18 +180,7 @@ fn statuses_read_ahead_replace_status_get() {
     ));
     assert_eq!(differs, ["status-get", "is-leader", "status-set"]);
     // A failed read counts as "unknown": both are set.
-    let failed = {
-        let (fake, tools) = setup();
-        fake.reply("is-leader", "true");
-        fake.fail("status-get", 1, "ERROR connection refused");
-        run_hook(ctx("hooks/update-status"), tools, |juju, _| {
-            let read = juju.tools().status_get_application();
-            juju.statuses_read(read);
-            juju.add_status(Status::active("VPN connected"));
-            Ok::<(), ApplyError>(())
-        });
-        tools_called(&fake)
-    };
+    let failed = tools_called(&leader_update_status(Err("ERROR connection refused"), true));
     assert_eq!(
         failed,
         ["status-get", "is-leader", "status-set", "status-set"]

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use juju_charm::tools::Background;
 use juju_charm::tools::fake::RecordingRunner;
 use juju_charm::tools::model::Goal;
 use juju_charm::tools::ports::{Port, Protocol};
@@ -827,7 +826,6 @@ fn background_without_a_runtime_runs_at_once() {
         .build()
         .unwrap();
     assert!(runtime.block_on(leader).unwrap());
-    assert_eq!(runtime.block_on(Background::ready(7)), 7);
 }
 
 #[test]

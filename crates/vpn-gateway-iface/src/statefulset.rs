@@ -116,7 +116,7 @@ impl PodAdditions {
     }
 
     /// The StatefulSet the API server holds after [`Self::add_patch`] on `current` (a
-    /// [`StatefulSet`], or its JSON as a `serde_json::Value`: see the module docs).
+    /// [`StatefulSet`] or a [`StatefulSetJson`], see [`LiveStatefulSet`]).
     pub fn emulate_add<S: LiveStatefulSet>(&self, current: &S) -> Result<S, EmulateError> {
         emulate(current, &self.template_fields())
     }

@@ -464,30 +464,20 @@ fn python_venv(name: &str, packages: &[&str]) -> Res<PathBuf> {
     Ok(venv)
 }
 
-/// `program args` once, measured (no warm-up).
-fn repeat_measured(program: &Path, args: &[&str], scratch: &Path) -> Res<Vec<Sample>> {
+/// `program args` once, measured; a non-zero exit is an error.
+fn run_once(program: &Path, args: &[&str], scratch: &Path) -> Res<Sample> {
     let os_args: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
     let (rc, s) = timed(program, &os_args, scratch, true)?;
     if rc != 0 {
         return Err(format!("`{} {args:?}` exited {rc}", program.display()).into());
     }
-    Ok(vec![s])
+    Ok(s)
 }
 
 /// `program args`, `n` times after one warm-up run.
 fn repeat(program: &Path, args: &[&str], n: u32, scratch: &Path) -> Res<Vec<Sample>> {
-    let args: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
-    let mut v = Vec::new();
-    for i in 0..=n {
-        let (rc, s) = timed(program, &args, scratch, true)?;
-        if rc != 0 {
-            return Err(format!("`{} {args:?}` exited {rc}", program.display()).into());
-        }
-        if i > 0 {
-            v.push(s);
-        }
-    }
-    Ok(v)
+    run_once(program, args, scratch)?;
+    (0..n).map(|_| run_once(program, args, scratch)).collect()
 }
 
 /// A Python charm's size, estimated: its virtualenv's site-packages (less pip, setuptools and
@@ -845,7 +835,7 @@ fn bench(a: &Args) -> Res<()> {
     let scratch = state.join("time.out");
     eprintln!("bench: Python baseline, {} runs each", a.steady);
     // One warm-up import now; the measured ones alternate with the steady hooks below.
-    repeat(&python, &["-c", PY_IMPORT], 0, &scratch)?;
+    run_once(&python, &["-c", PY_IMPORT], &scratch)?;
     let py_bare = repeat(&python, &["-c", "pass"], a.steady, &scratch)?;
     let mut py_charm = [0; 2];
     for (size, (charm, deps)) in py_charm.iter_mut().zip(PY_CHARM_DEPS) {
@@ -854,7 +844,7 @@ fn bench(a: &Args) -> Res<()> {
     }
     let mut py_import = Vec::new();
     let mut import_once = || -> Res<()> {
-        py_import.extend(repeat_measured(&python, &["-c", PY_IMPORT], &scratch)?);
+        py_import.push(run_once(&python, &["-c", PY_IMPORT], &scratch)?);
         Ok(())
     };
     let results = charm_scenario(

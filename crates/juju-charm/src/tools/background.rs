@@ -47,15 +47,6 @@ impl Tools {
     }
 }
 
-impl<T> Background<T> {
-    /// A result that is already known (for code paths that did not start a read).
-    pub fn ready(value: T) -> Self {
-        Self {
-            state: State::Ready(Some(value)),
-        }
-    }
-}
-
 // Never pinned structurally: the value is only ever moved out of the `Option`, and a
 // `JoinHandle` is `Unpin` whatever it holds.
 impl<T> Unpin for Background<T> {}
