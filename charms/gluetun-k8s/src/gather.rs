@@ -13,7 +13,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use juju_charm::hook::RelationHook;
 use juju_charm::http::{self, Limits};
-use juju_charm::k8s::{Kube, KubeError};
+use juju_charm::k8s::{Kube, KubeError, Reads};
 use juju_charm::pebble::{Pebble, PebbleError};
 use juju_charm::tools::secret::{Revision, SecretRef};
 use juju_charm::{Hook, Juju, SecretString, ToolError, Tools};
@@ -279,7 +279,9 @@ async fn read_cluster_and_workload(
     let cluster = async {
         let kube = Kube::connect(model.as_str(), FIELD_MANAGER, KUBE_BUDGET)
             .map_err(GatherError::Connect)?;
-        let cluster = read_cluster(&kube, &app).await?;
+        // Planning reads come from the API server's cache; apply's writes re-read the
+        // latest state (docs/adr/0027).
+        let cluster = read_cluster(&kube.with_reads(Reads::Cached), &app).await?;
         Ok::<_, GatherError>((kube, cluster))
     };
     let (cluster, workload) = tokio::join!(cluster, read_workload(&pebble));

@@ -566,11 +566,16 @@ fn api_faults() -> TestResult {
     let records = since(&model, mark, "vpnarr");
     assert!(records.iter().all(|r| r.code == 0), "a hook failed");
     // The proxy's log shows each fault hit and retried within the first hook: the slow GET
-    // cut by our timeout, the 409 re-read, the dropped PATCH re-sent, then exactly one
-    // successful StatefulSet patch; the pod's restart hooks only read.
+    // (the planning read, from the API server's cache) cut by our timeout, the 409 re-read,
+    // the dropped PATCH re-sent, then exactly one successful StatefulSet patch; the pod's
+    // restart hooks only read.
     let log = &records[0].api_requests;
     let sts = "/apis/apps/v1/namespaces/downloads/statefulsets/vpnarr";
-    assert_eq!(log[0], format!("GET {sts} -> dropped"), "{log:#?}");
+    assert_eq!(
+        log[0],
+        format!("GET {sts}?&resourceVersion=0 -> dropped"),
+        "{log:#?}"
+    );
     for want in ["-> 409", "-> dropped"] {
         assert!(
             log.iter()

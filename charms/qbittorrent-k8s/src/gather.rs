@@ -99,9 +99,10 @@ pub fn unit_number(unit: &str) -> Option<u32> {
 
 /// Reads the hook's inputs.
 ///
-/// The reads overlap (ADR 0025): `is-leader` with this unit's Pod and Pebble; then two chains
-/// of hook tools in the background (config, credentials secret, opened ports, on the leader
-/// the statuses; and the relation) with, on the leader, our other Kubernetes objects.
+/// The reads overlap (ADR 0025): as soon as `is-leader` answers, two chains of hook tools run
+/// in the background (config, credentials secret, opened ports, on the leader the statuses;
+/// and the relation) while this unit's Pod, then on the leader our other Kubernetes objects,
+/// are read, and Pebble beside them.
 pub async fn gather(
     juju: &mut Juju,
     hook: &Hook,
@@ -120,24 +121,36 @@ pub async fn gather(
         _ => None,
     };
     let tools = juju.tools().clone();
-    // What every unit reads starts with is-leader: this unit's Pod (opening the connection)
-    // and Pebble.
-    let (leader, pod, workload) = tokio::join!(
-        tools.background(Tools::is_leader),
-        read_pod(kube, &app, unit_number),
-        read_workload(pebble)
-    );
-    let leader = leader.map_err(GatherError::ReadLeadership)?;
-    juju.leader_read(leader);
-    let own = tools.background(move |tools| read_own(tools, leader));
+    // Two sides meet at is-leader: the hook tools (is-leader, then the two chains at once) and
+    // Kubernetes (this unit's Pod, opening the connection; then, on the leader, our objects),
+    // with Pebble beside them. The tool side tells the Kubernetes side the leadership.
+    let (leadership, leader_known) = tokio::sync::oneshot::channel();
     let ours = app.clone();
-    let relation = tools.background(move |tools| read_relation(tools, broken, &ours, leader));
-    let cluster = if leader {
-        read_cluster(kube, &app).await
-    } else {
-        Ok(Cluster::NotRead)
+    let tool_side = async move {
+        let leader = tools
+            .background(Tools::is_leader)
+            .await
+            .map_err(GatherError::ReadLeadership)?;
+        // The receiver lives until the Kubernetes side has read it (both run in the join).
+        let _ = leadership.send(leader);
+        let own = tools.background(move |tools| read_own(tools, leader));
+        let relation = tools.background(move |tools| read_relation(tools, broken, &ours, leader));
+        Ok::<_, GatherError>((leader, own.await?, relation.await?))
     };
-    let (own, relation) = (own.await?, relation.await?);
+    let kube_side = async {
+        let pod = read_pod(kube, &app, unit_number).await;
+        // A failed is-leader drops the sender: nothing more is read (the tool side's error
+        // ends the hook).
+        let cluster = match leader_known.await {
+            Ok(true) => read_cluster(kube, &app).await,
+            Ok(false) | Err(_) => Ok(Cluster::NotRead),
+        };
+        (pod, cluster)
+    };
+    let (tools_read, (pod, cluster), workload) =
+        tokio::join!(tool_side, kube_side, read_workload(pebble));
+    let (leader, own, relation) = tools_read?;
+    juju.leader_read(leader);
     if let Some(statuses) = own.statuses {
         juju.statuses_read(statuses);
     }

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use juju_charm::k8s::{Kube, KubeError};
+use juju_charm::k8s::{Kube, KubeError, Reads};
 use juju_charm::{Hook, Juju};
 use ring::rand::SystemRandom;
 
@@ -55,7 +55,10 @@ pub fn run(juju: &mut Juju, hook: &Hook) -> Result<(), HookError> {
         let model = juju.context().model_name.clone();
         let kube = Kube::connect(&model, FIELD_MANAGER, BUDGET).map_err(HookError::ConnectKube)?;
         let rng = SystemRandom::new();
-        let inputs = gather(juju, hook, &kube, &pebble, &rng)
+        // Planning reads come from the API server's cache; apply's writes re-read the
+        // latest state (docs/adr/0027).
+        let planning = kube.with_reads(Reads::Cached);
+        let inputs = gather(juju, hook, &planning, &pebble, &rng)
             .await
             .map_err(|e| HookError::Gather(Box::new(e)))?;
         let plan = plan(&inputs);

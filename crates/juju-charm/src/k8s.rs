@@ -10,6 +10,12 @@
 //!
 //! Nothing is written when the live object already holds what the charm wants.
 //!
+//! A write decides on the latest state: the GET before it is a quorum read from etcd. The
+//! reads a hook plans with may instead come from the API server's watch cache
+//! ([`Reads::Cached`], docs/adr/0027): a plan made on a cache that trails by milliseconds at
+//! worst asks for a write the fresh GET then finds unnecessary, or misses a change made in
+//! those milliseconds, which the next hook sees, as it would a change made just after a read.
+//!
 //! Every request has its own timeout and all of them share the hook's time budget. 429 (with
 //! `Retry-After`, capped), 5xx, timeouts and connection errors are retried with exponential
 //! backoff; 403 becomes [`KubeError::Forbidden`] (deploy with `--trust`); 404 is `None` on
@@ -32,7 +38,7 @@ use kube::core::params::{DeleteParams, GetParams, Patch, PatchParams};
 use kube::core::{ApiResource, DynamicObject, Request, Resource, Status};
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::Serialize;
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, IgnoredAny};
 use serde_json::Value;
 
 /// Timeouts and retry bounds. The hook's total budget is given to [`Kube::connect`].
@@ -322,6 +328,28 @@ enum AttemptError {
     Final(KubeError),
 }
 
+/// Where the GETs of [`Kube::get`] and its siblings are served from. The GETs that decide a
+/// write ([`Kube::patch_with`], [`Kube::apply_if_changed`]) always read [`Reads::Latest`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Reads {
+    /// From etcd (no `resourceVersion`): the latest state.
+    #[default]
+    Latest,
+    /// From the API server's watch cache (`resourceVersion=0`): as of the cache's last
+    /// update from etcd, usually milliseconds behind; about half the API server's work and
+    /// none of etcd's. For the reads a hook plans with.
+    Cached,
+}
+
+impl Reads {
+    fn params(self) -> GetParams {
+        match self {
+            Self::Latest => GetParams::default(),
+            Self::Cached => GetParams::any(),
+        }
+    }
+}
+
 /// hyper's pooled client over rustls, sending whole bodies.
 type Http = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
@@ -337,6 +365,7 @@ pub struct Kube {
     field_manager: String,
     policy: RetryPolicy,
     deadline: Instant,
+    reads: Reads,
 }
 
 impl Debug for Kube {
@@ -346,6 +375,7 @@ impl Debug for Kube {
             .field("namespace", &self.namespace)
             .field("field_manager", &self.field_manager)
             .field("policy", &self.policy)
+            .field("reads", &self.reads)
             .finish_non_exhaustive()
     }
 }
@@ -413,7 +443,17 @@ impl Kube {
             field_manager: field_manager.to_owned(),
             policy,
             deadline: Instant::now() + budget,
+            reads: Reads::Latest,
         })
+    }
+
+    /// This client (same connection pool and budget) with its reads served as `reads` says.
+    #[must_use]
+    pub fn with_reads(&self, reads: Reads) -> Self {
+        Self {
+            reads,
+            ..self.clone()
+        }
     }
 
     /// The namespace (the Juju model).
@@ -496,7 +536,7 @@ impl Kube {
         T: DeserializeOwned,
     {
         let dt = K::DynamicType::default();
-        self.get_at::<T>(&Self::target::<K>(&dt, namespace, name))
+        self.get_at::<T>(&Self::target::<K>(&dt, namespace, name), self.reads)
             .await
     }
 
@@ -506,11 +546,10 @@ impl Kube {
         resource: &ApiResource,
         name: &str,
     ) -> Result<Option<DynamicObject>, KubeError> {
-        self.get_at::<DynamicObject>(&Self::target::<DynamicObject>(
-            resource,
-            Some(&self.namespace),
-            name,
-        ))
+        self.get_at::<DynamicObject>(
+            &Self::target::<DynamicObject>(resource, Some(&self.namespace), name),
+            self.reads,
+        )
         .await
     }
 
@@ -522,14 +561,19 @@ impl Kube {
             resource: "customresourcedefinitions.apiextensions.k8s.io".to_owned(),
             name,
         };
-        Ok(self.get_at::<Value>(&target).await?.is_some())
+        // Only its existence matters: the definition (Cilium's is large) is skipped unbuilt.
+        Ok(self
+            .get_at::<IgnoredAny>(&target, self.reads)
+            .await?
+            .is_some())
     }
 
     async fn get_at<K: DeserializeOwned>(
         &self,
         target: &Target<'_>,
+        reads: Reads,
     ) -> Result<Option<K>, KubeError> {
-        let request = Request::new(&target.url_path).get(target.name, &GetParams::default());
+        let request = Request::new(&target.url_path).get(target.name, &reads.params());
         match self.execute(Step::Get, target, request).await {
             Ok(body) => decode(&body)
                 .map(Some)
@@ -578,7 +622,7 @@ impl Kube {
     {
         let mut conflicts = 0;
         loop {
-            let Some(live) = self.get_at::<K>(target).await? else {
+            let Some(live) = self.get_at::<K>(target, Reads::Latest).await? else {
                 return Err(not_found("patch", target));
             };
             let Some(patch) = plan(&live) else {
@@ -676,7 +720,7 @@ impl Kube {
                 Failure::Build("the desired object has no metadata.name".into()),
             ));
         }
-        if let Some(live) = self.get_at::<K>(target).await?
+        if let Some(live) = self.get_at::<K>(target, Reads::Latest).await?
             && holds(&live, desired)
         {
             tracing::debug!(resource = %target.resource, name = target.name,

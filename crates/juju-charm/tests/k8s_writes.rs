@@ -5,7 +5,9 @@
 //!   with `$patch: delete` removes exactly ours; items another manager made under our names
 //!   are adopted in place;
 //! - owned objects: GET → holds → server-side apply (force): create, no-op, update, adopt;
-//!   CiliumNetworkPolicy as a dynamic object; delete.
+//!   CiliumNetworkPolicy as a dynamic object; delete;
+//! - reads: a client for planning reads the API server's cache, but the GET deciding each of
+//!   its writes reads the latest state.
 //!
 //! One cluster for the binary (it takes seconds to start); one namespace per case.
 
@@ -13,7 +15,7 @@ mod k8s_support;
 
 use std::time::Duration;
 
-use juju_charm::k8s::Outcome;
+use juju_charm::k8s::{Outcome, Reads};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
@@ -36,6 +38,7 @@ fn writes_on_a_real_api_server() -> TestResult {
     owned_objects_are_applied_only_when_changed(&bed)?;
     network_policy_and_other_namespaces(&bed)?;
     cilium_policy_as_a_dynamic_object(&bed)?;
+    planning_reads_come_from_the_cache_and_writes_decide_on_the_latest(&bed)?;
     connect_reads_the_in_cluster_config(&bed)?;
     Ok(())
 }
@@ -499,6 +502,58 @@ fn cilium_policy_as_a_dynamic_object(bed: &Bed) -> TestResult {
                 .delete_dynamic(&resource, "qbittorrent-vpn-killswitch-cilium")
                 .await?
         );
+        TestResult::Ok(())
+    })
+}
+
+/// `Reads::Cached` asks for `resourceVersion=0` on every read, the CRD check included, while
+/// the GET before a write never does: a plan made on the cache cannot make a write skip its
+/// fresh check. `Reads::Latest` (the default) never asks for the cache.
+fn planning_reads_come_from_the_cache_and_writes_decide_on_the_latest(bed: &Bed) -> TestResult {
+    let ns = "cached";
+    let app = "qbittorrent";
+    bed.cluster.create_namespace(ns)?;
+    run(async {
+        let admin = bed.cluster.admin_client().await?;
+        create_juju_statefulset(&admin, ns, app).await?;
+        let latest = kube(&bed.admin_via_proxy, ns, BUDGET, fast_policy()).await?;
+        let cached = latest.with_reads(Reads::Cached);
+        let name = "qbittorrent-gateway-client-config";
+        let desired = config_map(name, "VXLAN_ID=\"42\"\n")?;
+        assert!(latest.apply_if_changed(&desired, holds).await?.written());
+        let is_cached = |path: &str| path.contains("resourceVersion=0");
+
+        bed.proxy.clear_log();
+        cached.get::<ConfigMap>(name).await?;
+        cached.get_as::<StatefulSet, serde_json::Value>(app).await?;
+        cached.crd_exists("ciliumnetworkpolicies.cilium.io").await?;
+        latest.get::<ConfigMap>(name).await?;
+        let paths: Vec<String> = bed.proxy.log().into_iter().map(|r| r.path).collect();
+        assert_eq!(paths.len(), 4, "{paths:?}");
+        assert!(paths[..3].iter().all(|p| is_cached(p)), "{paths:?}");
+        assert!(!paths[3].contains("resourceVersion"), "{paths:?}");
+
+        // Writes through the cached client: each GET before a write is the latest state.
+        bed.proxy.clear_log();
+        assert!(!cached.apply_if_changed(&desired, holds).await?.written());
+        assert!(
+            cached
+                .patch_with(app, plan_add(app, "0badcafe"))
+                .await?
+                .written()
+        );
+        let log = bed.proxy.log();
+        let gets: Vec<&str> = log
+            .iter()
+            .filter(|r| r.verb == Some(Verb::Get))
+            .map(|r| r.path.as_str())
+            .collect();
+        assert_eq!(gets.len(), 2, "{log:?}");
+        assert!(
+            gets.iter().all(|p| !p.contains("resourceVersion")),
+            "{gets:?}"
+        );
+        assert_eq!(bed.proxy.writes().len(), 1);
         TestResult::Ok(())
     })
 }
