@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use juju_charm::hook::RelationHook;
 use juju_charm::http::{self, Limits};
 use juju_charm::k8s::{Kube, KubeError, Reads};
 use juju_charm::pebble::{Pebble, PebbleError};
@@ -151,13 +150,7 @@ pub async fn gather(juju: &mut Juju, hook: &Hook) -> Result<Gathered, GatherErro
     let tools = juju.tools().clone();
     let leading = tools.background(read_leader_inputs);
     // In relation-broken the relation is going away: Juju refuses writes to it.
-    let broken = match hook {
-        Hook::Relation {
-            kind: RelationHook::Broken,
-            ..
-        } => juju.context().relation_id,
-        _ => None,
-    };
+    let broken = hook.broken_relation_id(ENDPOINT, juju.context());
     let app = inputs.app.clone();
     let others = tools.background(move |tools| {
         let statuses = tools.status_get_application();

@@ -7,8 +7,8 @@
 //! fresh one is made. When the leader finds no credentials secret it generates the password
 //! here; `apply` creates the secret.
 
-use juju_charm::hook::{Hook, RelationHook};
-use juju_charm::k8s::{Kube, KubeError};
+use juju_charm::hook::Hook;
+use juju_charm::k8s::{Kube, KubeError, Reads};
 use juju_charm::pebble::{Pebble, PebbleError};
 use juju_charm::tools::ToolError;
 use juju_charm::tools::ports::Port;
@@ -113,13 +113,7 @@ pub async fn gather(
     let app = juju.context().app_name().to_owned();
     let model = juju.context().model_name.clone();
     let unit_number = unit_number(&juju.context().unit_name).unwrap_or_default();
-    let broken = match hook {
-        Hook::Relation {
-            endpoint,
-            kind: RelationHook::Broken,
-        } if endpoint == ENDPOINT => juju.context().relation_id,
-        _ => None,
-    };
+    let broken = hook.broken_relation_id(ENDPOINT, juju.context());
     let tools = juju.tools().clone();
     // Two sides meet at is-leader: the hook tools (is-leader, then the two chains at once) and
     // Kubernetes (this unit's Pod, opening the connection; then, on the leader, our objects),
@@ -154,7 +148,14 @@ pub async fn gather(
     if let Some(statuses) = own.statuses {
         juju.statuses_read(statuses);
     }
-    let (cluster, pod, workload) = (cluster?, pod?, workload?);
+    let (cluster, mut pod, workload) = (cluster?, pod?, workload?);
+    // Whether this Pod carries the routing decides whether qBittorrent may start, and no
+    // later GET re-checks that: while it is not running, the Pod is read again, latest state
+    // (ADR 0027). While it runs, the cache can only show this Pod (its containers cannot
+    // change without a new Pod, in which qBittorrent starts stopped) or an older one.
+    if !matches!(workload, WorkloadView::Reachable { running: true, .. }) {
+        pod = read_pod(&kube.with_reads(Reads::Latest), &app, unit_number).await?;
+    }
     let stored_hash = match &workload {
         WorkloadView::Reachable {
             conf: Some(text), ..

@@ -110,6 +110,13 @@ fn lifecycle() -> TestResult {
     assert!(np < cm && cm < ss, "order: {w:#?}");
     assert_eq!(w.len(), 3, "one write each: {w:#?}");
     assert_eq!(restarts(&model), before + 1, "one rollout");
+    // The hooks that found qBittorrent stopped (and started it in the routed pod) read the
+    // Pod's latest state, not the API server's cache (ADR 0027).
+    assert!(
+        pod_reads(&requests_since(&model, UNIT, from)).1 > 0,
+        "{:#?}",
+        requests_since(&model, UNIT, from)
+    );
     let objects = Objects::read(&model);
     assert!(objects.network_policy.is_some() && objects.config_map.is_some());
     assert!(objects.routed_template() && objects.routed_pod());
@@ -119,14 +126,14 @@ fn lifecycle() -> TestResult {
         ("active".into(), "VPN exit 203.0.113.7".into())
     );
 
-    // --- steady state after the rollout: zero writes, no restart.
+    // --- steady state after the rollout: zero writes, no restart; with qBittorrent running
+    // the Pod comes from the cache alone.
     let before = restarts(&model);
     let from = model.history().len();
     model.update_status()?;
-    assert_eq!(
-        writes(&requests_since(&model, UNIT, from)),
-        Vec::<String>::new()
-    );
+    let requests = requests_since(&model, UNIT, from);
+    assert_eq!(writes(&requests), Vec::<String>::new());
+    assert_eq!(pod_reads(&requests), (1, 0), "{requests:#?}");
     assert_eq!(restarts(&model), before);
 
     // --- gateway data changes (VXLAN id and CIDRs): one update each, one rollout.
@@ -267,4 +274,18 @@ fn lifecycle() -> TestResult {
     assert!(Objects::read(&model).network_policy.is_none());
     assert_eq!(service(&model, UNIT).as_deref(), Some("active"));
     Ok(())
+}
+
+/// GETs of this unit's Pod among `requests`: (from the API server's cache, latest state).
+fn pod_reads(requests: &[String]) -> (usize, usize) {
+    let gets = requests
+        .iter()
+        .filter(|r| r.starts_with("GET ") && r.contains(&format!("/pods/{APP}-0")));
+    gets.fold((0, 0), |(cached, latest), r| {
+        if r.contains("resourceVersion=0") {
+            (cached + 1, latest)
+        } else {
+            (cached, latest + 1)
+        }
+    })
 }

@@ -249,6 +249,19 @@ impl Hook {
     pub fn is_teardown(&self) -> bool {
         matches!(self, Self::Stop | Self::Remove)
     }
+
+    /// In `<endpoint>-relation-broken`: the id of the relation going away (`context`'s
+    /// `JUJU_RELATION_ID`). Juju still lists that relation during the hook, and refuses
+    /// writes to it, so a charm reads the endpoint without it.
+    pub fn broken_relation_id(&self, endpoint: &str, context: &Context) -> Option<u64> {
+        match self {
+            Self::Relation {
+                endpoint: e,
+                kind: RelationHook::Broken,
+            } if e == endpoint => context.relation_id,
+            _ => None,
+        }
+    }
 }
 
 /// `name == <prefix><infix><kind>` for one of `kinds`.

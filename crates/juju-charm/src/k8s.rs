@@ -561,11 +561,11 @@ impl Kube {
             resource: "customresourcedefinitions.apiextensions.k8s.io".to_owned(),
             name,
         };
-        // Only its existence matters: the definition (Cilium's is large) is skipped unbuilt.
-        Ok(self
-            .get_at::<IgnoredAny>(&target, self.reads)
-            .await?
-            .is_some())
+        // Only its existence matters: ask for the metadata alone (Cilium's definitions are
+        // hundreds of KiB of schema the server would encode and we would parse every hook).
+        let request =
+            Request::new(&target.url_path).get_metadata(target.name, &self.reads.params());
+        Ok(self.read::<IgnoredAny>(&target, request).await?.is_some())
     }
 
     async fn get_at<K: DeserializeOwned>(
@@ -574,6 +574,15 @@ impl Kube {
         reads: Reads,
     ) -> Result<Option<K>, KubeError> {
         let request = Request::new(&target.url_path).get(target.name, &reads.params());
+        self.read(target, request).await
+    }
+
+    /// Sends the GET `request` for `target`: its answer decoded, `None` on 404.
+    async fn read<K: DeserializeOwned>(
+        &self,
+        target: &Target<'_>,
+        request: Result<http::Request<Vec<u8>>, kube::core::request::Error>,
+    ) -> Result<Option<K>, KubeError> {
         match self.execute(Step::Get, target, request).await {
             Ok(body) => decode(&body)
                 .map(Some)

@@ -178,3 +178,26 @@ proptest! {
         prop_assert_eq!(hook, rel(&endpoint, RelationHook::Changed));
     }
 }
+
+#[test]
+fn broken_relation_id_only_in_that_endpoints_broken_hook() {
+    let ctx = Context {
+        relation_id: Some(7),
+        ..Context::default()
+    };
+    let broken = rel("vpn-gateway", RelationHook::Broken);
+    assert_eq!(broken.broken_relation_id("vpn-gateway", &ctx), Some(7));
+    assert_eq!(broken.broken_relation_id("other", &ctx), None);
+    assert_eq!(
+        rel("vpn-gateway", RelationHook::Departed).broken_relation_id("vpn-gateway", &ctx),
+        None
+    );
+    assert_eq!(
+        Hook::UpdateStatus.broken_relation_id("vpn-gateway", &ctx),
+        None
+    );
+    assert_eq!(
+        broken.broken_relation_id("vpn-gateway", &Context::default()),
+        None
+    );
+}
