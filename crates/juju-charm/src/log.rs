@@ -112,14 +112,19 @@ pub struct StderrLayer;
 
 impl<S: Subscriber> Layer<S> for StderrLayer {
     fn on_event(&self, event: &Event<'_>, _ctx: LayerContext<'_, S>) {
-        let meta = event.metadata();
-        eprintln!(
-            "{:>5} {}: {}",
-            meta.level(),
-            meta.target(),
-            format_event(event)
-        );
+        eprintln!("{}", stderr_line(event));
     }
+}
+
+/// `LEVEL target: message key=value…`, the level right-aligned in 5 columns.
+fn stderr_line(event: &Event<'_>) -> String {
+    let meta = event.metadata();
+    format!(
+        "{:>5} {}: {}",
+        meta.level(),
+        meta.target(),
+        format_event(event)
+    )
 }
 
 /// The event's message followed by its other fields as `key=value`.
@@ -193,4 +198,43 @@ pub fn install(ctx: &Context, tools: &Tools) {
     };
     // Already installed (tests, or a charm that set its own): keep that one.
     drop(result);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex, PoisonError};
+
+    use super::*;
+
+    /// Keeps the lines [`StderrLayer`] would print.
+    struct Capture(Arc<Mutex<Vec<String>>>);
+
+    impl<S: Subscriber> Layer<S> for Capture {
+        fn on_event(&self, event: &Event<'_>, _ctx: LayerContext<'_, S>) {
+            self.0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(stderr_line(event));
+        }
+    }
+
+    #[test]
+    fn stderr_lines_carry_level_target_message_and_fields() {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let subscriber = tracing_subscriber::registry().with(Capture(lines.clone()));
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!(target: "charm", count = 3, name = "vpnarr", "planned");
+            tracing::debug!(target: "charm::k8s", "no write");
+            tracing::warn!(target: "charm", path = ?"/a b", code = 7);
+        });
+        let lines = lines.lock().unwrap_or_else(PoisonError::into_inner);
+        assert_eq!(
+            *lines,
+            [
+                " INFO charm: planned count=3 name=vpnarr",
+                "DEBUG charm::k8s: no write",
+                " WARN charm: path=\"/a b\" code=7",
+            ]
+        );
+    }
 }
