@@ -387,9 +387,7 @@ fn reachable<T>(result: Result<T, PebbleError>) -> Result<Option<T>, GatherError
 }
 
 async fn read_workload(pebble: &Pebble) -> Result<Workload, GatherError> {
-    let Some(_) = reachable(pebble.system_info().await)? else {
-        return Ok(Workload::Unreachable);
-    };
+    // The plan is the first read: an unreachable Pebble shows there (no system-info probe).
     let Some(plan) = reachable(pebble.plan().await)? else {
         return Ok(Workload::Unreachable);
     };
@@ -456,4 +454,17 @@ fn read_relations(
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn no_pebble_socket_is_unreachable_not_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let pebble = Pebble::at_socket(dir.path().join("pebble.socket"));
+        let workload = read_workload(&pebble).await.unwrap();
+        assert!(matches!(workload, Workload::Unreachable));
+    }
 }

@@ -308,9 +308,7 @@ async fn read_cluster(kube: &Kube, app: &str) -> Result<Cluster, GatherError> {
 }
 
 async fn read_workload(pebble: &Pebble) -> Result<WorkloadView, GatherError> {
-    if !pebble.can_connect().await {
-        return Ok(WorkloadView::Unreachable);
-    }
+    // The plan is the first read: an unreachable Pebble shows there (no system-info probe).
     let unreachable_or = |e: PebbleError| {
         if e.is_unreachable() {
             Ok(WorkloadView::Unreachable)
@@ -426,6 +424,14 @@ mod tests {
         assert_ne!(replaced, fresh);
         assert!(credentials::verify(&other, &replaced));
         assert_ne!(hash_for(&password, Some("junk"), &rng).unwrap(), "junk");
+    }
+
+    #[tokio::test]
+    async fn no_pebble_socket_is_unreachable_not_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let pebble = Pebble::at_socket(dir.path().join("pebble.socket"));
+        let workload = read_workload(&pebble).await.unwrap();
+        assert!(matches!(workload, WorkloadView::Unreachable));
     }
 
     #[test]
