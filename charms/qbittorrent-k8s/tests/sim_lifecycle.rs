@@ -103,7 +103,8 @@ fn lifecycle() -> TestResult {
     let from = model.history().len();
     model.config("vpnarr", &kv(&[("data", &gateway_data(&json!({})))]))?;
     assert_eq!(failures_since(&model, from), Vec::<String>::new());
-    let w = writes(&requests_since(&model, UNIT, from));
+    let requests = requests_since(&model, UNIT, from);
+    let w = writes(&requests);
     let np = position(&w, "networkpolicies/qbittorrent-vpn-killswitch");
     let cm = position(&w, "configmaps/qbittorrent-gateway-client-config");
     let ss = position(&w, "statefulsets/qbittorrent");
@@ -112,11 +113,7 @@ fn lifecycle() -> TestResult {
     assert_eq!(restarts(&model), before + 1, "one rollout");
     // The hooks that found qBittorrent stopped (and started it in the routed pod) read the
     // Pod's latest state, not the API server's cache (ADR 0027).
-    assert!(
-        pod_reads(&requests_since(&model, UNIT, from)).1 > 0,
-        "{:#?}",
-        requests_since(&model, UNIT, from)
-    );
+    assert!(pod_reads(&requests).1 > 0, "{requests:#?}");
     let objects = Objects::read(&model);
     assert!(objects.network_policy.is_some() && objects.config_map.is_some());
     assert!(objects.routed_template() && objects.routed_pod());
