@@ -2,8 +2,9 @@
 //!
 //! [`python_tool`] gives a command from PyPI installed into a cached virtualenv (created once,
 //! under a file lock so parallel test binaries do not race), used for `kubernetes-validate`,
-//! the schema check of SPEC §7: the test API server is 1.20 and silently drops fields it does
-//! not know, so every object we write is also validated against current schemas.
+//! the schema check of docs/interface.md §7: the test API server is 1.20 and silently drops
+//! fields it does not know, so every object we write is also validated against current
+//! schemas.
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! Everything the charms write, as the cluster would hold it, validates against the current
 //! Kubernetes schemas (1.29–1.34, `--strict`: unknown fields are errors). The 1.20 test API
 //! server would silently drop a field it does not know, so this is the check that catches a
-//! misspelt or too-new field (SPEC §7).
+//! misspelt or too-new field (docs/interface.md §7).
 
 use std::path::Path;
 

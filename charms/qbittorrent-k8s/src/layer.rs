@@ -1,4 +1,4 @@
-//! The Pebble layer for qBittorrent (SPEC §5).
+//! The Pebble layer for qBittorrent (docs/interface.md §5).
 //!
 //! The readiness check is a TCP connect on the WebUI port, not an HTTP GET: qBittorrent's
 //! WebUI answers `/` with a login page or a redirect depending on its settings and version

@@ -266,7 +266,7 @@ impl Cluster {
             format!("--cert-dir={}", d("certs")),
             "--endpoint-reconciler-type=none".into(),
             // Real clusters (kubeadm, microk8s, Charmed Kubernetes) allow privileged pods; the
-            // gateway's gluetun container needs it (SPEC §3).
+            // gateway's gluetun container needs it (docs/interface.md §3).
             "--allow-privileged=true".into(),
             "--disable-admission-plugins=ServiceAccount".into(),
         ]

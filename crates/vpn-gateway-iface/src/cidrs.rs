@@ -14,7 +14,7 @@ use crate::error::Problem;
 pub const ZTUNNEL_LINK_LOCAL: IpNet =
     IpNet::V4(Ipv4Net::new_assert(Ipv4Addr::new(169, 254, 7, 127), 32));
 
-/// The ranges a cluster CIDR may lie in (SPEC §2).
+/// The ranges a cluster CIDR may lie in (docs/interface.md §2).
 pub const ALLOWED_RANGES: [IpNet; 7] = [
     IpNet::V4(Ipv4Net::new_assert(Ipv4Addr::new(10, 0, 0, 0), 8)),
     IpNet::V4(Ipv4Net::new_assert(Ipv4Addr::new(172, 16, 0, 0), 12)),

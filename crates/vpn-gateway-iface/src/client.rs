@@ -1,5 +1,5 @@
 //! The client side (qbittorrent-k8s and any other consumer): what it adds to its own
-//! StatefulSet for routing, and its ConfigMap (SPEC §4).
+//! StatefulSet for routing, and its ConfigMap (docs/interface.md §4).
 
 use std::collections::BTreeMap;
 

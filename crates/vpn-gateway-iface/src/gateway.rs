@@ -1,6 +1,6 @@
 //! The gateway side (gluetun-k8s): what it adds to its own StatefulSet and its ConfigMap
-//! (SPEC §3). Container specs equal the reference's, so the gateway's additions made by the
-//! reference charm already match ours and adopting them writes nothing.
+//! (docs/interface.md §3). Container specs equal the reference's, so the gateway's additions
+//! made by the reference charm already match ours and adopting them writes nothing.
 
 use std::collections::BTreeMap;
 

@@ -1,7 +1,7 @@
-//! The kill switch (SPEC §4): a NetworkPolicy that lets the client pod reach only the
-//! cluster CIDRs, in-cluster pods (by namespace, for CNIs that match pods by identity) and
-//! DNS in `kube-system`; and, where Cilium's CRD exists, a CiliumNetworkPolicy letting the
-//! charm reach the API server (Cilium matches it by identity, not by CIDR).
+//! The kill switch (docs/interface.md §4): a NetworkPolicy that lets the client pod reach
+//! only the cluster CIDRs, in-cluster pods (by namespace, for CNIs that match pods by
+//! identity) and DNS in `kube-system`; and, where Cilium's CRD exists, a CiliumNetworkPolicy
+//! letting the charm reach the API server (Cilium matches it by identity, not by CIDR).
 
 use k8s_openapi::api::networking::v1::{
     IPBlock, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyPeer, NetworkPolicyPort,

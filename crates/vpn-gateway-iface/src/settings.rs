@@ -1,4 +1,5 @@
-//! pod-gateway's configuration files (SPEC §3, §4), rendered from validated values only.
+//! pod-gateway's configuration files (docs/interface.md §3, §4), rendered from validated
+//! values only.
 //!
 //! pod-gateway's scripts `source` `/config/settings.sh` with bash, so every value written here
 //! is a validated number, overlay network, IP address or CIDR: nothing from a databag reaches

@@ -15,7 +15,7 @@ pub struct VxlanId(u32);
 impl VxlanId {
     /// Largest VXLAN network identifier.
     pub const MAX: u32 = 16_777_215;
-    /// Default of SPEC §2.
+    /// Default of docs/interface.md §2.
     pub const DEFAULT: Self = Self(42);
 
     /// Checks the range. Takes any integer type (`u64`, `i64`, `i128`, ...).
@@ -46,7 +46,7 @@ impl fmt::Display for VxlanId {
 pub struct VxlanPort(u16);
 
 impl VxlanPort {
-    /// Default of SPEC §2: avoids 8472 (Flannel, Cilium) and 4789 (Calico).
+    /// Default of docs/interface.md §2: avoids 8472 (Flannel, Cilium) and 4789 (Calico).
     pub const DEFAULT: Self = Self(4790);
 
     /// Checks the range. Takes any integer type (`u64`, `i64`, `i128`, ...).
@@ -81,7 +81,7 @@ impl fmt::Display for VxlanPort {
 pub struct VxlanNetwork([u8; 3]);
 
 impl VxlanNetwork {
-    /// Default of SPEC §2.
+    /// Default of docs/interface.md §2.
     pub const DEFAULT: Self = Self([172, 16, 0]);
 
     /// Parses `a.b.c`.

@@ -1,11 +1,12 @@
-//! The `vpn-gateway` relation's wire format (SPEC §2): the JSON held in the application
-//! databag key `config`, read into validated types and written the way the reference
-//! implementation (`charmarr-lib-vpn` 0.6.x) writes it.
+//! The `vpn-gateway` relation's wire format (docs/interface.md §2): the JSON held in the
+//! application databag key `config`, read into validated types and written the way the
+//! reference implementation (`charmarr-lib-vpn` 0.6.x) writes it.
 //!
 //! Reading is total: any string gives a value or an [`InvalidField`], never a panic. The JSON
 //! is bounded by [`MAX_CONFIG_BYTES`] before it is parsed (serde_json also caps nesting depth).
-//! Unknown fields are ignored; absent optional fields take the SPEC's defaults; types are
-//! strict (an integer field must be a JSON integer, a bool a JSON bool).
+//! Unknown fields are ignored; absent optional fields take the defaults of
+//! docs/interface.md §2; types are strict (an integer field must be a JSON integer, a bool a
+//! JSON bool).
 
 use std::net::IpAddr;
 
@@ -84,8 +85,9 @@ pub struct GatewayInputs<'a> {
 }
 
 impl ProviderData {
-    /// The gateway's published data (SPEC §3): DNS name from app and model, the configured
-    /// CIDRs plus Istio ztunnel's `169.254.7.127/32`, default overlay network and port.
+    /// The gateway's published data (docs/interface.md §3): DNS name from app and model, the
+    /// configured CIDRs plus Istio ztunnel's `169.254.7.127/32`, default overlay network and
+    /// port.
     pub fn for_gateway(inputs: &GatewayInputs<'_>) -> Result<Self, InvalidField> {
         let name = format!(
             "{}-endpoints.{}.svc.cluster.local",

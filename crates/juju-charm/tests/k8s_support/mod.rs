@@ -197,7 +197,7 @@ pub async fn juju_reapply(
 
 pub const HASH_ANNOTATION: &str = "charmarr.io/gateway-client-config-hash";
 
-/// Our additions to the pod template (the qbittorrent client side of SPEC §4).
+/// Our additions to the pod template (the qbittorrent client side of docs/interface.md §4).
 pub fn our_init(app: &str) -> Value {
     json!({
         "name": "vpn-route-init",
