@@ -1,6 +1,7 @@
-//! Writes only what [`crate::plan`] decided, in the order: the gateway ConfigMap
-//! (server-side apply) BEFORE the one strategic-merge patch of our StatefulSet, then the
-//! API-key secret, the Pebble files, the layer and the replan/restart, then the relation data.
+//! Writes only what [`crate::plan`] decided, in the order of docs/adr/0020-gluetun-k8s.md §8
+//! (for docs/interface.md §3): the gateway ConfigMap (server-side apply) BEFORE the one
+//! strategic-merge patch of our StatefulSet, then the API-key secret, the Pebble files, the
+//! layer and the replan/restart, then the relation data.
 //!
 //! The Kubernetes writes re-check "already holds" against the object they GET (the runtime's
 //! `apply_if_changed` / `patch_with`), so a concurrent change (409) is re-read and re-planned
@@ -114,13 +115,7 @@ pub async fn apply(juju: &Juju, kube: Option<&Kube>, plan: &Plan) -> Result<Stat
 
 /// `Some(status)` when a refused write stops the hook.
 async fn write_kube(kube: &Kube, writes: &KubeWrites) -> Result<Option<Status>, ApplyError> {
-    let refused = |e: &KubeError| -> Option<Status> {
-        if let Some(message) = e.blocked_message() {
-            return Some(Status::blocked(message));
-        }
-        e.is_not_found()
-            .then(|| Status::waiting("Waiting for our StatefulSet"))
-    };
+    let refused = |e: &KubeError| e.refusal_status(Some(&writes.statefulset_name));
     if let Some(config_map) = &writes.config_map {
         match kube
             .apply_if_changed(config_map, |live, desired| config_map_holds(desired, live))

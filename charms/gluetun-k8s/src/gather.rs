@@ -406,7 +406,7 @@ async fn read_workload(pebble: &Pebble) -> Result<Workload, GatherError> {
     ] {
         let content = match pebble.pull(path).await {
             Ok(bytes) => Some(Content(bytes)),
-            Err(PebbleError::Path { kind, .. }) if kind == "not-found" => None,
+            Err(e) if e.is_path_not_found() => None,
             Err(e) if e.is_unreachable() => return Ok(Workload::Unreachable),
             Err(e) => return Err(GatherError::Pebble(e)),
         };

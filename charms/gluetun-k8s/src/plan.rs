@@ -2,9 +2,9 @@
 //! [`crate::apply`] must write ([`Plan`]): the Kubernetes objects, the Pebble files and layer,
 //! the service action, the relation data and the status.
 //!
-//! The stages run in the order of the issue (scale guard → config → secret → Kubernetes →
-//! Pebble → health → relation data); the first stage that cannot proceed sets the status and
-//! nothing after it is planned. `gather` stops reading at the same point, so a later stage's
+//! The stages run in the order of docs/interface.md §1 and §3 and ADR 0020 (scale guard →
+//! config → secret → Kubernetes → Pebble → health → relation data); the first stage that
+//! cannot proceed sets the status and nothing after it is planned. `gather` stops reading at the same point, so a later stage's
 //! input is `None` exactly when an earlier stage stopped.
 //!
 //! "Only when it differs" is decided here for every write, from the live state `gather` read:
@@ -413,10 +413,9 @@ pub fn plan(inputs: &Inputs) -> Plan {
             dns_ip,
         }) => (statefulset, config_map, dns_ip),
         Some(Cluster::StatefulSetMissing) => {
-            return Plan::stop(Status::waiting(format!(
-                "Waiting for StatefulSet {}",
-                inputs.app
-            )));
+            return Plan::stop(juju_charm::k8s::waiting_for_statefulset(
+                inputs.app.as_str(),
+            ));
         }
         Some(Cluster::Forbidden(message)) => return Plan::stop(Status::blocked(message.clone())),
         None => return Plan::stop(Status::waiting("Waiting for the cluster")),

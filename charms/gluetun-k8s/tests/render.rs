@@ -1,6 +1,7 @@
 //! `gluetun-k8s render`, run as the built binary: the output snapshot, JSON input (YAML refused),
 //! idempotence on its own output, and invalid input (exit ≠ 0, reason on stderr, nothing on
 //! stdout).
+#![allow(clippy::disallowed_methods)] // Test machinery: these tests run the charm binary.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -4,6 +4,7 @@
 //! private key kept out of the Pebble plan and every recorded argv.
 //!
 //! Each test owns its model (and cluster), stopped when it drops.
+#![allow(clippy::disallowed_methods)] // Test machinery: these tests build and run the charm binary.
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};

@@ -4,10 +4,10 @@
 
 use std::collections::BTreeMap;
 
+use juju_charm::Juju;
 use juju_charm::pebble::{Pebble, PebbleError};
 use juju_charm::tools::ToolError;
-use juju_charm::tools::secret::{Revision, SecretContent, SecretMeta, SecretOwner, SecretRef};
-use juju_charm::{Juju, SecretString};
+use juju_charm::tools::secret::{Revision, SecretRef};
 use ring::rand::SystemRandom;
 use serde_json::{Map, Value};
 
@@ -15,7 +15,7 @@ use crate::apply::{self, ApplyError};
 use crate::conf::{self, Managed};
 use crate::config::CharmConfig;
 use crate::credentials::{self, CredentialsError, Password, Username};
-use crate::gather::{HASH_KEY, PASSWORD_KEY, USERNAME_KEY};
+use crate::gather::{PASSWORD_KEY, USERNAME_KEY};
 use crate::layer::SERVICE;
 use crate::plan::{CONF_PATH, NewSecret, SECRET_LABEL, WorkloadStep};
 
@@ -107,33 +107,19 @@ async fn rotate_credentials(juju: &mut Juju, pebble: &Pebble) -> Result<(), Acti
     let rng = SystemRandom::new();
     let password = Password::generate(&rng)?;
     let hash = credentials::hash_password(&password, &rng)?;
-    let content: SecretContent = BTreeMap::from([
-        (
-            USERNAME_KEY.to_owned(),
-            SecretString::new(username.as_str()),
-        ),
-        (
-            PASSWORD_KEY.to_owned(),
-            SecretString::new(password.expose()),
-        ),
-        (HASH_KEY.to_owned(), SecretString::new(&hash)),
-    ]);
-    let meta = SecretMeta {
-        label: Some(SECRET_LABEL),
-        description: Some("qBittorrent WebUI credentials"),
-        owner: SecretOwner::Application,
+    let secret = NewSecret {
+        username: username.clone(),
+        password,
+        password_hash: hash.clone(),
     };
     match juju.tools().secret_info_get(SecretRef::Label(SECRET_LABEL)) {
-        Ok(info) => juju.tools().secret_set(&info.id, Some(&content), &meta)?,
+        Ok(info) => juju.tools().secret_set(
+            &info.id,
+            Some(&apply::secret_content(&secret)),
+            &apply::SECRET_META,
+        )?,
         Err(ToolError::SecretNotFound { .. }) => {
-            apply::create_secret(
-                juju,
-                &NewSecret {
-                    username: username.clone(),
-                    password: password.clone(),
-                    password_hash: hash.clone(),
-                },
-            )?;
+            apply::create_secret(juju, &secret)?;
         }
         Err(e) => return Err(e.into()),
     }
@@ -170,7 +156,7 @@ async fn rewrite_conf(
         .map_or(crate::config::DEFAULT_WEBUI_PORT, |c| c.webui_port);
     let existing = match pebble.pull(CONF_PATH).await {
         Ok(bytes) => String::from_utf8(bytes).ok(),
-        Err(PebbleError::Path { kind, .. }) if kind.ends_with("not-found") => None,
+        Err(e) if e.is_path_not_found() => None,
         Err(e) => return Err(ActionError::Pebble(e)),
     };
     let desired = conf::reconcile(

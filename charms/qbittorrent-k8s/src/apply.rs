@@ -10,17 +10,18 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use juju_charm::Juju;
+use juju_charm::SecretString;
 use juju_charm::k8s::{Kube, KubeError};
 use juju_charm::pebble::{FileOptions, Pebble, PebbleError};
 use juju_charm::tools::ToolError;
 use juju_charm::tools::secret::{SecretContent, SecretMeta, SecretOwner};
-use juju_charm::{SecretString, Status};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::core::DynamicObject;
 use vpn_gateway_iface::StatefulSetJson;
 use vpn_gateway_iface::holds::{cilium_policy_holds, config_map_holds, network_policy_holds};
+use vpn_gateway_iface::wire::DATABAG_KEY;
 
 use crate::gather::{HASH_KEY, PASSWORD_KEY, USERNAME_KEY, cilium_resource};
 use crate::layer::SERVICE;
@@ -75,7 +76,7 @@ pub async fn apply(
         create_secret(juju, secret).map_err(ApplyError::CreateSecret)?;
     }
     if let Some((id, config)) = &plan.publish {
-        let data = BTreeMap::from([("config".to_owned(), config.clone())]);
+        let data = BTreeMap::from([(DATABAG_KEY.to_owned(), config.clone())]);
         juju.tools()
             .relation_set_app(*id, &data)
             .map_err(ApplyError::Publish)?;
@@ -88,16 +89,14 @@ pub async fn apply(
         match kube_step(kube, step).await {
             Ok(()) => {}
             Err(e) => {
-                if let Some(message) = e.blocked_message() {
-                    juju.add_status(Status::blocked(message));
-                    break;
-                }
-                if matches!(
-                    step,
-                    KubeStep::PatchStatefulSet(..) | KubeStep::RemoveRouting(..)
-                ) && e.is_not_found()
-                {
-                    juju.add_status(Status::waiting("Waiting for the StatefulSet"));
+                let statefulset = match step {
+                    KubeStep::PatchStatefulSet(name, _) | KubeStep::RemoveRouting(name, _) => {
+                        Some(name.as_str())
+                    }
+                    _ => None,
+                };
+                if let Some(status) = e.refusal_status(statefulset) {
+                    juju.add_status(status);
                     break;
                 }
                 return Err(ApplyError::Kube {
@@ -119,7 +118,21 @@ pub async fn apply(
 
 /// `secret-add --owner application --label credentials username#file=… password#file=…`.
 pub fn create_secret(juju: &Juju, secret: &NewSecret) -> Result<String, ToolError> {
-    let content: SecretContent = BTreeMap::from([
+    juju.tools()
+        .secret_add(&secret_content(secret), &SECRET_META)
+}
+
+/// The credentials secret's metadata: application-owned, under the reference's label.
+pub const SECRET_META: SecretMeta<'static> = SecretMeta {
+    label: Some(SECRET_LABEL),
+    description: Some("qBittorrent WebUI credentials"),
+    owner: SecretOwner::Application,
+};
+
+/// The credentials secret's content: the reference's `username` and `password`, and our
+/// `password-hash` beside them. The one builder of it (hooks and `rotate-credentials`).
+pub fn secret_content(secret: &NewSecret) -> SecretContent {
+    BTreeMap::from([
         (
             USERNAME_KEY.to_owned(),
             SecretString::new(secret.username.as_str()),
@@ -132,15 +145,7 @@ pub fn create_secret(juju: &Juju, secret: &NewSecret) -> Result<String, ToolErro
             HASH_KEY.to_owned(),
             SecretString::new(&secret.password_hash),
         ),
-    ]);
-    juju.tools().secret_add(
-        &content,
-        &SecretMeta {
-            label: Some(SECRET_LABEL),
-            description: Some("qBittorrent WebUI credentials"),
-            owner: SecretOwner::Application,
-        },
-    )
+    ])
 }
 
 /// One workload step.

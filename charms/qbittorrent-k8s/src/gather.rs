@@ -27,6 +27,7 @@ use vpn_gateway_iface::killswitch::{
     CILIUM_API_VERSION, CILIUM_CRD, CILIUM_KIND, cilium_policy_name, network_policy_name,
 };
 use vpn_gateway_iface::types::AppName;
+use vpn_gateway_iface::wire::DATABAG_KEY;
 
 use crate::conf;
 use crate::config::CharmConfig;
@@ -92,11 +93,6 @@ pub fn cilium_resource() -> ApiResource {
     }
 }
 
-/// This unit's number from `app/N`.
-pub fn unit_number(unit: &str) -> Option<u32> {
-    unit.rsplit_once('/').and_then(|(_, n)| n.parse().ok())
-}
-
 /// Reads the hook's inputs.
 ///
 /// The reads overlap (ADR 0025): as soon as `is-leader` answers, two chains of hook tools run
@@ -112,7 +108,7 @@ pub async fn gather(
 ) -> Result<Inputs, GatherError> {
     let app = juju.context().app_name().to_owned();
     let model = juju.context().model_name.clone();
-    let unit_number = unit_number(&juju.context().unit_name).unwrap_or_default();
+    let unit_number = juju.context().unit_number().unwrap_or_default();
     let broken = hook.broken_relation_id(ENDPOINT, juju.context());
     let tools = juju.tools().clone();
     // Two sides meet at is-leader: the hook tools (is-leader, then the two chains at once) and
@@ -233,14 +229,14 @@ fn read_relation(
         Some(remote) => tools
             .relation_get_app(id, remote)
             .map_err(GatherError::ReadRelationData)?
-            .remove("config"),
+            .remove(DATABAG_KEY),
         None => None,
     };
     let our_config = if leader {
         tools
             .relation_get_app(id, app)
             .map_err(GatherError::ReadRelationData)?
-            .remove("config")
+            .remove(DATABAG_KEY)
     } else {
         None
     };
@@ -327,7 +323,7 @@ async fn read_workload(pebble: &Pebble) -> Result<WorkloadView, GatherError> {
     let conf = match pebble.pull(CONF_PATH).await {
         // A file that is not UTF-8 is treated as absent: we write a fresh one.
         Ok(bytes) => String::from_utf8(bytes).ok(),
-        Err(PebbleError::Path { kind, .. }) if kind.ends_with("not-found") => None,
+        Err(e) if e.is_path_not_found() => None,
         Err(e) => return unreachable_or(e),
     };
     Ok(WorkloadView::Reachable {
@@ -432,12 +428,5 @@ mod tests {
         let pebble = Pebble::at_socket(dir.path().join("pebble.socket"));
         let workload = read_workload(&pebble).await.unwrap();
         assert!(matches!(workload, WorkloadView::Unreachable));
-    }
-
-    #[test]
-    fn unit_numbers() {
-        assert_eq!(unit_number("qbittorrent/0"), Some(0));
-        assert_eq!(unit_number("a-b/12"), Some(12));
-        assert_eq!(unit_number("nope"), None);
     }
 }

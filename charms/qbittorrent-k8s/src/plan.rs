@@ -397,10 +397,8 @@ fn routing(
         Cluster::Live(live) => live,
     };
     let Some(statefulset) = &live.statefulset else {
-        plan.statuses.push(Status::waiting(format!(
-            "Waiting for StatefulSet {}",
-            owner.app
-        )));
+        plan.statuses
+            .push(juju_charm::k8s::waiting_for_statefulset(owner.app.as_str()));
         return;
     };
     match provider {

@@ -1,6 +1,7 @@
 //! The `render` CLI, run as the real binary: one JSON object on stdout, snapshots of what the
 //! charm would leave in the cluster, and nothing on stdout (the field on stderr, exit ≠ 0) for
 //! invalid gateway data.
+#![allow(clippy::disallowed_methods)] // Test machinery: these tests run the charm binary.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -105,6 +105,7 @@ impl Context {
     /// Reads the real process environment (once; the only `std::env` read in the crate).
     ///
     /// Variables whose name or value is not UTF-8 are ignored: Juju sets only UTF-8.
+    #[allow(clippy::disallowed_methods)] // The one home of environment reads (clippy.toml).
     pub fn from_env() -> Self {
         Self::from_vars(
             std::env::vars_os()
@@ -199,6 +200,12 @@ impl Context {
             .map_or(self.unit_name.as_str(), |(app, _)| app)
     }
 
+    /// This unit's number (`app/3` → 3; its pod is `<app>-3`), `None` when the unit name has
+    /// no number (not a name Juju gives).
+    pub fn unit_number(&self) -> Option<u32> {
+        unit_number(&self.unit_name)
+    }
+
     /// The path of a workload container's Pebble socket: `<pebble_dir>/<container>/pebble.socket`.
     pub fn pebble_socket(&self, container: &str) -> PathBuf {
         self.pebble_dir.join(container).join("pebble.socket")
@@ -217,4 +224,10 @@ impl Context {
             .cloned()
             .unwrap_or_else(|| format!("127.0.0.1:{port}"))
     }
+}
+
+/// The number of a unit name (`app/3` → 3), `None` when it has none: the one parser of unit
+/// ordinals of the charms.
+pub fn unit_number(unit: &str) -> Option<u32> {
+    unit.rsplit_once('/').and_then(|(_, n)| n.parse().ok())
 }

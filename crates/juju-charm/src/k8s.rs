@@ -41,6 +41,8 @@ use serde::Serialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde_json::Value;
 
+use crate::log::error_chain;
+
 /// Timeouts and retry bounds. The hook's total budget is given to [`Kube::connect`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryPolicy {
@@ -224,7 +226,7 @@ impl KubeError {
     }
 
     /// For [`KubeError::Forbidden`], a short Blocked status message naming the missing
-    /// permission (SPEC §6: `... requires --trust`); `None` for every other error.
+    /// permission (docs/interface.md §6: `... requires --trust`); `None` for every other error.
     pub fn blocked_message(&self) -> Option<String> {
         match self {
             Self::Forbidden {
@@ -238,6 +240,27 @@ impl KubeError {
             _ => None,
         }
     }
+
+    /// The status a refused request calls for, the one mapping every charm uses: a 403 is
+    /// Blocked naming the permission ([`Self::blocked_message`]); a 404 of a write to our own
+    /// StatefulSet (`statefulset`: its name, when the request was about it) is Waiting for it
+    /// ([`waiting_for_statefulset`]). `None` for every other error: the hook fails and Juju
+    /// retries it.
+    pub fn refusal_status(&self, statefulset: Option<&str>) -> Option<crate::Status> {
+        if let Some(message) = self.blocked_message() {
+            return Some(crate::Status::blocked(message));
+        }
+        match statefulset {
+            Some(name) if self.is_not_found() => Some(waiting_for_statefulset(name)),
+            _ => None,
+        }
+    }
+}
+
+/// Waiting while the application's StatefulSet (Juju's, named after the application) is
+/// absent: Juju creates it, and the next hook finds it.
+pub fn waiting_for_statefulset(name: &str) -> crate::Status {
+    crate::Status::waiting(format!("Waiting for StatefulSet {name}"))
 }
 
 /// What a conditional write did.
@@ -983,17 +1006,6 @@ fn on_server(base: &http::Uri, request: &http::Uri) -> Result<http::Uri, http::E
     let mut parts = base.clone().into_parts();
     parts.path_and_query = Some(format!("{prefix}{path}").parse()?);
     Ok(http::Uri::from_parts(parts)?)
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(e) = source {
-        text.push_str(": ");
-        text.push_str(&e.to_string());
-        source = e.source();
-    }
-    text
 }
 
 fn retry_after(headers: &http::HeaderMap, status: Option<&Status>) -> Option<Duration> {

@@ -122,6 +122,12 @@ impl PebbleError {
     pub fn is_unreachable(&self) -> bool {
         matches!(self, Self::Connect { .. } | Self::Timeout { .. })
     }
+
+    /// True when a file operation found no file at its path (Pebble's `not-found` kind): the
+    /// one test of "absent" for pulls and listings, as opposed to a refusal.
+    pub fn is_path_not_found(&self) -> bool {
+        matches!(self, Self::Path { kind, .. } if kind.ends_with("not-found"))
+    }
 }
 
 /// `GET /v1/system-info`.

@@ -17,6 +17,8 @@ use serde::de::DeserializeOwned;
 pub mod action;
 pub mod background;
 pub mod error;
+// The recording fake is test machinery: never compiled into a charm binary.
+#[cfg(feature = "fake")]
 pub mod fake;
 pub mod model;
 pub mod network;
@@ -35,7 +37,8 @@ pub use sensitive::SecretString;
 
 /// Runs one hook tool. The one seam between the charm runtime and Juju's hook tools.
 ///
-/// Implementations: [`ProcessRunner`] (real processes) and [`fake::RecordingRunner`] (tests).
+/// Implementations: [`ProcessRunner`] (real processes) and, with the `fake` feature, the
+/// recording fake of `tools::fake` (tests).
 pub trait ToolRunner: Send + Sync {
     /// Runs `tool` with `args`, feeding `stdin` when given, and returns its stdout.
     ///

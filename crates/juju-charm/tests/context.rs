@@ -144,3 +144,12 @@ fn test_seams_pebble_dir_and_workload_addr() {
     assert_eq!(ctx.workload_addr("pod-gateway", 53), "10.0.0.9:5353");
     assert_eq!(ctx.workload_addr("qbittorrent", 8000), "127.0.0.1:8000");
 }
+
+#[test]
+fn unit_numbers() {
+    assert_eq!(juju_charm::context::unit_number("qbittorrent/0"), Some(0));
+    assert_eq!(juju_charm::context::unit_number("a-b/12"), Some(12));
+    assert_eq!(juju_charm::context::unit_number("nope"), None);
+    let ctx = Context::from_vars([("JUJU_UNIT_NAME", "vpnarr/3")]);
+    assert_eq!(ctx.unit_number(), Some(3));
+}

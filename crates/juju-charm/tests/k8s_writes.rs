@@ -10,6 +10,7 @@
 //!   its writes reads the latest state.
 //!
 //! One cluster for the binary (it takes seconds to start); one namespace per case.
+#![allow(clippy::disallowed_methods)] // Test machinery: this test runs a child in its own namespace.
 
 mod k8s_support;
 
@@ -414,7 +415,8 @@ fn network_policy_and_other_namespaces(bed: &Bed) -> TestResult {
         assert!(!kube.apply_if_changed(&policy, holds).await?.written());
         assert!(bed.proxy.writes().is_empty());
 
-        // Another namespace: the cluster DNS Service the gateway publishes (SPEC §3).
+        // Another namespace: the cluster DNS Service the gateway publishes
+        // (docs/interface.md §3).
         let dns = kube
             .get_in::<k8s_openapi::api::core::v1::Service>(Some("kube-system"), "kube-dns")
             .await?

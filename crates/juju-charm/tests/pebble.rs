@@ -692,6 +692,7 @@ async fn pull_reads_the_multipart_answer() -> TestResult {
         matches!(&error, PebbleError::Path { kind, .. } if kind == "not-found"),
         "{error:?}"
     );
+    assert!(error.is_path_not_found() && !error.is_unreachable());
     let seen = pebble.seen();
     assert_eq!(
         seen[0].target,

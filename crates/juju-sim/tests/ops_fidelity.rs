@@ -13,7 +13,9 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+#[path = "support/ops_venv.rs"]
+mod ops_venv;
 
 use juju_sim::model::Model;
 use k8s_openapi::api::apps::v1::StatefulSet;
@@ -21,30 +23,6 @@ use kube::Api;
 use kube::api::{Patch, PatchParams};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
-
-fn venv() -> Result<PathBuf, Box<dyn std::error::Error>> {
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .ok_or("no HOME")?;
-    let root = cache.join("charmarr-rs");
-    std::fs::create_dir_all(&root)?;
-    let venv = root.join("ops-venv");
-    let script = format!(
-        "{py} -c 'import ops' 2>/dev/null || {{ python3 -m venv {v} && {v}/bin/pip install -q ops; }}",
-        py = venv.join("bin/python").display(),
-        v = venv.display()
-    );
-    let status = Command::new("flock")
-        .arg(root.join(".ops-venv.lock"))
-        .args(["sh", "-c", &script])
-        .status()?;
-    if !status.success() {
-        return Err(format!("installing ops into {} failed", venv.display()).into());
-    }
-    Ok(venv)
-}
 
 fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(to)?;
@@ -62,7 +40,7 @@ fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
 
 /// The ops charm directory with a charmcraft-style `dispatch`.
 fn ops_charm(dir: &Path) -> Result<String, Box<dyn std::error::Error>> {
-    let venv = venv()?;
+    let python = ops_venv::ops_python().ok_or("the ops tests are skipped (JUJU_SIM_SKIP_OPS)")?;
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/charms/ops");
     copy_dir(&src, dir)?;
     let dispatch = dir.join("dispatch");
@@ -70,7 +48,7 @@ fn ops_charm(dir: &Path) -> Result<String, Box<dyn std::error::Error>> {
         &dispatch,
         format!(
             "#!/bin/sh\nJUJU_DISPATCH_PATH=\"${{JUJU_DISPATCH_PATH:-$0}}\" PYTHONPATH=lib:venv exec {} ./src/charm.py\n",
-            venv.join("bin/python").display()
+            python.display()
         ),
     )?;
     std::fs::set_permissions(&dispatch, std::fs::Permissions::from_mode(0o755))?;

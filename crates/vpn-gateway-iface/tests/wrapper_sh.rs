@@ -1,7 +1,7 @@
 //! Runs the `vpn-route-init` wrapper under a real POSIX shell (`/bin/sh`; busybox ash in the
 //! pod-gateway image) with stubbed `ip`, `timeout`, `sleep` and `client_init.sh`, to prove it
 //! is bounded, restores a missing default route and never fails the init container.
-
+#![allow(clippy::disallowed_methods)] // Test machinery: these tests run the wrapper under real shells.
 #![cfg(unix)]
 
 use std::fs;

@@ -46,6 +46,7 @@ impl ToolRunner for ProcessRunner {
             .dir
             .as_ref()
             .map_or_else(|| PathBuf::from(tool), |dir| dir.join(tool));
+        #[allow(clippy::disallowed_methods)] // The one home of process spawns (clippy.toml).
         let mut command = Command::new(program);
         if let Some(path) = &self.path {
             // std searches the child's PATH when it is set on the command.

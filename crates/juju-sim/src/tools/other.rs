@@ -218,7 +218,7 @@ pub(super) fn goal_state(scope: &mut HookScope<'_>, argv: &[String]) -> Outcome 
     let mut numbered: Vec<(u32, String)> = a
         .units
         .keys()
-        .map(|n| (unit_number(n), n.clone()))
+        .map(|n| (crate::model::ordinal_of(n), n.clone()))
         .collect();
     numbered.sort();
     let planned = usize::try_from(a.planned_units).unwrap_or(usize::MAX);
@@ -254,13 +254,6 @@ pub(super) fn goal_state(scope: &mut HookScope<'_>, argv: &[String]) -> Outcome 
     }
     let value = json!({ "units": units, "relations": relations });
     Ok(ToolResponse::ok(args::render(&value, format)))
-}
-
-fn unit_number(name: &str) -> u32 {
-    name.rsplit('/')
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(u32::MAX)
 }
 
 /// Parses `N[/proto]`, `N-M[/proto]` or `icmp`.
