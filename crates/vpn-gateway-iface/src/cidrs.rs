@@ -14,6 +14,11 @@ use crate::error::Problem;
 pub const ZTUNNEL_LINK_LOCAL: IpNet =
     IpNet::V4(Ipv4Net::new_assert(Ipv4Addr::new(169, 254, 7, 127), 32));
 
+/// The cloud metadata service's address (AWS, GCP, Azure, OpenStack): a cluster CIDR that
+/// contains it would let the kill switch allow the client to reach the node's cloud
+/// credentials, so such a range is refused.
+pub const CLOUD_METADATA: Ipv4Addr = Ipv4Addr::new(169, 254, 169, 254);
+
 /// The ranges a cluster CIDR may lie in (docs/interface.md §2).
 pub const ALLOWED_RANGES: [IpNet; 7] = [
     IpNet::V4(Ipv4Net::new_assert(Ipv4Addr::new(10, 0, 0, 0), 8)),
@@ -30,6 +35,23 @@ pub const ALLOWED_RANGES: [IpNet; 7] = [
         10,
     )),
 ];
+
+/// Whether `net` lies inside one of [`ALLOWED_RANGES`].
+pub fn is_cluster_range(net: &IpNet) -> bool {
+    ALLOWED_RANGES.iter().any(|range| range.contains(net))
+}
+
+/// Whether an IPv4 address (or the address part of an IPv4 CIDR) has an octet with a leading
+/// zero (`010.0.0.0/8`, `10.010.0.0/16`). IPv6 text is not dotted and never matches, except
+/// for an embedded IPv4 tail, which is checked the same way.
+pub fn has_leading_zero_octet(text: &str) -> bool {
+    let address = text.split('/').next().unwrap_or(text);
+    let tail = address.rsplit(':').next().unwrap_or(address);
+    tail.contains('.')
+        && tail
+            .split('.')
+            .any(|octet| octet.len() > 1 && octet.starts_with('0'))
+}
 
 /// A validated, non-empty list of at most [`ClusterCidrs::MAX`] private or link-local CIDRs,
 /// in the order given, duplicates removed, each normalised to its network address
@@ -54,6 +76,11 @@ impl ClusterCidrs {
             if index >= Self::MAX {
                 return Err(Problem::TooManyCidrs { max: Self::MAX });
             }
+            // A leading zero could be read as octal (`010` = 8) by another parser: refused, as
+            // Python's `ipaddress` (the reference's parser) refuses it.
+            if has_leading_zero_octet(entry) {
+                return Err(Problem::BadCidr { index });
+            }
             let net: IpNet = entry.parse().map_err(|_| Problem::BadCidr { index })?;
             nets.push(net);
         }
@@ -65,8 +92,11 @@ impl ClusterCidrs {
         let mut out: Vec<IpNet> = Vec::new();
         for net in nets {
             let net = net.trunc();
-            if !ALLOWED_RANGES.iter().any(|range| range.contains(&net)) {
+            if !is_cluster_range(&net) {
                 return Err(Problem::PublicCidr { cidr: net });
+            }
+            if net.contains(&std::net::IpAddr::V4(CLOUD_METADATA)) {
+                return Err(Problem::MetadataCidr { cidr: net });
             }
             if !out.contains(&net) {
                 if out.len() == Self::MAX {
@@ -147,6 +177,28 @@ mod tests {
                 .as_deref(),
             Ok("10.0.0.0/8")
         );
+    }
+
+    #[test]
+    fn leading_zeros_and_the_metadata_address_are_refused() {
+        for octal in [
+            "010.0.0.0/8",
+            "10.010.0.0/16",
+            "10.0.0.00/24",
+            "::ffff:10.0.0.01/128",
+        ] {
+            assert_eq!(parse(octal), Err(Problem::BadCidr { index: 0 }), "{octal}");
+        }
+        assert_eq!(parse("10.0.0.0/8").as_deref(), Ok("10.0.0.0/8"));
+        assert_eq!(parse("100.64.0.0/10").as_deref(), Ok("100.64.0.0/10"));
+        for metadata in ["169.254.0.0/16", "169.254.169.0/24", "169.254.169.254/32"] {
+            assert!(
+                matches!(parse(metadata), Err(Problem::MetadataCidr { .. })),
+                "{metadata}"
+            );
+        }
+        // Other link-local ranges (Istio ambient's ztunnel address) stay allowed.
+        assert_eq!(parse("169.254.7.0/24").as_deref(), Ok("169.254.7.0/24"));
     }
 
     #[test]

@@ -70,6 +70,17 @@ pub enum Problem {
         /// The offending CIDR, as parsed (safe to show).
         cidr: ipnet::IpNet,
     },
+    /// A cluster CIDR that contains the cloud metadata address `169.254.169.254`.
+    MetadataCidr {
+        /// The offending CIDR, as parsed (safe to show).
+        cidr: ipnet::IpNet,
+    },
+    /// A well-formed address that cannot be the cluster DNS Service's: not a private or
+    /// link-local unicast address (public, loopback, unspecified or multicast).
+    NotClusterAddress {
+        /// The address (safe to show).
+        ip: std::net::IpAddr,
+    },
     /// Not an IPv4 or IPv6 address.
     BadIp,
     /// Not an RFC 1123 DNS name; the text says why.
@@ -98,6 +109,15 @@ impl fmt::Display for Problem {
             Self::PublicCidr { cidr } => write!(
                 f,
                 "{cidr} is not inside a private or link-local range (it would bypass the VPN)"
+            ),
+            Self::MetadataCidr { cidr } => write!(
+                f,
+                "{cidr} contains the cloud metadata address 169.254.169.254 (the kill switch \
+                 would let the client reach it)"
+            ),
+            Self::NotClusterAddress { ip } => write!(
+                f,
+                "{ip} is not a private or link-local unicast address (not a cluster address)"
             ),
             Self::BadIp => f.write_str("not a valid IP address"),
             Self::BadDnsName(why) => write!(f, "not a valid DNS name: {why}"),

@@ -142,7 +142,7 @@ impl ProviderData {
             cluster_cidrs: required(&fields, "cluster_cidrs", |v| {
                 string(v).and_then(ClusterCidrs::parse)
             })?,
-            cluster_dns_ip: required(&fields, "cluster_dns_ip", ip)?,
+            cluster_dns_ip: required(&fields, "cluster_dns_ip", cluster_ip)?,
             vpn_connected: optional(&fields, "vpn_connected", boolean)?.unwrap_or(false),
             external_ip: optional_nullable(&fields, "external_ip", ip)?,
             instance_name: required(&fields, "instance_name", |v| {
@@ -290,5 +290,22 @@ fn boolean(value: &Value) -> Result<bool, Problem> {
 }
 
 fn ip(value: &Value) -> Result<IpAddr, Problem> {
-    string(value)?.parse().map_err(|_| Problem::BadIp)
+    let text = string(value)?;
+    if crate::cidrs::has_leading_zero_octet(text) {
+        return Err(Problem::BadIp);
+    }
+    text.parse().map_err(|_| Problem::BadIp)
+}
+
+/// An address inside the cluster: private or link-local unicast ([`ALLOWED_RANGES`]), so a
+/// DNS address that is public, loopback, unspecified or multicast is refused.
+///
+/// [`ALLOWED_RANGES`]: crate::cidrs::ALLOWED_RANGES
+fn cluster_ip(value: &Value) -> Result<IpAddr, Problem> {
+    let ip = ip(value)?;
+    if crate::cidrs::is_cluster_range(&ipnet::IpNet::from(ip)) {
+        Ok(ip)
+    } else {
+        Err(Problem::NotClusterAddress { ip })
+    }
 }

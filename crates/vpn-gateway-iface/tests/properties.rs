@@ -139,7 +139,8 @@ fn provider() -> impl Strategy<Value = ProviderData> {
                     port: ok(VxlanPort::new(port)),
                 },
                 cluster_cidrs: ok(ClusterCidrs::from_nets(nets)),
-                cluster_dns_ip: IpAddr::from(dns),
+                // The cluster DNS Service is always inside the cluster (a private address).
+                cluster_dns_ip: IpAddr::from([10, dns[1], dns[2], dns[3]]),
                 vpn_connected: connected,
                 external_ip: external.map(IpAddr::from),
                 instance_name: app(&name),

@@ -160,7 +160,69 @@ fn each_bad_field_is_named() {
             },
         ),
         ("cluster_cidrs", ",".into(), Problem::NoCidrs),
+        // Leading zeros could be read as octal; Python's ipaddress refuses them too.
+        (
+            "cluster_cidrs",
+            "010.0.0.0/8".into(),
+            Problem::BadCidr { index: 0 },
+        ),
+        (
+            "cluster_cidrs",
+            "10.1.0.0/16,10.010.0.0/16".into(),
+            Problem::BadCidr { index: 1 },
+        ),
+        // The cloud metadata address must never be allowed by the kill switch.
+        (
+            "cluster_cidrs",
+            "169.254.0.0/16".into(),
+            Problem::MetadataCidr {
+                cidr: ok("169.254.0.0/16".parse()),
+            },
+        ),
+        (
+            "cluster_cidrs",
+            "10.1.0.0/16,169.254.169.254/32".into(),
+            Problem::MetadataCidr {
+                cidr: ok("169.254.169.254/32".parse()),
+            },
+        ),
         ("cluster_dns_ip", "10.0.0.300".into(), Problem::BadIp),
+        ("cluster_dns_ip", "10.152.183.010".into(), Problem::BadIp),
+        (
+            "cluster_dns_ip",
+            "8.8.8.8".into(),
+            Problem::NotClusterAddress {
+                ip: ok("8.8.8.8".parse()),
+            },
+        ),
+        (
+            "cluster_dns_ip",
+            "127.0.0.1".into(),
+            Problem::NotClusterAddress {
+                ip: ok("127.0.0.1".parse()),
+            },
+        ),
+        (
+            "cluster_dns_ip",
+            "0.0.0.0".into(),
+            Problem::NotClusterAddress {
+                ip: ok("0.0.0.0".parse()),
+            },
+        ),
+        (
+            "cluster_dns_ip",
+            "224.0.0.251".into(),
+            Problem::NotClusterAddress {
+                ip: ok("224.0.0.251".parse()),
+            },
+        ),
+        (
+            "cluster_dns_ip",
+            "::1".into(),
+            Problem::NotClusterAddress {
+                ip: ok("::1".parse()),
+            },
+        ),
         (
             "vpn_connected",
             "true".into(),
