@@ -41,10 +41,11 @@ pub fn is_cluster_range(net: &IpNet) -> bool {
     ALLOWED_RANGES.iter().any(|range| range.contains(net))
 }
 
-/// Whether an IPv4 address (or the address part of an IPv4 CIDR) has an octet with a leading
-/// zero (`010.0.0.0/8`, `10.010.0.0/16`). IPv6 text is not dotted and never matches, except
-/// for an embedded IPv4 tail, which is checked the same way.
-pub fn has_leading_zero_octet(text: &str) -> bool {
+/// Whether the address part of a CIDR has an IPv4 octet with a leading zero (`010.0.0.0/8`,
+/// `10.010.0.0/16`): ipnet's parser accepts them, where std's address parser refuses them.
+/// IPv6 text is not dotted and never matches, except for an embedded IPv4 tail, which is
+/// checked the same way.
+fn has_leading_zero_octet(text: &str) -> bool {
     let address = text.split('/').next().unwrap_or(text);
     let tail = address.rsplit(':').next().unwrap_or(address);
     tail.contains('.')
