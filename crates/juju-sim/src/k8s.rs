@@ -13,8 +13,10 @@
 //! (Juju's "pre-3.5" security contexts: root in the charm and workload containers).
 //!
 //! Simplifications (docs/adr/0019):
-//! - Juju's ServiceAccount, Role, RoleBinding, ClusterRole and ClusterRoleBinding are replaced by
-//!   the kube-testbed identity of the application (same rights: untrusted or cluster-admin).
+//! - Identity: Juju's ServiceAccount `<app>`, Role `<app>` and RoleBinding `<app>` under Juju's
+//!   names ([`kube_testbed::AppRbac`]), with kube-testbed's untrusted rights; no ClusterRole;
+//!   trust is ClusterRoleBinding `<model>-<app>` (Juju's name) to `cluster-admin`, where Juju
+//!   instead rewrites the rules of Role `<app>` and ClusterRole `<model>-<app>`.
 //! - No StorageClass is created; volumeClaimTemplates name no storage class (nothing binds
 //!   PVCs on the testbed, which runs no controllers).
 //! - The StatefulSet controller is played by [`create_pod`]: one Pod `<app>-<n>` built from the
@@ -26,6 +28,7 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{Pod, Secret, Service};
 use kube::Api;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kube_testbed::AppRbac;
 use serde_json::{Value, json};
 
 use crate::meta::CharmMeta;
@@ -315,7 +318,7 @@ impl AppSpec<'_> {
         });
         json!({
             "automountServiceAccountToken": true,
-            "serviceAccountName": self.app,
+            "serviceAccountName": AppRbac::new(self.namespace, self.app).service_account(),
             "terminationGracePeriodSeconds": 30,
             "initContainers": [init],
             "containers": containers,
@@ -597,9 +600,10 @@ pub fn storage_locations(meta: &CharmMeta) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// What Juju creates for the application's identity (in place of its ServiceAccount, Role and
-/// RoleBinding; rights as kube-testbed's untrusted identity: get/list/patch pods and services,
-/// create pods/exec), created with the admin client, plus a token from a TokenRequest.
+/// What Juju creates for the application's identity: ServiceAccount, Role and RoleBinding under
+/// Juju's names ([`AppRbac`]), the Role with kube-testbed's untrusted rights (get/list/patch
+/// pods and services, create pods/exec), created with the admin client, plus a token from a
+/// TokenRequest.
 pub async fn ensure_identity(
     client: &kube::Client,
     namespace: &str,
@@ -609,44 +613,46 @@ pub async fn ensure_identity(
     use k8s_openapi::api::core::v1::ServiceAccount;
     use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
     let pp = PatchParams::apply(JUJU_FIELD_MANAGER).force();
+    let rbac = AppRbac::new(namespace, app);
+    let (sa, role, binding) = (rbac.service_account(), rbac.role(), rbac.role_binding());
     let sas: Api<ServiceAccount> = Api::namespaced(client.clone(), namespace);
     sas.patch(
-        app,
+        sa,
         &pp,
         &Patch::Apply(json!({"apiVersion": "v1", "kind": "ServiceAccount",
-            "metadata": {"name": app, "namespace": namespace,
+            "metadata": {"name": sa, "namespace": namespace,
                 "labels": {"app.kubernetes.io/name": app, "app.kubernetes.io/managed-by": "juju"}}})),
     )
     .await
-    .map_err(api_err("apply", format!("serviceaccount {app}")))?;
+    .map_err(api_err("apply", format!("serviceaccount {sa}")))?;
     let roles: Api<Role> = Api::namespaced(client.clone(), namespace);
     roles
         .patch(
-            app,
+            role,
             &pp,
             &Patch::Apply(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
-                "metadata": {"name": app, "namespace": namespace},
+                "metadata": {"name": role, "namespace": namespace},
                 "rules": [
                     {"apiGroups": [""], "resources": ["pods", "services"], "verbs": ["get", "list", "patch"]},
                     {"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["create"]},
                 ]})),
         )
         .await
-        .map_err(api_err("apply", format!("role {app}")))?;
+        .map_err(api_err("apply", format!("role {role}")))?;
     let bindings: Api<RoleBinding> = Api::namespaced(client.clone(), namespace);
     bindings
         .patch(
-            app,
+            binding,
             &pp,
             &Patch::Apply(
                 json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-                "metadata": {"name": app, "namespace": namespace},
-                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": app},
-                "subjects": [{"kind": "ServiceAccount", "name": app, "namespace": namespace}]}),
+                "metadata": {"name": binding, "namespace": namespace},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role},
+                "subjects": [{"kind": "ServiceAccount", "name": sa, "namespace": namespace}]}),
             ),
         )
         .await
-        .map_err(api_err("apply", format!("rolebinding {app}")))?;
+        .map_err(api_err("apply", format!("rolebinding {binding}")))?;
     let request = TokenRequest {
         spec: TokenRequestSpec {
             expiration_seconds: Some(365 * 24 * 3600),
@@ -655,14 +661,15 @@ pub async fn ensure_identity(
         ..TokenRequest::default()
     };
     let answer = sas
-        .create_token_request(app, &PostParams::default(), &request)
+        .create_token_request(sa, &PostParams::default(), &request)
         .await
-        .map_err(api_err("create", format!("token for serviceaccount {app}")))?;
+        .map_err(api_err("create", format!("token for serviceaccount {sa}")))?;
     Ok(answer.status.map(|s| s.token).unwrap_or_default())
 }
 
 /// `juju trust APP --scope=cluster`: binds the application's ServiceAccount to
-/// `cluster-admin` (`trusted = false` removes the binding).
+/// `cluster-admin` through the ClusterRoleBinding of Juju's name, `<model>-<app>`
+/// ([`AppRbac::cluster_role_binding`]); `trusted = false` removes the binding.
 pub async fn set_trust(
     client: &kube::Client,
     namespace: &str,
@@ -670,7 +677,8 @@ pub async fn set_trust(
     trusted: bool,
 ) -> Result<(), KubeError> {
     use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
-    let name = format!("{namespace}-{app}");
+    let rbac = AppRbac::new(namespace, app);
+    let name = rbac.cluster_role_binding();
     let api: Api<ClusterRoleBinding> = Api::all(client.clone());
     if trusted {
         api.patch(
@@ -679,7 +687,7 @@ pub async fn set_trust(
             &Patch::Apply(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
                 "metadata": {"name": name},
                 "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
-                "subjects": [{"kind": "ServiceAccount", "name": app, "namespace": namespace}]})),
+                "subjects": [{"kind": "ServiceAccount", "name": rbac.service_account(), "namespace": namespace}]})),
         )
         .await
         .map_err(api_err("apply", format!("clusterrolebinding {name}")))?;

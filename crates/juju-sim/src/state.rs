@@ -813,3 +813,11 @@ pub fn new_secret_id(state: &mut ModelState) -> String {
     }
     out
 }
+
+/// The unit's ordinal (`app/3` → 3).
+pub fn ordinal_of(unit: &str) -> u32 {
+    unit.rsplit('/')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}

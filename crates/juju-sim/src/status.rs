@@ -1,9 +1,10 @@
-//! `juju status`: the JSON shape of Juju 3.6's `--format=json` and a readable table.
+//! `juju status`: the JSON shape of Juju 3.6's `--format=json` and a readable table, rendered
+//! from the persisted [`SimState`] (also as [`Model::status`]), and the `juju debug-log` text.
 
 use serde_json::{Value, json};
 
 use crate::k8s::JUJU_VERSION;
-use crate::model::SimState;
+use crate::model::{Model, SimState};
 use crate::state::{Application, StatusKind};
 
 fn severity(k: StatusKind) -> u8 {
@@ -41,6 +42,13 @@ pub fn app_status(a: &Application) -> (String, String) {
         )
 }
 
+impl Model {
+    /// `juju status --format=json`, shaped like Juju 3.6's.
+    pub fn status(&self) -> Value {
+        json(self.state())
+    }
+}
+
 /// `juju status --format=json`.
 pub fn json(st: &SimState) -> Value {
     let mut apps = serde_json::Map::new();
@@ -57,7 +65,7 @@ pub fn json(st: &SimState) -> Value {
                     "version": JUJU_VERSION,
                 },
                 "address": u.address.clone().unwrap_or_else(|| "127.0.0.1".to_owned()),
-                "provider-id": format!("{name}-{}", crate::model::ordinal_of(uname)),
+                "provider-id": format!("{name}-{}", crate::state::ordinal_of(uname)),
             });
             if a.leader.as_deref() == Some(uname.as_str()) {
                 unit["leader"] = json!(true);

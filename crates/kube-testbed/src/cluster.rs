@@ -22,6 +22,7 @@ use serde_json::json;
 use crate::error::{Error, Result};
 use crate::kubeconfig::{self, Identity};
 use crate::process::{self, Lifetime, TERM_GRACE};
+use crate::rbac::AppRbac;
 
 /// The kube-apiserver version this crate builds and runs.
 pub const APISERVER_VERSION: &str = "v1.20.2";
@@ -367,11 +368,12 @@ impl Cluster {
         self.with_admin(|c| async move { install_cilium_crd(&c).await })
     }
 
-    /// Adds the identity Juju gives application `app` in namespace `ns` (model), untrusted:
-    /// ServiceAccount `app`, a Role allowing get/list/patch on pods and services and create on
-    /// pods/exec, its RoleBinding, and a TokenRequest token. The user is then
-    /// `system:serviceaccount:<ns>:<app>`. Writes `<dir>/identities/<ns>.<app>.kubeconfig`.
-    /// Creates the namespace if needed. Works while the server runs (no restart).
+    /// Adds the identity Juju gives application `app` in namespace `ns` (model), untrusted,
+    /// under Juju's names ([`AppRbac`]): ServiceAccount `<app>`, Role `<app>` allowing
+    /// get/list/patch on pods and services and create on pods/exec, RoleBinding `<app>`, and a
+    /// TokenRequest token. The user is then `system:serviceaccount:<ns>:<app>`. Writes
+    /// `<dir>/identities/<ns>.<app>.kubeconfig`. Creates the namespace if needed. Works while
+    /// the server runs (no restart).
     pub fn add_app(&self, ns: &str, app: &str) -> Result<Identity> {
         let kubeconfig = self
             .dir()
@@ -379,7 +381,7 @@ impl Cluster {
             .join(format!("{ns}.{app}.kubeconfig"));
         let token = self.with_admin(|c| async move { add_app(&c, ns, app).await })?;
         let identity = Identity {
-            username: format!("system:serviceaccount:{ns}:{app}"),
+            username: AppRbac::new(ns, app).username(),
             namespace: ns.to_owned(),
             token,
             kubeconfig,
@@ -395,24 +397,26 @@ impl Cluster {
         Ok(identity)
     }
 
-    /// What `juju trust APP --scope=cluster` grants: ClusterRoleBinding
-    /// `juju-trust-<ns>-<app>` to `cluster-admin`. Takes effect at once.
+    /// What `juju trust APP --scope=cluster` grants: ClusterRoleBinding `<ns>-<app>` (Juju's
+    /// name, [`AppRbac::cluster_role_binding`]) to `cluster-admin`. Takes effect at once.
     pub fn trust(&self, ns: &str, app: &str) -> Result<()> {
+        let rbac = AppRbac::new(ns, app);
         self.with_admin(|c| async move {
+            let name = rbac.cluster_role_binding();
             let crb: ClusterRoleBinding = from_json(json!({
                 "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-                "metadata": {"name": trust_binding(ns, app)},
+                "metadata": {"name": name},
                 "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
-                "subjects": [{"kind": "ServiceAccount", "name": app, "namespace": ns}],
+                "subjects": [{"kind": "ServiceAccount", "name": rbac.service_account(), "namespace": ns}],
             }))?;
-            apply(&Api::<ClusterRoleBinding>::all(c), &trust_binding(ns, app), &crb).await
+            apply(&Api::<ClusterRoleBinding>::all(c), &name, &crb).await
         })
     }
 
     /// Takes [`Self::trust`] away again (idempotent).
     pub fn untrust(&self, ns: &str, app: &str) -> Result<()> {
         self.with_admin(|c| async move {
-            let name = trust_binding(ns, app);
+            let name = AppRbac::new(ns, app).cluster_role_binding();
             match Api::<ClusterRoleBinding>::all(c)
                 .delete(&name, &DeleteParams::default())
                 .await
@@ -494,10 +498,6 @@ pub fn running_in_dir(dir: &Path) -> Vec<(&'static str, u32)> {
 /// check nothing is left behind.
 pub fn pid_alive(pid: u32) -> bool {
     process::alive(pid)
-}
-
-fn trust_binding(ns: &str, app: &str) -> String {
-    format!("juju-trust-{ns}-{app}")
 }
 
 fn remove_path(p: &Path) -> Result<()> {
@@ -758,12 +758,14 @@ async fn install_cilium_crd(client: &kube::Client) -> Result<()> {
 /// The untrusted identity of a Juju application; returns its token.
 async fn add_app(client: &kube::Client, ns: &str, app: &str) -> Result<String> {
     ensure_namespace(client, ns).await?;
+    let rbac = AppRbac::new(ns, app);
+    let sa_name = rbac.service_account();
     let sa: ServiceAccount = from_json(json!({
-        "apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": app, "namespace": ns},
+        "apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": sa_name, "namespace": ns},
     }))?;
     let sas = Api::<ServiceAccount>::namespaced(client.clone(), ns);
-    apply(&sas, app, &sa).await?;
-    let role_name = format!("{app}-juju-untrusted");
+    apply(&sas, sa_name, &sa).await?;
+    let role_name = rbac.role();
     let role: Role = from_json(json!({
         "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
         "metadata": {"name": role_name, "namespace": ns},
@@ -774,19 +776,20 @@ async fn add_app(client: &kube::Client, ns: &str, app: &str) -> Result<String> {
     }))?;
     apply(
         &Api::<Role>::namespaced(client.clone(), ns),
-        &role_name,
+        role_name,
         &role,
     )
     .await?;
+    let binding_name = rbac.role_binding();
     let binding: RoleBinding = from_json(json!({
         "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-        "metadata": {"name": role_name, "namespace": ns},
+        "metadata": {"name": binding_name, "namespace": ns},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role_name},
-        "subjects": [{"kind": "ServiceAccount", "name": app, "namespace": ns}],
+        "subjects": [{"kind": "ServiceAccount", "name": sa_name, "namespace": ns}],
     }))?;
     apply(
         &Api::<RoleBinding>::namespaced(client.clone(), ns),
-        &role_name,
+        binding_name,
         &binding,
     )
     .await?;
@@ -799,7 +802,7 @@ async fn add_app(client: &kube::Client, ns: &str, app: &str) -> Result<String> {
         ..TokenRequest::default()
     };
     let answer = sas
-        .create_token_request(app, &PostParams::default(), &request)
+        .create_token_request(sa_name, &PostParams::default(), &request)
         .await
         .map_err(Error::api(format!(
             "TokenRequest for serviceaccount {ns}/{app}"

@@ -44,6 +44,7 @@ mod error;
 mod kubeconfig;
 mod process;
 mod proxy;
+mod rbac;
 
 pub use cluster::{
     APISERVER_CACHE_KEY, APISERVER_ENV, APISERVER_VERSION, CILIUM_CRD, Cluster, ClusterOptions,
@@ -54,3 +55,4 @@ pub use error::{Error, Result};
 pub use kubeconfig::{Identity, client_for};
 pub use process::Lifetime;
 pub use proxy::{Action, FaultProxy, LoggedRequest, ProxyControl, Rule, RuleId, Verb};
+pub use rbac::AppRbac;

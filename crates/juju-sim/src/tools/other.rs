@@ -218,7 +218,7 @@ pub(super) fn goal_state(scope: &mut HookScope<'_>, argv: &[String]) -> Outcome 
     let mut numbered: Vec<(u32, String)> = a
         .units
         .keys()
-        .map(|n| (crate::model::ordinal_of(n), n.clone()))
+        .map(|n| (crate::state::ordinal_of(n), n.clone()))
         .collect();
     numbered.sort();
     let planned = usize::try_from(a.planned_units).unwrap_or(usize::MAX);

@@ -1,0 +1,291 @@
+//! Unit plumbing, what the simulator hosts for each unit: its directory
+//! (`<state>/units/<unit>/`: the charm copy, the agent directory, storage, Pebble sockets), one
+//! Pebble per container with its storage mounts, the workload endpoints with their answers, and
+//! the environment ([`UnitEnv`]) its hooks run with (identity, service account and kubeconfig
+//! through the application's fault proxy, workload addresses).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use serde_json::Value;
+
+use crate::runner::UnitEnv;
+use crate::workload::{self, Answer, WorkloadRequest};
+
+use super::error::{ModelError, Result, cluster_err, io_err};
+use super::running::Model;
+
+impl Model {
+    /// `<state>/units/<app>-<n>`.
+    pub(super) fn unit_dir(&self, unit: &str) -> PathBuf {
+        self.dir.join("units").join(unit.replace('/', "-"))
+    }
+
+    /// Starts the Pebbles and workload endpoints of every unit (a new process: the CLI).
+    pub(super) fn start_unit_services(&mut self) -> Result<()> {
+        let units: Vec<(String, String)> = self
+            .st
+            .model
+            .applications
+            .values()
+            .flat_map(|a| a.units.keys().map(move |u| (a.name.clone(), u.clone())))
+            .collect();
+        for (app, unit) in units {
+            self.start_pebble(&app, &unit, false)?;
+            self.start_endpoints(&app, &unit)?;
+        }
+        Ok(())
+    }
+
+    /// Starts (or, with `reset`, resets) a Pebble per container of the unit.
+    pub(super) fn start_pebble(&mut self, app: &str, unit: &str, reset: bool) -> Result<()> {
+        let containers: Vec<String> = self
+            .st
+            .model
+            .applications
+            .get(app)
+            .map(|a| a.metadata.containers.keys().cloned().collect())
+            .unwrap_or_default();
+        let unit_dir = self.unit_dir(unit);
+        let mounts = self.storage_mounts(app, unit);
+        for c in containers {
+            self.pebbles
+                .start(
+                    &self.dir.join("pebble"),
+                    unit,
+                    &c,
+                    &unit_dir.join("containers"),
+                    mounts.get(&c).cloned().unwrap_or_default(),
+                    reset,
+                )
+                .map_err(|source| ModelError::Start {
+                    what: format!("pebble for {unit} container {c}"),
+                    source,
+                })?;
+        }
+        Ok(())
+    }
+
+    /// Container → [(storage host dir, location in the container)].
+    fn storage_mounts(&self, app: &str, unit: &str) -> BTreeMap<String, Vec<(PathBuf, String)>> {
+        let mut out: BTreeMap<String, Vec<(PathBuf, String)>> = BTreeMap::new();
+        let Some(a) = self.st.model.applications.get(app) else {
+            return out;
+        };
+        for (cname, c) in &a.metadata.containers {
+            for m in &c.mounts {
+                out.entry(cname.clone()).or_default().push((
+                    self.unit_dir(unit).join("storage").join(&m.storage),
+                    m.location.clone(),
+                ));
+            }
+        }
+        out
+    }
+
+    /// Starts the unit's workload endpoints that have answers and are not running yet.
+    pub(super) fn start_endpoints(&mut self, app: &str, unit: &str) -> Result<()> {
+        let keys: Vec<String> = self
+            .st
+            .workload
+            .keys()
+            .filter(|k| k.split('/').next() == Some(app))
+            .cloned()
+            .collect();
+        for key in keys {
+            let mut parts = key.splitn(3, '/');
+            let (_, container, port) = (parts.next(), parts.next(), parts.next());
+            let (Some(container), Some(port)) = (container, port.and_then(|p| p.parse().ok()))
+            else {
+                continue;
+            };
+            let id = (unit.to_owned(), container.to_owned(), port);
+            if self.endpoints.contains_key(&id) {
+                continue;
+            }
+            let shared = self
+                .shared
+                .entry(key.clone())
+                .or_insert_with(|| Arc::new(Mutex::new(workload::Shared::default())))
+                .clone();
+            if let Some(answers) = self.st.workload.get(&key) {
+                shared
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .answers
+                    .clone_from(answers);
+            }
+            let ep =
+                workload::Endpoint::start(unit, container, port, shared).map_err(|source| {
+                    ModelError::Start {
+                        what: format!("workload endpoint {key}"),
+                        source,
+                    }
+                })?;
+            self.endpoints.insert(id, ep);
+        }
+        Ok(())
+    }
+
+    /// The application's service-account directory (`token`, `ca.crt`, `namespace`) and the
+    /// proxy's host and port, as Kubernetes gives a pod.
+    fn service_account(
+        &self,
+        app: &str,
+        identity: &kube_testbed::Identity,
+        url: &str,
+        ca: Option<&Path>,
+    ) -> Result<Option<crate::runner::ServiceAccount>> {
+        let (Some(ca), Some((host, port))) = (
+            ca,
+            url.strip_prefix("https://")
+                .and_then(|a| a.rsplit_once(':')),
+        ) else {
+            return Ok(None);
+        };
+        let Ok(port) = port.parse::<u16>() else {
+            return Ok(None);
+        };
+        let dir = self
+            .dir
+            .join("identities")
+            .join(format!("{app}.serviceaccount"));
+        std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        let ca_pem = std::fs::read(ca).map_err(io_err(ca))?;
+        for (name, content) in [
+            ("token", identity.token.as_bytes()),
+            ("ca.crt", ca_pem.as_slice()),
+            ("namespace", identity.namespace.as_bytes()),
+        ] {
+            let path = dir.join(name);
+            std::fs::write(&path, content).map_err(io_err(&path))?;
+        }
+        Ok(Some(crate::runner::ServiceAccount {
+            dir,
+            host: host.to_owned(),
+            port,
+        }))
+    }
+
+    /// The environment a hook of `unit` runs with.
+    pub(super) fn unit_env(&mut self, unit: &str) -> Result<UnitEnv> {
+        let app = unit.split('/').next().unwrap_or(unit).to_owned();
+        let (url, ca) = self.proxy_for(&app)?;
+        let token = self
+            .st
+            .apps
+            .get(&app)
+            .map(|a| a.token.clone())
+            .unwrap_or_default();
+        let identity = kube_testbed::Identity {
+            username: format!("system:serviceaccount:{}:{app}", self.st.model.name),
+            namespace: self.st.model.name.clone(),
+            token,
+            kubeconfig: self
+                .dir
+                .join("identities")
+                .join(format!("{app}.kubeconfig")),
+        };
+        std::fs::create_dir_all(self.dir.join("identities"))
+            .map_err(io_err(&self.dir.join("identities")))?;
+        let kubeconfig = identity
+            .kubeconfig_for_server(&url, ca.as_deref(), "proxy")
+            .map_err(cluster_err)?;
+        let service_account = self.service_account(&app, &identity, &url, ca.as_deref())?;
+        let unit_dir = self.unit_dir(unit);
+        let workload_addrs = self
+            .endpoints
+            .iter()
+            .filter(|((u, _, _), _)| u == unit)
+            .map(|((_, c, p), ep)| ((c.clone(), *p), ep.addr().to_owned()))
+            .collect();
+        Ok(UnitEnv {
+            unit: unit.to_owned(),
+            model_name: self.st.model.name.clone(),
+            model_uuid: self.st.model.uuid.clone(),
+            charm_dir: unit_dir.join("charm"),
+            tools_dir: self.tools_dir.clone(),
+            agent_dir: unit_dir.join("agent"),
+            pebble_dir: unit_dir.join("containers"),
+            kubeconfig: Some(kubeconfig),
+            service_account,
+            workload_addrs,
+        })
+    }
+
+    /// A fresh copy of the application's charm directory for the unit (`cp -a`).
+    pub(super) fn copy_charm(&self, app: &str, unit: &str) -> Result<()> {
+        let Some(a) = self.st.model.applications.get(app) else {
+            return Ok(());
+        };
+        let dest = self.unit_dir(unit).join("charm");
+        let _ = std::fs::remove_dir_all(&dest);
+        std::fs::create_dir_all(&dest).map_err(io_err(&dest))?;
+        let status = std::process::Command::new("cp")
+            .arg("-a")
+            .arg(format!("{}/.", a.charm_dir.display()))
+            .arg(&dest)
+            .status()
+            .map_err(io_err(&dest))?;
+        if !status.success() {
+            return Err(ModelError::Invalid(format!(
+                "copying the charm into {}",
+                dest.display()
+            )));
+        }
+        Ok(())
+    }
+
+    /// `workload-http APP CONTAINER PATH --status N --body TEXT` (or `--down`), on `port`.
+    pub fn workload_http(
+        &mut self,
+        app: &str,
+        container: &str,
+        port: u16,
+        path: &str,
+        answer: Answer,
+    ) -> Result<()> {
+        let key = format!("{app}/{container}/{port}");
+        self.st
+            .workload
+            .entry(key.clone())
+            .or_default()
+            .insert(path.to_owned(), answer.clone());
+        if let Some(shared) = self.shared.get(&key) {
+            shared
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .answers
+                .insert(path.to_owned(), answer);
+        }
+        for unit in self.st.app_units(app) {
+            self.start_endpoints(app, &unit)?;
+        }
+        self.save()
+    }
+
+    /// Requests the workload endpoints received so far.
+    pub fn workload_requests(&mut self) -> Vec<WorkloadRequest> {
+        self.collect_proxy_state();
+        self.st.workload_requests.clone()
+    }
+
+    /// Sets a Pebble check of a unit's container up or down (what the workload's health would
+    /// be; checks are not performed by the simulated Pebble). Returns false if no such Pebble.
+    pub fn set_pebble_check(&mut self, unit: &str, container: &str, check: &str, up: bool) -> bool {
+        let done = self
+            .pebbles
+            .with_state(unit, container, |s| s.set_check_status(check, up))
+            .is_some();
+        if done {
+            self.pebbles.save(&self.dir.join("pebble"));
+        }
+        done
+    }
+
+    /// Pebble's state for a unit's container (plan, services, files), if running.
+    pub fn pebble(&self, unit: &str, container: &str) -> Option<Value> {
+        self.pebbles.describe(unit, container)
+    }
+}
