@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build a real kube-apiserver (v1.20.2, Debian bookworm's `kubernetes` source package) once, into a
 # cache outside the repository, and make sure the runtime tools the kube-testbed crate uses are
-# installed (etcd, openssl, kubectl). Recipe and timings: shared/k8s-testbed.md, sections 1, 2, 7.
+# installed (etcd, openssl, kubectl). Why each step, and timings: docs/testbed.md, sections
+# "Build", "The StatefulSet pod-template validation patch" and "Pitfalls".
 #
 # Usage: crates/kube-testbed/build-apiserver.sh      (run by `make testbed`; `make test` needs it)
 #
@@ -94,7 +95,7 @@ log "building kube-apiserver $VERSION ($PATCH) into $DEST: about 5 min on 2 core
 
 # --- 3. deb-src for bookworm, from the mirror the machine's own 'deb' source uses.
 step "deb-src for bookworm" \
-    "add a deb-src entry for bookworm main to /etc/apt/sources.list.d/ (see shared/k8s-testbed.md section 1)"
+    "add a deb-src entry for bookworm main to /etc/apt/sources.list.d/ (see docs/testbed.md, section Build)"
 # Our own file, always (a deb-src for another suite would not do: pitfall P1); written once.
 if [[ ! -f "$DEBSRC_FILE" ]]; then
     mirror=""
@@ -138,7 +139,7 @@ for p in github.com/modern-go/reflect2 github.com/json-iterator/go; do
     find "vendor/$p" -name '*_test.go' -delete
 done
 
-# --- 7. StatefulSet pod-template validation (upstream PR 131790; shared/k8s-testbed.md section 2).
+# --- 7. StatefulSet pod-template validation (upstream PR 131790; docs/testbed.md explains it).
 step "sts-validate source patch" \
     "the patch anchor in pkg/apis/apps/validation/validation.go was not found exactly once: is this really 1.20.2?"
 python3 - <<'PY'

@@ -37,7 +37,8 @@
 //! - Shared test clusters: a `static` is never dropped, so prefer one cluster per test
 //!   function, or one `#[test]` that runs sub-cases on one cluster (one namespace each).
 //!
-//! Facts about the 1.20 server (what it checks, what it does not): `shared/k8s-testbed.md`.
+//! Facts about the 1.20 server (build, what it checks and what it does not, pitfalls):
+//! `docs/testbed.md`.
 
 mod cluster;
 mod error;
