@@ -33,7 +33,7 @@ fn gateway_render(dir: &Path) -> Value {
         "vxlan-id": 4242,
     });
     std::fs::write(&config, options.to_string()).expect("write config");
-    gluetun_k8s::render::render(&gluetun_k8s::render::RenderArgs {
+    juju_charm::render::output::<gluetun_k8s::GluetunK8s>(&gluetun_k8s::render::RenderArgs {
         app: "vpnarr".into(),
         model: "charmarr-downloads".into(),
         statefulset: fixture("statefulset-vpnarr.json"),
@@ -46,13 +46,15 @@ fn gateway_render(dir: &Path) -> Value {
 }
 
 fn client_render(gateway_data: Option<PathBuf>, cilium: bool) -> Value {
-    qbittorrent_k8s::render::render(&qbittorrent_k8s::render::RenderArgs {
-        app: "qbittorrent".into(),
-        model: "charmarr-downloads".into(),
-        statefulset: fixture("statefulset-qbittorrent.json"),
-        gateway_data,
-        cilium,
-    })
+    juju_charm::render::output::<qbittorrent_k8s::QbittorrentK8s>(
+        &qbittorrent_k8s::render::RenderArgs {
+            app: "qbittorrent".into(),
+            model: "charmarr-downloads".into(),
+            statefulset: fixture("statefulset-qbittorrent.json"),
+            gateway_data,
+            cilium,
+        },
+    )
     .expect("client renders")
 }
 

@@ -4,13 +4,11 @@
 //! layer and the replan/restart, then the relation data.
 //!
 //! The Kubernetes writes re-check "already holds" against the object they GET (the runtime's
-//! `apply_if_changed` / `patch_with`), so a concurrent change (409) is re-read and re-planned
+//! `Api::apply_if_changed` / `Api::patch`), so a concurrent change (409) is re-read and re-planned
 //! and nothing is sent when the live object already holds our additions. A refused write
 //! (403) becomes the Blocked status naming `--trust`; our StatefulSet gone (404) becomes
 //! Waiting; both stop the hook before Pebble. Every other failure fails the hook (Juju
 //! retries it; the queued relation-set and secret changes are discarded with it).
-
-use std::time::Duration;
 
 use juju_charm::k8s::{Kube, KubeError};
 use juju_charm::pebble::{FileOptions, Pebble, PebbleError};
@@ -18,26 +16,23 @@ use juju_charm::tools::relation::Databag;
 use juju_charm::tools::secret::{SecretContent, SecretMeta, SecretOwner};
 use juju_charm::{Juju, Status, ToolError};
 use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::ConfigMap;
 use vpn_gateway_iface::StatefulSetJson;
 use vpn_gateway_iface::holds::config_map_holds;
 use vpn_gateway_iface::wire::DATABAG_KEY;
 
-use crate::gather::PEBBLE_TIMEOUT;
-use crate::plan::{
-    API_KEY_ATTRIBUTE, API_KEY_LABEL, ApiKeyWrite, KubeWrites, LAYER_LABEL, PebbleWrites, Plan,
-    ServiceAction, WAITING_FOR_PEBBLE,
+use crate::constants::{
+    API_KEY_ATTRIBUTE, API_KEY_LABEL, LAYER_LABEL, PEBBLE_TIMEOUT, SERVICE_WAIT, WAITING_FOR_PEBBLE,
 };
+use crate::plan::{ApiKeyWrite, KubeWrites, PebbleWrites, Plan, ServiceAction};
 use crate::workload;
-
-/// How long a replan or restart may wait for Pebble's change.
-pub const SERVICE_WAIT: Duration = Duration::from_secs(20);
 
 /// A write failed in a way the charm cannot turn into a status: the hook fails.
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
-    /// The plan has Kubernetes writes but gather connected no client (a bug).
-    #[error("no Kubernetes client for the planned writes")]
-    NoKubeClient,
+    /// No Kubernetes client.
+    #[error("cannot connect to Kubernetes")]
+    Connect(#[source] KubeError),
     /// Server-side apply of the gateway ConfigMap failed.
     #[error("cannot apply the gateway ConfigMap")]
     ApplyConfigMap(#[source] KubeError),
@@ -82,15 +77,15 @@ pub enum ApplyError {
     },
 }
 
-/// Writes the plan; returns the status to set (the plan's, or the one a refused write
-/// calls for).
-pub async fn apply(juju: &Juju, kube: Option<&Kube>, plan: &Plan) -> Result<Status, ApplyError> {
+/// Writes the plan; returns the status a refused write or a vanished Pebble calls for (the
+/// hook stops there).
+pub async fn apply(juju: &mut Juju, plan: &Plan) -> Result<Vec<Status>, ApplyError> {
     if let Some(writes) = &plan.kube {
         let needed = writes.config_map.is_some() || writes.statefulset.is_some();
         if needed {
-            let kube = kube.ok_or(ApplyError::NoKubeClient)?;
-            if let Some(status) = write_kube(kube, writes).await? {
-                return Ok(status);
+            let kube = juju.kube().map_err(ApplyError::Connect)?;
+            if let Some(status) = write_kube(&kube, writes).await? {
+                return Ok(vec![status]);
             }
         }
     }
@@ -100,7 +95,7 @@ pub async fn apply(juju: &Juju, kube: Option<&Kube>, plan: &Plan) -> Result<Stat
     if let Some(writes) = &plan.pebble {
         let pebble = juju.pebble(workload::SERVICE).with_timeout(PEBBLE_TIMEOUT);
         if let Some(status) = write_pebble(&pebble, writes).await? {
-            return Ok(status);
+            return Ok(vec![status]);
         }
     }
     for (id, config) in &plan.relation_sets {
@@ -110,7 +105,7 @@ pub async fn apply(juju: &Juju, kube: Option<&Kube>, plan: &Plan) -> Result<Stat
             .map_err(|source| ApplyError::Publish { id: *id, source })?;
         tracing::info!(relation = id, "published gateway data");
     }
-    Ok(plan.status.clone())
+    Ok(Vec::new())
 }
 
 /// `Some(status)` when a refused write stops the hook.
@@ -118,6 +113,7 @@ async fn write_kube(kube: &Kube, writes: &KubeWrites) -> Result<Option<Status>, 
     let refused = |e: &KubeError| e.refusal_status(Some(&writes.statefulset_name));
     if let Some(config_map) = &writes.config_map {
         match kube
+            .api::<ConfigMap>()
             .apply_if_changed(config_map, |live, desired| config_map_holds(desired, live))
             .await
         {
@@ -131,7 +127,9 @@ async fn write_kube(kube: &Kube, writes: &KubeWrites) -> Result<Option<Status>, 
     }
     if let Some(additions) = &writes.statefulset {
         let outcome = kube
-            .patch_as::<StatefulSet, StatefulSetJson, _>(&writes.statefulset_name, |live| {
+            .api::<StatefulSet>()
+            .view::<StatefulSetJson>()
+            .patch(&writes.statefulset_name, |live| {
                 let version = live.resource_version()?;
                 (!additions.is_held_by(live)).then(|| additions.add_patch(version))
             })

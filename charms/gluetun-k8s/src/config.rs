@@ -37,7 +37,7 @@ const MAX_TEXT: usize = 1024;
 
 /// Validated charm config.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GluetunConfig {
+pub struct Config {
     /// `cluster-cidrs`: private or link-local ranges only.
     pub cluster_cidrs: ClusterCidrs,
     /// `vpn-provider`, lower-cased.
@@ -71,7 +71,7 @@ pub struct CustomEndpoint {
     pub public_key: String,
 }
 
-impl GluetunConfig {
+impl Config {
     /// Parses the output of `config-get --format=json`. Checks run in the order an operator
     /// fixes things: required options first.
     pub fn parse(raw: &Map<String, Value>) -> Result<Self, ConfigError> {
@@ -334,7 +334,7 @@ mod tests {
 
     #[test]
     fn valid_config() {
-        let c = GluetunConfig::parse(&base()).unwrap();
+        let c = Config::parse(&base()).unwrap();
         assert_eq!(c.provider, "protonvpn");
         assert_eq!(
             c.cluster_cidrs.to_comma_separated(),
@@ -415,33 +415,33 @@ mod tests {
             ),
         ];
         for (raw, option) in cases {
-            let e = GluetunConfig::parse(&raw).unwrap_err();
+            let e = Config::parse(&raw).unwrap_err();
             assert_eq!(e.option, option, "{e}");
         }
         let mut custom = with("vpn-provider", json!("custom"));
         custom.insert("wireguard-addresses".into(), json!("10.64.0.1/32"));
         assert_eq!(
-            GluetunConfig::parse(&custom).unwrap_err().option,
+            Config::parse(&custom).unwrap_err().option,
             "vpn-endpoint-ip"
         );
         custom.insert("vpn-endpoint-ip".into(), json!("203.0.113.7"));
         assert_eq!(
-            GluetunConfig::parse(&custom).unwrap_err().option,
+            Config::parse(&custom).unwrap_err().option,
             "wireguard-public-key"
         );
         custom.insert("wireguard-public-key".into(), json!("short"));
         assert_eq!(
-            GluetunConfig::parse(&custom).unwrap_err().option,
+            Config::parse(&custom).unwrap_err().option,
             "wireguard-public-key"
         );
         custom.insert("wireguard-public-key".into(), json!(key));
         custom.insert("vpn-endpoint-port".into(), json!(70000));
         assert_eq!(
-            GluetunConfig::parse(&custom).unwrap_err().option,
+            Config::parse(&custom).unwrap_err().option,
             "vpn-endpoint-port"
         );
         custom.insert("vpn-endpoint-port".into(), json!(51821));
-        let c = GluetunConfig::parse(&custom).unwrap();
+        let c = Config::parse(&custom).unwrap();
         let ep = c.custom_endpoint.unwrap();
         assert_eq!(
             (ep.ip.to_string().as_str(), ep.port),
@@ -451,7 +451,7 @@ mod tests {
 
     #[test]
     fn overrides_accept_scalars() {
-        let c = GluetunConfig::parse(&with(
+        let c = Config::parse(&with(
             "custom-overrides",
             json!(r#"{"UPDATER_PERIOD": "24h", "LOG_LEVEL_X": 3, "DOT": true}"#),
         ))
@@ -464,8 +464,8 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn parse_never_panics(key in "[a-z-]{1,30}", s in ".{0,200}", n in proptest::num::i64::ANY) {
-            let _ = GluetunConfig::parse(&with(&key, json!(s)));
-            let _ = GluetunConfig::parse(&with(&key, json!(n)));
+            let _ = Config::parse(&with(&key, json!(s)));
+            let _ = Config::parse(&with(&key, json!(n)));
         }
     }
 }

@@ -1,13 +1,13 @@
 //! Reads only: leadership, goal-state, config, secrets, our StatefulSet and ConfigMap, the
 //! cluster DNS Service, Pebble's plan, services and our files, the health check, and our
 //! application's data on each `vpn-gateway` relation. A non-leader reads nothing more. The
-//! leader's reads overlap (ADR 0025) and are taken in [`crate::plan`]'s order: where the plan
-//! stops (planned units > 1, a bad config or secret, the cluster not ready), what was read
-//! after that point is dropped unused and cannot fail the hook.
+//! leader's reads overlap (ADR 0025) and are taken in the order the plan states
+//! ([`crate::plan::needs`]): where it stops (planned units > 1, a bad config or secret, the
+//! cluster not ready), what was read after that point is dropped unused and cannot fail the
+//! hook.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -22,38 +22,25 @@ use ring::rand::{SecureRandom as _, SystemRandom};
 use serde_json::{Map, Value};
 use vpn_gateway_iface::gateway::gateway_config_map_name;
 use vpn_gateway_iface::wire::DATABAG_KEY;
-use vpn_gateway_iface::{AppName, Namespace, Problem, StatefulSetJson};
+use vpn_gateway_iface::{AppName, InvalidField, StatefulSetJson, juju_names};
 
-use crate::config::{ConfigError, GluetunConfig};
-use crate::plan::{
-    API_KEY_ATTRIBUTE, API_KEY_LABEL, ApiKey, Cluster, Content, ENDPOINT, FIELD_MANAGER, Inputs,
-    KeyProblem, RelationState, Workload, check_private_key, is_api_key,
+use crate::config::Config;
+use crate::constants::{
+    API_KEY_ATTRIBUTE, API_KEY_LABEL, DNS_NAMESPACE, DNS_SERVICES, ENDPOINT, PEBBLE_TIMEOUT,
 };
+use crate::inputs::{
+    ApiKey, Cluster, Content, Inputs, KeyProblem, RelationState, Workload, check_private_key,
+    is_api_key,
+};
+use crate::plan::{Need, needs};
 use crate::workload::{self, API_KEY_HEADER, CONTROL_PORT, Health, PUBLIC_IP_ROUTE};
-
-/// The hook's total time for Kubernetes requests, retries included.
-pub const KUBE_BUDGET: Duration = Duration::from_secs(30);
-/// Pebble's per-request deadline.
-pub const PEBBLE_TIMEOUT: Duration = Duration::from_secs(5);
-/// Namespace of the cluster DNS Service.
-const DNS_NAMESPACE: &str = "kube-system";
-/// Names of the cluster DNS Service, in order.
-const DNS_SERVICES: [&str; 2] = ["kube-dns", "coredns"];
 
 /// A read failed in a way the charm cannot turn into a status: the hook fails (Juju retries).
 #[derive(Debug, thiserror::Error)]
 pub enum GatherError {
     /// The unit's application or model name is not what Juju guarantees.
-    #[error("invalid {what} name {name:?} from the hook context")]
-    Names {
-        /// `application` or `model`.
-        what: &'static str,
-        /// The name.
-        name: String,
-        /// Why.
-        #[source]
-        source: Problem,
-    },
+    #[error("invalid name in the hook context")]
+    Names(#[source] InvalidField),
     /// `is-leader` failed.
     #[error("cannot check leadership")]
     Leader(#[source] ToolError),
@@ -101,54 +88,26 @@ pub enum GatherError {
     },
 }
 
-/// What `gather` read, and the Kubernetes client `apply` writes with.
-#[derive(Debug)]
-pub struct Gathered {
-    /// The pure plan's input.
-    pub inputs: Inputs,
-    /// The client (connected only when the hook got that far).
-    pub kube: Option<Kube>,
-}
-
-/// Reads everything the plan needs. The plan's order decides what counts: where it stops,
-/// nothing read after that point is used (and its failures do not fail the hook).
-pub async fn gather(juju: &mut Juju, hook: &Hook) -> Result<Gathered, GatherError> {
-    let app_name = juju.context().app_name().to_owned();
-    let app = AppName::parse(&app_name).map_err(|source| GatherError::Names {
-        what: "application",
-        name: app_name,
-        source,
-    })?;
-    let model_name = juju.context().model_name.clone();
-    let model = Namespace::parse(&model_name).map_err(|source| GatherError::Names {
-        what: "model",
-        name: model_name,
-        source,
-    })?;
+/// Reads everything the plan needs, as far as it needs it ([`needs`]): nothing read past
+/// the point where the plan stops is used, and its failures do not fail the hook.
+pub async fn gather(juju: &mut Juju, hook: &Hook) -> Result<Inputs, GatherError> {
+    let (app, model) = juju_names(juju.context().app_name(), &juju.context().model_name)
+        .map_err(GatherError::Names)?;
     let leader = juju.is_leader().map_err(GatherError::Leader)?;
-    let mut inputs = Inputs {
-        app,
-        model,
-        leader,
-        planned_units: None,
-        config: None,
-        wireguard_key: None,
-        api_key: None,
-        cluster: None,
-        workload: None,
-        health: Health::NotConnected("not checked".into()),
-        relations: Vec::new(),
-    };
-    if !leader {
-        return Ok(Gathered { inputs, kube: None });
+    let mut inputs = Inputs::new(app, model, leader);
+    if needs(&inputs).is_none() {
+        return Ok(inputs);
     }
     // The leader's reads overlap (ADR 0025): two chains of hook tools in the background (the
-    // plan's own order: goal-state, config, WireGuard key, API key; and the statuses and the
-    // relations), and Kubernetes and Pebble on this runtime meanwhile. When the first chain
-    // stops the plan, the Kubernetes and Pebble reads are dropped unfinished and their outcome
-    // never looked at.
+    // plan's stages up to the cluster; and the statuses and the relations), and Kubernetes
+    // and Pebble on this runtime meanwhile. When the first chain ends where the plan stops,
+    // the Kubernetes and Pebble reads are dropped unfinished and their outcome never looked
+    // at.
     let tools = juju.tools().clone();
-    let leading = tools.background(read_leader_inputs);
+    let leading = tools.background({
+        let inputs = inputs.clone();
+        move |tools| read_tool_stages(tools, inputs)
+    });
     // In relation-broken the relation is going away: Juju refuses writes to it.
     let broken = hook.broken_relation_id(ENDPOINT, juju.context());
     let app = inputs.app.clone();
@@ -157,43 +116,33 @@ pub async fn gather(juju: &mut Juju, hook: &Hook) -> Result<Gathered, GatherErro
         (statuses, read_relations(tools, &app, broken))
     });
     let pebble = juju.pebble(workload::SERVICE).with_timeout(PEBBLE_TIMEOUT);
-    let reads = read_cluster_and_workload(inputs.model.clone(), inputs.app.clone(), pebble);
+    let reads = read_cluster_and_workload(juju.kube(), inputs.app.clone(), pebble);
     let gate = async {
-        let leading = leading.await?;
-        let proceed = leading.proceeds();
-        inputs.planned_units = Some(leading.planned_units);
-        inputs.config = leading.config;
-        inputs.wireguard_key = leading.wireguard_key;
-        inputs.api_key = leading.api_key;
-        if proceed { Ok(()) } else { Err(Halt::Plan) }
+        inputs = leading.await?;
+        if needs(&inputs) == Some(Need::Cluster) {
+            Ok(())
+        } else {
+            Err(Halt::Plan)
+        }
     };
     let read = match tokio::try_join!(gate, async { Ok(reads.await) }) {
         Ok(((), read)) => read,
         Err(Halt::Plan) => {
             juju.statuses_read(others.await.0);
-            return Ok(Gathered { inputs, kube: None });
+            return Ok(inputs);
         }
         Err(Halt::Failed(e)) => return Err(e),
     };
     let (statuses, relations) = others.await;
     juju.statuses_read(statuses);
-    let (kube, cluster, workload) = read?;
-    // Pebble was read at once; it counts only when the cluster lets the plan go on.
-    let proceed = matches!(
-        &cluster,
-        Cluster::Read {
-            dns_ip: Some(_),
-            ..
-        }
-    );
+    let (cluster, workload) = read?;
     inputs.cluster = Some(cluster);
-    if !proceed {
-        return Ok(Gathered {
-            inputs,
-            kube: Some(kube),
-        });
+    // Pebble was read at once; it counts only when the cluster lets the plan go on.
+    if needs(&inputs) != Some(Need::Workload) {
+        return Ok(inputs);
     }
     let workload = workload?;
+    // The control server answers only a running gluetun, and only with our key.
     if let (Workload::Reachable { running: true, .. }, Some(ApiKey::Existing(api_key))) =
         (&workload, &inputs.api_key)
     {
@@ -202,10 +151,7 @@ pub async fn gather(juju: &mut Juju, hook: &Hook) -> Result<Gathered, GatherErro
     }
     inputs.workload = Some(workload);
     inputs.relations = relations?;
-    Ok(Gathered {
-        inputs,
-        kube: Some(kube),
-    })
+    Ok(inputs)
 }
 
 /// Why the tool reads end before the Kubernetes ones are used.
@@ -222,64 +168,47 @@ impl From<GatherError> for Halt {
     }
 }
 
-/// The leader's hook-tool inputs, read in the plan's order up to where it stops.
-struct LeaderInputs {
-    planned_units: usize,
-    config: Option<Result<GluetunConfig, ConfigError>>,
-    wireguard_key: Option<Result<SecretString, KeyProblem>>,
-    api_key: Option<ApiKey>,
-}
-
-impl LeaderInputs {
-    /// Whether the plan goes on to the cluster.
-    fn proceeds(&self) -> bool {
-        self.planned_units <= 1
-            && matches!(self.wireguard_key, Some(Ok(_)))
-            && self.api_key.is_some()
+/// The plan's hook-tool stages, each read when the plan stops for lack of it: goal-state,
+/// the config, the WireGuard key, the API key.
+fn read_tool_stages(tools: &Tools, mut inputs: Inputs) -> Result<Inputs, GatherError> {
+    loop {
+        match needs(&inputs) {
+            Some(Need::GoalState) => {
+                inputs.planned_units = Some(tools.planned_units().map_err(GatherError::GoalState)?);
+            }
+            Some(Need::Config) => {
+                let raw: Map<String, Value> = tools.config().map_err(GatherError::Config)?;
+                inputs.config = Some(Config::parse(&raw));
+            }
+            Some(Need::WireguardKey) => {
+                let Some(Ok(config)) = &inputs.config else {
+                    // The plan asks for the key only with a valid config.
+                    return Ok(inputs);
+                };
+                let key = read_wireguard_key(tools, &config.private_key_secret)?;
+                inputs.wireguard_key = Some(key);
+            }
+            Some(Need::ApiKey) => inputs.api_key = Some(read_api_key(tools)?),
+            Some(Need::Cluster | Need::Workload) | None => return Ok(inputs),
+        }
     }
 }
 
-/// goal-state; then the config; when valid the WireGuard key; when that is good the API key.
-fn read_leader_inputs(tools: &Tools) -> Result<LeaderInputs, GatherError> {
-    let mut read = LeaderInputs {
-        planned_units: tools.planned_units().map_err(GatherError::GoalState)?,
-        config: None,
-        wireguard_key: None,
-        api_key: None,
-    };
-    if read.planned_units > 1 {
-        return Ok(read);
-    }
-    let raw: Map<String, Value> = tools.config().map_err(GatherError::Config)?;
-    let config = GluetunConfig::parse(&raw);
-    if let Ok(valid) = &config {
-        read.wireguard_key = Some(read_wireguard_key(tools, &valid.private_key_secret)?);
-    }
-    read.config = Some(config);
-    if matches!(read.wireguard_key, Some(Ok(_))) {
-        read.api_key = Some(read_api_key(tools)?);
-    }
-    Ok(read)
-}
-
-/// Connects and reads our objects, and meanwhile the gluetun container (kept apart: only
-/// the caller knows whether the plan gets that far).
+/// Reads our objects, and meanwhile the gluetun container (kept apart: only the caller
+/// knows whether the plan gets that far).
 async fn read_cluster_and_workload(
-    model: Namespace,
+    kube: Result<Kube, KubeError>,
     app: AppName,
     pebble: Pebble,
-) -> Result<(Kube, Cluster, Result<Workload, GatherError>), GatherError> {
+) -> Result<(Cluster, Result<Workload, GatherError>), GatherError> {
     let cluster = async {
-        let kube = Kube::connect(model.as_str(), FIELD_MANAGER, KUBE_BUDGET)
-            .map_err(GatherError::Connect)?;
+        let kube = kube.map_err(GatherError::Connect)?;
         // Planning reads come from the API server's cache; apply's writes re-read the
         // latest state (docs/adr/0027).
-        let cluster = read_cluster(&kube.with_reads(Reads::Cached), &app).await?;
-        Ok::<_, GatherError>((kube, cluster))
+        read_cluster(&kube.with_reads(Reads::Cached), &app).await
     };
     let (cluster, workload) = tokio::join!(cluster, read_workload(&pebble));
-    let (kube, cluster) = cluster?;
-    Ok((kube, cluster, workload))
+    Ok((cluster?, workload))
 }
 
 fn read_wireguard_key(
@@ -341,21 +270,30 @@ struct ServiceIpSpec {
 async fn read_cluster(kube: &Kube, app: &AppName) -> Result<Cluster, GatherError> {
     let forbidden = |e: &KubeError| e.blocked_message().map(Cluster::Forbidden);
     let statefulset = match kube
-        .get_as::<StatefulSet, StatefulSetJson>(app.as_str())
+        .api::<StatefulSet>()
+        .view::<StatefulSetJson>()
+        .get(app.as_str())
         .await
     {
         Ok(Some(s)) => s,
         Ok(None) => return Ok(Cluster::StatefulSetMissing),
         Err(e) => return forbidden(&e).ok_or(GatherError::ReadStatefulSet(e)),
     };
-    let config_map = match kube.get::<ConfigMap>(&gateway_config_map_name(app)).await {
+    let config_map = match kube
+        .api::<ConfigMap>()
+        .get(&gateway_config_map_name(app))
+        .await
+    {
         Ok(c) => c,
         Err(e) => return forbidden(&e).ok_or(GatherError::ReadConfigMap(e)),
     };
     let mut dns_ip = None;
     for name in DNS_SERVICES {
         match kube
-            .get_in_as::<Service, ServiceIp>(Some(DNS_NAMESPACE), name)
+            .api::<Service>()
+            .in_namespace(DNS_NAMESPACE)
+            .view::<ServiceIp>()
+            .get(name)
             .await
         {
             Ok(service) => {

@@ -1,207 +1,51 @@
-//! The reconcile's decisions, pure: from what [`crate::gather`] read ([`Inputs`]) to what
-//! [`crate::apply`] must write ([`Plan`]): the Kubernetes objects, the Pebble files and layer,
-//! the service action, the relation data and the status.
+//! Every decision of a hook, pure: from what [`crate::gather`] read ([`Inputs`]) to what
+//! [`crate::apply`] writes ([`Plan`]): the Kubernetes objects, the API-key secret, the Pebble
+//! files and layer, the service action, the relation data, and the statuses.
 //!
-//! The stages run in the order of docs/interface.md §1 and §3 and ADR 0020 (scale guard →
-//! config → secret → Kubernetes → Pebble → health → relation data); the first stage that
-//! cannot proceed sets the status and nothing after it is planned. `gather` stops reading at the same point, so a later stage's
-//! input is `None` exactly when an earlier stage stopped.
+//! The stages run in the order of docs/interface.md §1 and §3 and ADR 0020 (leadership →
+//! scale guard → config → WireGuard key → API key → Kubernetes → Pebble → health → relation
+//! data); the first stage that cannot proceed gives the status and nothing after it is
+//! planned. That order is stated here once: [`needs`] tells `gather` which input the plan
+//! stopped at for lack of it, so nothing is read past a stop (ADR 0025).
 //!
 //! "Only when it differs" is decided here for every write, from the live state `gather` read:
 //! the ConfigMap ([`config_map_holds`]), the StatefulSet ([`PodAdditions::is_held_by`]), each
 //! file (pulled content), the layer ([`PebblePlan::holds`]) and each relation's `config`
 //! (parsed and compared semantically).
 
-use std::collections::BTreeMap;
-use std::fmt;
 use std::net::IpAddr;
 
-use juju_charm::pebble::{Layer, Override, Plan as PebblePlan, Service, Startup};
-use juju_charm::{SecretString, Status};
+use juju_charm::pebble::Layer;
+use juju_charm::{Planned, SecretString, Status};
 use k8s_openapi::api::core::v1::ConfigMap;
 use vpn_gateway_iface::gateway::{gateway_additions, gateway_config_map};
 use vpn_gateway_iface::holds::config_map_holds;
 use vpn_gateway_iface::{
-    AppName, GatewayInputs, Namespace, Owner, PodAdditions, ProviderData, StatefulSetJson,
-    VxlanSettings,
+    AppName, GatewayInputs, Namespace, Owner, PodAdditions, ProviderData, VxlanSettings,
 };
 
-use crate::config::{ConfigError, GluetunConfig, is_wireguard_key};
+use crate::config::Config;
+use crate::constants::{
+    FIELD_MANAGER, NO_CLUSTER_DNS, SCALE_TO_ONE, STANDBY, VPN_NOT_CONNECTED, WAITING_FOR_PEBBLE,
+};
+use crate::inputs::{ApiKey, Cluster, Content, Inputs, Workload};
 use crate::workload::{self, Health};
 
-/// Field manager of every write, and the `managed-by` label.
-pub const FIELD_MANAGER: &str = "gluetun-k8s";
-/// The config option naming the WireGuard key secret.
-pub const KEY_OPTION: &str = "wireguard-private-key-secret";
-/// The attribute of that secret holding the key.
-pub const KEY_ATTRIBUTE: &str = "private-key";
-/// Label of the application-owned secret holding the control server's API key.
-pub const API_KEY_LABEL: &str = "gluetun-control-api-key";
-/// Attribute of that secret.
-pub const API_KEY_ATTRIBUTE: &str = "api-key";
-/// The Pebble layer label.
-pub const LAYER_LABEL: &str = "gluetun";
-/// The relation endpoint we provide.
-pub const ENDPOINT: &str = "vpn-gateway";
-/// Status of a non-leader unit.
-pub const STANDBY: &str = "Standby (non-leader unit)";
-/// Status when more than one unit is planned.
-pub const SCALE_TO_ONE: &str = "Scale to 1 unit (multiple gateways cause VXLAN conflicts)";
-/// Status while Pebble is not reachable.
-pub const WAITING_FOR_PEBBLE: &str = "Waiting for Pebble";
-/// Status when the health check finds no exit IP.
-pub const VPN_NOT_CONNECTED: &str = "VPN not connected";
-
-/// Why the WireGuard key cannot be used. Never carries the value.
+/// An input the plan stopped at because it was not read yet: what `gather` reads next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyProblem {
-    /// The secret does not exist or this application was not granted access.
-    NotFound,
-    /// The secret has no `private-key` attribute.
-    NoPrivateKey,
-    /// `private-key` is not a WireGuard key (base64 of 32 bytes).
-    NotAKey,
-}
-
-impl KeyProblem {
-    fn message(self, app: &AppName) -> String {
-        match self {
-            Self::NotFound => format!(
-                "{KEY_OPTION}: secret not found or not granted (juju grant-secret <secret> {app})"
-            ),
-            Self::NoPrivateKey => {
-                format!("{KEY_OPTION}: the secret has no {KEY_ATTRIBUTE} attribute")
-            }
-            Self::NotAKey => format!(
-                "{KEY_OPTION}: {KEY_ATTRIBUTE} is not a WireGuard key (44 characters of base64)"
-            ),
-        }
-    }
-}
-
-/// Checks the content of the key secret (untrusted: anyone who can add a secret wrote it).
-pub fn check_private_key(
-    content: &BTreeMap<String, SecretString>,
-) -> Result<SecretString, KeyProblem> {
-    let key = content.get(KEY_ATTRIBUTE).ok_or(KeyProblem::NoPrivateKey)?;
-    let trimmed = key.expose().trim();
-    if is_wireguard_key(trimmed) {
-        Ok(SecretString::new(trimmed))
-    } else {
-        Err(KeyProblem::NotAKey)
-    }
-}
-
-/// The control server's API key: URL-safe base64 without padding of 32 random bytes.
-pub fn is_api_key(s: &str) -> bool {
-    s.len() == 43
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
-/// The control-server API key as `gather` found it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ApiKey {
-    /// Our secret holds this valid key.
-    Existing(SecretString),
-    /// No secret yet: create it with this freshly generated key.
-    Missing(SecretString),
-    /// Our secret (id) holds something that is not a key: replace it with this one.
-    Invalid {
-        /// The secret's id.
-        id: String,
-        /// The replacement.
-        fresh: SecretString,
-    },
-}
-
-impl ApiKey {
-    /// The key the workload must be configured with.
-    pub fn value(&self) -> &SecretString {
-        match self {
-            Self::Existing(k) | Self::Missing(k) | Self::Invalid { fresh: k, .. } => k,
-        }
-    }
-}
-
-/// What the cluster holds, or why it could not be read.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Cluster {
-    /// Everything we need was read.
-    Read {
-        /// Our StatefulSet (named after the application).
-        statefulset: StatefulSetJson,
-        /// Our gateway ConfigMap, when it exists.
-        config_map: Option<Box<ConfigMap>>,
-        /// ClusterIP of `kube-dns` (else `coredns`) in `kube-system`.
-        dns_ip: Option<IpAddr>,
-    },
-    /// Our StatefulSet does not exist (yet).
-    StatefulSetMissing,
-    /// A read was refused: the Blocked message naming `--trust`.
-    Forbidden(String),
-}
-
-/// A file content that may be secret: `Debug` shows only its size.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Content(pub Vec<u8>);
-
-impl fmt::Debug for Content {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "<{} bytes>", self.0.len())
-    }
-}
-
-/// What Pebble holds.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Workload {
-    /// Pebble did not answer.
-    Unreachable,
-    /// Pebble's state.
-    Reachable {
-        /// The combined plan.
-        plan: PebblePlan,
-        /// Content of each of our files (`None` = absent).
-        files: BTreeMap<String, Option<Content>>,
-        /// Whether the gluetun service is running.
-        running: bool,
-    },
-}
-
-/// One `vpn-gateway` relation: its id and our application's current `config` value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RelationState {
-    /// Relation id.
-    pub id: u64,
-    /// Our app databag's `config`, when set.
-    pub published: Option<String>,
-}
-
-/// Everything `gather` read. Later stages are `None` when an earlier one stopped the hook.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Inputs {
-    /// The application.
-    pub app: AppName,
-    /// The model (namespace).
-    pub model: Namespace,
-    /// `is-leader`.
-    pub leader: bool,
-    /// Units in goal-state that are not dying.
-    pub planned_units: Option<usize>,
-    /// The config, validated.
-    pub config: Option<Result<GluetunConfig, ConfigError>>,
-    /// The WireGuard private key, checked.
-    pub wireguard_key: Option<Result<SecretString, KeyProblem>>,
-    /// The control server's API key.
-    pub api_key: Option<ApiKey>,
-    /// The cluster's objects.
-    pub cluster: Option<Cluster>,
-    /// Pebble.
-    pub workload: Option<Workload>,
-    /// The health check's verdict (not connected when it was not run).
-    pub health: Health,
-    /// Our `vpn-gateway` relations.
-    pub relations: Vec<RelationState>,
+pub enum Need {
+    /// goal-state (planned units).
+    GoalState,
+    /// The config.
+    Config,
+    /// The WireGuard key secret.
+    WireguardKey,
+    /// The control-server API key secret.
+    ApiKey,
+    /// Our StatefulSet and ConfigMap, and the cluster DNS Service.
+    Cluster,
+    /// Pebble's state, then the health check and our relations.
+    Workload,
 }
 
 /// A file to push.
@@ -262,11 +106,13 @@ pub struct PebbleWrites {
     pub service: ServiceAction,
 }
 
-/// Everything the hook writes, in the order `apply` writes it, and the status.
+/// Everything the hook writes, in the order `apply` writes it, and the statuses.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
-    /// The status, set once at the end (`apply` may replace it when a write is refused).
-    pub status: Status,
+    /// The statuses (folded by the runtime, after any a refused write adds).
+    pub statuses: Vec<Status>,
+    /// The input the plan stopped at for lack of it ([`needs`]).
+    pub need: Option<Need>,
     /// The API-key secret, created or replaced.
     pub api_key: Option<ApiKeyWrite>,
     /// Kubernetes writes (`None` when the hook stopped before them).
@@ -280,7 +126,8 @@ pub struct Plan {
 impl Plan {
     fn stop(status: Status) -> Self {
         Self {
-            status,
+            statuses: vec![status],
+            need: None,
             api_key: None,
             kube: None,
             pebble: None,
@@ -288,8 +135,27 @@ impl Plan {
         }
     }
 
-    /// True when the hook writes nothing (status aside).
-    pub fn writes_nothing(&self) -> bool {
+    /// Stops for lack of an input `gather` has not read yet.
+    fn wait(status: Status, need: Need) -> Self {
+        Self {
+            need: Some(need),
+            ..Self::stop(status)
+        }
+    }
+
+    /// The status the runtime sets for this plan alone (its statuses folded).
+    pub fn status(&self) -> Status {
+        juju_charm::status::fold(&self.statuses)
+    }
+}
+
+impl Planned for Plan {
+    fn statuses(&self) -> &[Status] {
+        &self.statuses
+    }
+
+    /// True when the hook writes nothing (statuses aside).
+    fn writes_nothing(&self) -> bool {
         self.api_key.is_none()
             && self
                 .kube
@@ -312,36 +178,15 @@ pub fn owner(app: &AppName, model: &Namespace) -> Owner {
 }
 
 /// The VXLAN settings from config (network and port are the defaults: not configurable).
-pub fn vxlan(config: &GluetunConfig) -> VxlanSettings {
+pub fn vxlan(config: &Config) -> VxlanSettings {
     VxlanSettings {
         id: config.vxlan_id,
         ..VxlanSettings::default()
     }
 }
 
-/// The gluetun layer: no secret in it (the key is a file, see [`workload`]).
-pub fn layer(config: &GluetunConfig) -> Layer {
-    let service = Service {
-        r#override: Some(Override::Replace),
-        summary: Some("gluetun VPN client".into()),
-        command: Some(workload::COMMAND.into()),
-        startup: Some(Startup::Enabled),
-        environment: workload::environment(config),
-        ..Service::default()
-    };
-    Layer {
-        summary: Some("gluetun VPN gateway".into()),
-        services: BTreeMap::from([(workload::SERVICE.to_owned(), service)]),
-        ..Layer::default()
-    }
-}
-
 /// The files pushed into the gluetun container, with their modes.
-pub fn files(
-    config: &GluetunConfig,
-    wireguard_key: &SecretString,
-    api_key: &SecretString,
-) -> Vec<Push> {
+pub fn files(config: &Config, wireguard_key: &SecretString, api_key: &SecretString) -> Vec<Push> {
     vec![
         Push {
             path: workload::KEY_FILE,
@@ -365,12 +210,12 @@ pub fn files(
 pub fn provider_data(
     app: &AppName,
     model: &Namespace,
-    config: &GluetunConfig,
+    config: &Config,
     dns_ip: IpAddr,
     health: &Health,
 ) -> Result<ProviderData, vpn_gateway_iface::InvalidField> {
     let (vpn_connected, external_ip) = match health {
-        Health::Connected(ip) => (true, Some(*ip)),
+        Health::Connected(ip) => (true, *ip),
         Health::NotConnected(_) => (false, None),
     };
     ProviderData::for_gateway(&GatewayInputs {
@@ -384,7 +229,13 @@ pub fn provider_data(
     })
 }
 
-/// The reconcile's decisions.
+/// The input the plan stops at for lack of it, `None` when it needs nothing more (it
+/// reached its end, or stopped on what it has).
+pub fn needs(inputs: &Inputs) -> Option<Need> {
+    plan(inputs).need
+}
+
+/// The hook's decisions.
 pub fn plan(inputs: &Inputs) -> Plan {
     if !inputs.leader {
         return Plan::stop(Status::waiting(STANDBY));
@@ -392,17 +243,28 @@ pub fn plan(inputs: &Inputs) -> Plan {
     match inputs.planned_units {
         Some(n) if n <= 1 => {}
         Some(_) => return Plan::stop(Status::blocked(SCALE_TO_ONE)),
-        None => return Plan::stop(Status::waiting("Waiting for goal-state")),
+        None => return Plan::wait(Status::waiting("Waiting for goal-state"), Need::GoalState),
     }
     let config = match &inputs.config {
         Some(Ok(config)) => config,
         Some(Err(e)) => return Plan::stop(Status::blocked(e.to_string())),
-        None => return Plan::stop(Status::waiting("Waiting for config")),
+        None => return Plan::wait(Status::waiting("Waiting for config"), Need::Config),
     };
     let wireguard_key = match &inputs.wireguard_key {
         Some(Ok(key)) => key,
         Some(Err(problem)) => return Plan::stop(Status::blocked(problem.message(&inputs.app))),
-        None => return Plan::stop(Status::waiting("Waiting for the WireGuard key secret")),
+        None => {
+            return Plan::wait(
+                Status::waiting("Waiting for the WireGuard key secret"),
+                Need::WireguardKey,
+            );
+        }
+    };
+    let Some(api_key) = &inputs.api_key else {
+        return Plan::wait(
+            Status::waiting("Waiting for the control-server API key"),
+            Need::ApiKey,
+        );
     };
 
     // Kubernetes.
@@ -418,7 +280,7 @@ pub fn plan(inputs: &Inputs) -> Plan {
             ));
         }
         Some(Cluster::Forbidden(message)) => return Plan::stop(Status::blocked(message.clone())),
-        None => return Plan::stop(Status::waiting("Waiting for the cluster")),
+        None => return Plan::wait(Status::waiting("Waiting for the cluster"), Need::Cluster),
     };
     let owner = owner(&inputs.app, &inputs.model);
     let vxlan = vxlan(config);
@@ -435,48 +297,47 @@ pub fn plan(inputs: &Inputs) -> Plan {
     let Some(dns_ip) = *dns_ip else {
         return Plan {
             kube: Some(kube),
-            ..Plan::stop(Status::blocked(
-                "cluster DNS not found: no ClusterIP on kube-system/kube-dns or coredns",
-            ))
+            ..Plan::stop(Status::blocked(NO_CLUSTER_DNS))
         };
     };
 
     // Pebble.
-    let api_key_write = match &inputs.api_key {
-        Some(ApiKey::Existing(_)) | None => None,
-        Some(ApiKey::Missing(key)) => Some(ApiKeyWrite::Create(key.clone())),
-        Some(ApiKey::Invalid { id, fresh }) => Some(ApiKeyWrite::Replace {
+    let api_key_write = match api_key {
+        ApiKey::Existing(_) => None,
+        ApiKey::Missing(key) => Some(ApiKeyWrite::Create(key.clone())),
+        ApiKey::Invalid { id, fresh } => Some(ApiKeyWrite::Replace {
             id: id.clone(),
             key: fresh.clone(),
         }),
     };
-    let (pebble, health) = plan_workload(inputs, config, wireguard_key);
+    let Some(workload) = &inputs.workload else {
+        return Plan {
+            kube: Some(kube),
+            api_key: api_key_write,
+            ..Plan::wait(Status::waiting(WAITING_FOR_PEBBLE), Need::Workload)
+        };
+    };
+    let (pebble, health) = plan_workload(workload, &inputs.health, config, wireguard_key, api_key);
 
     // Relation data: published even while the VPN is down (with vpn_connected false), so
     // clients learn the gateway's settings and see the disconnection.
-    let mut relation_sets = Vec::new();
-    let mut status = match (&pebble, &health) {
+    let mut statuses = vec![match (&pebble, &health) {
         (None, _) => Status::waiting(WAITING_FOR_PEBBLE),
-        (Some(_), Health::Connected(ip)) => Status::active(format!("VPN connected ({ip})")),
+        (Some(_), Health::Connected(Some(ip))) => Status::active(format!("VPN connected ({ip})")),
+        (Some(_), Health::Connected(None)) => Status::active("VPN connected"),
         (Some(_), Health::NotConnected(_)) => Status::waiting(VPN_NOT_CONNECTED),
-    };
-    match provider_data(&inputs.app, &inputs.model, config, dns_ip, &health) {
-        Ok(data) => {
-            for relation in &inputs.relations {
-                let current = relation
-                    .published
-                    .as_deref()
-                    .and_then(|text| ProviderData::from_databag(text).ok());
-                if current.as_ref() != Some(&data) {
-                    relation_sets.push((relation.id, data.to_databag()));
-                }
-            }
-        }
+    }];
+    let relation_sets = match provider_data(&inputs.app, &inputs.model, config, dns_ip, &health) {
+        Ok(data) => changed_relations(inputs, &data),
         // Only reachable with an application or model name that makes an invalid DNS name.
-        Err(e) => status = Status::blocked(format!("cannot publish gateway data: {e}")),
-    }
+        Err(e) => {
+            statuses.push(Status::blocked(format!("cannot publish gateway data: {e}")));
+            Vec::new()
+        }
+    };
     Plan {
-        status,
+        statuses,
+        need: None,
         api_key: api_key_write,
         kube: Some(kube),
         pebble,
@@ -484,50 +345,65 @@ pub fn plan(inputs: &Inputs) -> Plan {
     }
 }
 
+/// `(relation id, config)` for each relation whose published data differs from `data`
+/// (compared parsed: key order and spacing do not count).
+fn changed_relations(inputs: &Inputs, data: &ProviderData) -> Vec<(u64, String)> {
+    inputs
+        .relations
+        .iter()
+        .filter(|relation| {
+            let current = relation
+                .published
+                .as_deref()
+                .and_then(|text| ProviderData::from_databag(text).ok());
+            current.as_ref() != Some(data)
+        })
+        .map(|relation| (relation.id, data.to_databag()))
+        .collect()
+}
+
 /// The Pebble stage: files that differ, the layer when the plan lacks it, the service action,
 /// and the health as it will be after them.
 fn plan_workload(
-    inputs: &Inputs,
-    config: &GluetunConfig,
+    workload: &Workload,
+    health: &Health,
+    config: &Config,
     wireguard_key: &SecretString,
+    api_key: &ApiKey,
 ) -> (Option<PebbleWrites>, Health) {
-    match (&inputs.workload, &inputs.api_key) {
-        (
-            Some(Workload::Reachable {
-                plan: live_plan,
-                files: live_files,
-                running,
-            }),
-            Some(api_key),
-        ) => {
-            let pushes: Vec<Push> = files(config, wireguard_key, api_key.value())
-                .into_iter()
-                .filter(|p| live_files.get(p.path).and_then(Option::as_ref) != Some(&p.content))
-                .collect();
-            let desired = layer(config);
-            let layer = (!live_plan.holds(&desired)).then_some(desired);
-            let service = if layer.is_some() || !running {
-                ServiceAction::Replan
-            } else if pushes.is_empty() {
-                ServiceAction::None
-            } else {
-                ServiceAction::Restart
-            };
-            // A (re)start takes the tunnel down: what we saw before it is stale.
-            let health = if service == ServiceAction::None {
-                inputs.health.clone()
-            } else {
-                Health::NotConnected("gluetun is (re)starting".into())
-            };
-            (
-                Some(PebbleWrites {
-                    pushes,
-                    layer,
-                    service,
-                }),
-                health,
-            )
-        }
-        _ => (None, Health::NotConnected("Pebble not reachable".into())),
-    }
+    let Workload::Reachable {
+        plan: live_plan,
+        files: live_files,
+        running,
+    } = workload
+    else {
+        return (None, Health::NotConnected("Pebble not reachable".into()));
+    };
+    let pushes: Vec<Push> = files(config, wireguard_key, api_key.value())
+        .into_iter()
+        .filter(|p| live_files.get(p.path).and_then(Option::as_ref) != Some(&p.content))
+        .collect();
+    let desired = workload::layer(config);
+    let layer = (!live_plan.holds(&desired)).then_some(desired);
+    let service = if layer.is_some() || !running {
+        ServiceAction::Replan
+    } else if pushes.is_empty() {
+        ServiceAction::None
+    } else {
+        ServiceAction::Restart
+    };
+    // A (re)start takes the tunnel down: what we saw before it is stale.
+    let health = if service == ServiceAction::None {
+        health.clone()
+    } else {
+        Health::NotConnected("gluetun is (re)starting".into())
+    };
+    (
+        Some(PebbleWrites {
+            pushes,
+            layer,
+            service,
+        }),
+        health,
+    )
 }

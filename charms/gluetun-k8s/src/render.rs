@@ -1,37 +1,37 @@
 //! `gluetun-k8s render`: what the charm would leave in the cluster and publish, for given
-//! inputs, without touching anything. Prints ONE JSON object
+//! inputs, without touching anything. It builds the hook's [`Inputs`] from its files and
+//! prints what [`crate::plan::plan`] writes, as ONE JSON object
 //! `{"objects": [ConfigMap, StatefulSet], "relation_data": {"config": "<json>"}}`; on invalid
-//! input prints nothing on stdout and the reason on stderr (non-zero exit).
+//! input it prints nothing on stdout and the reason on stderr (non-zero exit).
 //!
-//! The StatefulSet is the given one after our strategic-merge patch, emulated
-//! ([`PodAdditions::emulate_add`]); unchanged when it already holds our additions. The
-//! WireGuard key secret is not needed: when `wireguard-private-key-secret` is absent from the
-//! config file a placeholder reference stands in for it (it affects nothing rendered).
+//! The StatefulSet is the given one after the plan's strategic-merge patch, emulated
+//! ([`vpn_gateway_iface::PodAdditions::emulate_add`]); unchanged when it already holds our
+//! additions. The workload is taken as already holding what the charm gives it, and the
+//! secrets are placeholders: they affect nothing rendered. When
+//! `wireguard-private-key-secret` is absent from the config file a placeholder reference
+//! stands in for it.
 
-use std::io::Write as _;
+use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
+use juju_charm::SecretString;
+use juju_charm::pebble::Plan as PebblePlan;
+use juju_charm::render::{InputError, read_file, read_json};
 use serde_json::{Map, Value, json};
-use vpn_gateway_iface::gateway::{GLUETUN_CONTAINER, gateway_additions, gateway_config_map};
-use vpn_gateway_iface::{AppName, EmulateError, InvalidField, Namespace, Problem, StatefulSetJson};
+use vpn_gateway_iface::gateway::GLUETUN_CONTAINER;
+use vpn_gateway_iface::{AppName, EmulateError, InvalidField, StatefulSetJson, juju_names};
 
-use crate::config::{ConfigError, GluetunConfig};
-use crate::plan::{KEY_OPTION, owner, provider_data, vxlan};
-use crate::workload::Health;
+use crate::config::{Config, ConfigError};
+use crate::constants::KEY_OPTION;
+use crate::inputs::{ApiKey, Cluster, Content, Inputs, RelationState, Workload};
+use crate::plan::{Plan, files};
+use crate::workload::{self, Health};
 
-/// Largest input file read.
-const MAX_INPUT: u64 = 4 * 1024 * 1024;
 /// Stands in for the secret reference when the config file has none.
 const PLACEHOLDER_SECRET: &str = "secret:render-placeholder";
-
-/// The CLI's commands.
-#[derive(Debug, argh::FromArgs)]
-#[argh(subcommand)]
-pub enum Command {
-    /// `render`.
-    Render(RenderArgs),
-}
+/// Stands in for the WireGuard key and the API key (never printed: only files hold them).
+const PLACEHOLDER_KEY: &str = "render-placeholder";
 
 /// Print the Kubernetes objects and relation data the charm would write (no I/O besides
 /// reading the given files).
@@ -67,48 +67,12 @@ pub enum RenderError {
     /// `--external-ip` without `--vpn-connected`.
     #[error("--external-ip requires --vpn-connected")]
     ExternalIpWithoutConnected,
-    /// `--app` is not a Juju application name.
-    #[error("--app {name:?}")]
-    App {
-        /// The name.
-        name: String,
-        /// Why.
-        #[source]
-        source: Problem,
-    },
-    /// `--model` is not a namespace name.
-    #[error("--model {name:?}")]
-    Model {
-        /// The name.
-        name: String,
-        /// Why.
-        #[source]
-        source: Problem,
-    },
-    /// A file could not be read.
-    #[error("cannot read {path}")]
-    ReadFile {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// A file is larger than we read.
-    #[error("{path} is larger than {MAX_INPUT} bytes")]
-    TooLarge {
-        /// The file.
-        path: PathBuf,
-    },
-    /// The StatefulSet file is not the JSON of a StatefulSet.
-    #[error("{path} is not a StatefulSet in JSON")]
-    ParseStatefulSet {
-        /// The file.
-        path: PathBuf,
-        /// Why it is not one.
-        #[source]
-        source: serde_json::Error,
-    },
+    /// `--app` or `--model` is not a valid name.
+    #[error("invalid --app or --model")]
+    Names(#[source] InvalidField),
+    /// An input file cannot be used.
+    #[error(transparent)]
+    Input(#[from] InputError),
     /// The StatefulSet is not ours.
     #[error("the StatefulSet is named {found:?}, not after the application {app:?}")]
     StatefulSetName {
@@ -138,93 +102,82 @@ pub enum RenderError {
     /// An option is invalid.
     #[error("invalid config")]
     Config(#[source] ConfigError),
+    /// The layer cannot be encoded (to stand for the workload's plan).
+    #[error("cannot encode the gluetun layer")]
+    Layer(#[source] serde_json::Error),
+    /// The plan stops before it writes everything (its status says why).
+    #[error("the charm would stop: {0}")]
+    Stopped(String),
     /// The patch could not be emulated.
     #[error("cannot compute the patched StatefulSet")]
     Emulate(#[source] EmulateError),
-    /// The provider data cannot be built from these inputs.
-    #[error("cannot build the relation data")]
-    ProviderData(#[source] InvalidField),
-    /// Writing to stdout failed.
-    #[error("cannot write to stdout")]
-    Stdout(#[source] std::io::Error),
 }
 
-/// Runs a CLI command.
-pub fn run(command: Command) -> Result<(), RenderError> {
-    match command {
-        Command::Render(args) => {
-            // Rendered completely before anything is printed: an error prints nothing.
-            let mut text = render(&args)?.to_string();
-            text.push('\n');
-            std::io::stdout()
-                .lock()
-                .write_all(text.as_bytes())
-                .map_err(RenderError::Stdout)
-        }
-    }
-}
-
-/// The JSON object `render` prints.
-pub fn render(args: &RenderArgs) -> Result<Value, RenderError> {
+/// The hook's inputs for these files and flags.
+pub fn inputs(args: &RenderArgs) -> Result<Inputs, RenderError> {
     if args.external_ip.is_some() && !args.vpn_connected {
         return Err(RenderError::ExternalIpWithoutConnected);
     }
-    let app = AppName::parse(&args.app).map_err(|source| RenderError::App {
-        name: args.app.clone(),
-        source,
-    })?;
-    let model = Namespace::parse(&args.model).map_err(|source| RenderError::Model {
-        name: args.model.clone(),
-        source,
-    })?;
-    let statefulset = read_statefulset(&args.statefulset, &app)?;
-    let config = read_config(&args.config)?;
-
-    let vxlan = vxlan(&config);
-    let config_map = gateway_config_map(&owner(&app, &model), &vxlan);
-    let additions = gateway_additions(&app, &vxlan);
-    let patched = if additions.is_held_by(&statefulset) {
-        statefulset
-    } else {
-        additions
-            .emulate_add(&statefulset)
-            .map_err(RenderError::Emulate)?
+    let (app, model) = juju_names(&args.app, &args.model).map_err(RenderError::Names)?;
+    let statefulset = read_statefulset(args, &app)?;
+    let config = read_config(args)?;
+    let key = SecretString::new(PLACEHOLDER_KEY);
+    let files = files(&config, &key, &key)
+        .into_iter()
+        .map(|push| (push.path.to_owned(), Some(push.content)))
+        .collect::<BTreeMap<String, Option<Content>>>();
+    let workload = Workload::Reachable {
+        plan: PebblePlan::of_layer(&workload::layer(&config)).map_err(RenderError::Layer)?,
+        files,
+        running: true,
     };
     let health = match (args.vpn_connected, args.external_ip) {
-        (true, Some(ip)) => Health::Connected(ip),
-        _ => Health::NotConnected(String::new()),
+        (true, ip) => Health::Connected(ip),
+        (false, _) => Health::NotConnected("render".into()),
     };
-    let mut data = provider_data(&app, &model, &config, args.cluster_dns_ip, &health)
-        .map_err(RenderError::ProviderData)?;
-    // Connected without a known exit IP: the flag wins, the IP stays null.
-    data.vpn_connected = args.vpn_connected;
+    Ok(Inputs {
+        planned_units: Some(1),
+        config: Some(Ok(config)),
+        wireguard_key: Some(Ok(key.clone())),
+        api_key: Some(ApiKey::Existing(key)),
+        cluster: Some(Cluster::Read {
+            statefulset,
+            config_map: None,
+            dns_ip: Some(args.cluster_dns_ip),
+        }),
+        workload: Some(workload),
+        health,
+        relations: vec![RelationState {
+            id: 0,
+            published: None,
+        }],
+        ..Inputs::new(app, model, true)
+    })
+}
+
+/// What the plan writes: the ConfigMap, the StatefulSet as patched, the relation data.
+pub fn output(inputs: &Inputs, plan: &Plan) -> Result<Value, RenderError> {
+    let stopped = || RenderError::Stopped(plan.status().message);
+    let (Some(kube), Some(Cluster::Read { statefulset, .. })) = (&plan.kube, &inputs.cluster)
+    else {
+        return Err(stopped());
+    };
+    let config_map = kube.config_map.as_ref().ok_or_else(stopped)?;
+    let patched = match &kube.statefulset {
+        Some(additions) => additions
+            .emulate_add(statefulset)
+            .map_err(RenderError::Emulate)?,
+        None => statefulset.clone(),
+    };
+    let (_, data) = plan.relation_sets.first().ok_or_else(stopped)?;
     Ok(json!({
         "objects": [config_map, patched],
-        "relation_data": { "config": data.to_databag() },
+        "relation_data": { "config": data },
     }))
 }
 
-fn read_bounded(path: &Path) -> Result<String, RenderError> {
-    let read_err = |source| RenderError::ReadFile {
-        path: path.to_owned(),
-        source,
-    };
-    let len = std::fs::metadata(path).map_err(read_err)?.len();
-    if len > MAX_INPUT {
-        return Err(RenderError::TooLarge {
-            path: path.to_owned(),
-        });
-    }
-    std::fs::read_to_string(path).map_err(read_err)
-}
-
-fn read_statefulset(path: &Path, app: &AppName) -> Result<StatefulSetJson, RenderError> {
-    let text = read_bounded(path)?;
-    let statefulset: StatefulSetJson =
-        juju_charm::k8s::parse_manifest(&text).map_err(|source| RenderError::ParseStatefulSet {
-            path: path.to_owned(),
-            source,
-        })?;
+fn read_statefulset(args: &RenderArgs, app: &AppName) -> Result<StatefulSetJson, RenderError> {
+    let statefulset: StatefulSetJson = read_json(&args.statefulset, "a StatefulSet")?;
     if let Some(name) = statefulset.name()
         && name != app.as_str()
     {
@@ -239,16 +192,15 @@ fn read_statefulset(path: &Path, app: &AppName) -> Result<StatefulSetJson, Rende
     Ok(statefulset)
 }
 
-fn read_config(path: &Path) -> Result<GluetunConfig, RenderError> {
-    let text = read_bounded(path)?;
+fn read_config(args: &RenderArgs) -> Result<Config, RenderError> {
+    let path = &args.config;
+    let text = read_file(path)?;
     let value: Value = serde_json::from_str(&text).map_err(|source| RenderError::ParseConfig {
-        path: path.to_owned(),
+        path: path.clone(),
         source,
     })?;
     let Value::Object(mut raw) = value else {
-        return Err(RenderError::ConfigNotObject {
-            path: path.to_owned(),
-        });
+        return Err(RenderError::ConfigNotObject { path: path.clone() });
     };
     let unset = |raw: &Map<String, Value>| match raw.get(KEY_OPTION) {
         None | Some(Value::Null) => true,
@@ -261,5 +213,5 @@ fn read_config(path: &Path) -> Result<GluetunConfig, RenderError> {
             Value::String(PLACEHOLDER_SECRET.into()),
         );
     }
-    GluetunConfig::parse(&raw).map_err(RenderError::Config)
+    Config::parse(&raw).map_err(RenderError::Config)
 }

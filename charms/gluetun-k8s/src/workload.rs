@@ -9,8 +9,9 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
+use juju_charm::pebble::{Layer, Override, Service, Startup};
 
-use crate::config::GluetunConfig;
+use crate::config::Config;
 
 /// Pebble service (and layer) name.
 pub const SERVICE: &str = "gluetun";
@@ -30,7 +31,7 @@ pub const PUBLIC_IP_ROUTE: &str = "/v1/publicip/ip";
 pub const API_KEY_HEADER: &str = "X-API-Key";
 
 /// The `environment` of the gluetun service. Holds no secret.
-pub fn environment(config: &GluetunConfig) -> BTreeMap<String, String> {
+pub fn environment(config: &Config) -> BTreeMap<String, String> {
     let mut env = BTreeMap::new();
     let mut set = |k: &str, v: String| {
         env.insert(k.to_owned(), v);
@@ -72,7 +73,7 @@ pub fn environment(config: &GluetunConfig) -> BTreeMap<String, String> {
 
 /// `/iptables/post-rules.txt`: accept input from every cluster CIDR (validated nets only;
 /// IPv6 nets go to ip6tables).
-pub fn post_rules(config: &GluetunConfig) -> String {
+pub fn post_rules(config: &Config) -> String {
     let mut out = String::new();
     for net in config.cluster_cidrs.as_slice() {
         let tool = match net {
@@ -95,11 +96,29 @@ pub fn auth_config(api_key: &str) -> String {
     )
 }
 
+/// The gluetun layer: no secret in it (the key is a file, see [`KEY_FILE`]).
+pub fn layer(config: &Config) -> Layer {
+    let service = Service {
+        r#override: Some(Override::Replace),
+        summary: Some("gluetun VPN client".into()),
+        command: Some(COMMAND.into()),
+        startup: Some(Startup::Enabled),
+        environment: environment(config),
+        ..Service::default()
+    };
+    Layer {
+        summary: Some("gluetun VPN gateway".into()),
+        services: BTreeMap::from([(SERVICE.to_owned(), service)]),
+        ..Layer::default()
+    }
+}
+
 /// The health check's verdict.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Health {
-    /// gluetun reports this exit IP.
-    Connected(IpAddr),
+    /// The tunnel is up, with this exit IP when known (the health check always knows it;
+    /// `render --vpn-connected` may not).
+    Connected(Option<IpAddr>),
     /// No exit IP (tunnel down, gluetun starting, unreachable, or a bad answer); the reason
     /// is for logs.
     NotConnected(String),
@@ -118,7 +137,7 @@ pub fn parse_public_ip(status: u16, body: &[u8]) -> Health {
     match map.get("public_ip") {
         Some(serde_json::Value::String(s)) if !s.is_empty() => s.parse::<IpAddr>().map_or_else(
             |_| Health::NotConnected("control server answered an invalid IP".into()),
-            Health::Connected,
+            |ip| Health::Connected(Some(ip)),
         ),
         _ => Health::NotConnected("no public IP yet".into()),
     }
@@ -129,7 +148,7 @@ mod tests {
     use super::*;
     use serde_json::{Value, json};
 
-    fn config(extra: &[(&str, Value)]) -> GluetunConfig {
+    fn config(extra: &[(&str, Value)]) -> Config {
         let Value::Object(mut m) = json!({
             "cluster-cidrs": "10.1.0.0/16,fd00::/8",
             "vpn-provider": "mullvad",
@@ -142,7 +161,7 @@ mod tests {
         for (k, v) in extra {
             m.insert((*k).into(), v.clone());
         }
-        GluetunConfig::parse(&m).unwrap()
+        Config::parse(&m).unwrap()
     }
 
     #[test]
@@ -182,7 +201,7 @@ mod tests {
     fn public_ip_answers() {
         assert_eq!(
             parse_public_ip(200, br#"{"public_ip":"198.51.100.4","country":"NL"}"#),
-            Health::Connected("198.51.100.4".parse().unwrap())
+            Health::Connected(Some("198.51.100.4".parse().unwrap()))
         );
         for (status, body) in [
             (200, &br#"{"public_ip":""}"#[..]),

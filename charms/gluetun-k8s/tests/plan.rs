@@ -4,12 +4,15 @@
 
 use std::collections::BTreeMap;
 
-use gluetun_k8s::config::GluetunConfig;
-use gluetun_k8s::plan::{
-    ApiKey, Cluster, Content, Inputs, KEY_OPTION, KeyProblem, Plan, RelationState, SCALE_TO_ONE,
-    STANDBY, ServiceAction, Workload, check_private_key, files, is_api_key, layer, plan,
+use gluetun_k8s::config::Config;
+use gluetun_k8s::constants::{KEY_OPTION, SCALE_TO_ONE, STANDBY};
+use gluetun_k8s::inputs::{
+    ApiKey, Cluster, Content, Inputs, KeyProblem, RelationState, Workload, check_private_key,
+    is_api_key,
 };
-use gluetun_k8s::workload::{self, Health};
+use gluetun_k8s::plan::{Plan, ServiceAction, files, plan};
+use gluetun_k8s::workload::{self, Health, layer};
+use juju_charm::Planned as _;
 use juju_charm::pebble::Plan as PebblePlan;
 use juju_charm::{SecretString, Status, StatusLevel};
 use k8s_openapi::api::apps::v1::StatefulSet;
@@ -31,7 +34,7 @@ fn model() -> Namespace {
     Namespace::parse("downloads").unwrap()
 }
 
-fn config() -> GluetunConfig {
+fn config() -> Config {
     let Value::Object(raw) = json!({
         "cluster-cidrs": "10.1.0.0/16,10.152.183.0/24",
         "vpn-provider": "mullvad",
@@ -41,7 +44,7 @@ fn config() -> GluetunConfig {
     }) else {
         unreachable!()
     };
-    GluetunConfig::parse(&raw).unwrap()
+    Config::parse(&raw).unwrap()
 }
 
 /// The StatefulSet Juju creates: the charm container and the workload container.
@@ -134,7 +137,7 @@ fn published(connected: bool) -> String {
 
 fn data(connected: bool) -> ProviderData {
     let health = if connected {
-        Health::Connected(EXIT_IP.parse().unwrap())
+        Health::Connected(Some(EXIT_IP.parse().unwrap()))
     } else {
         Health::NotConnected(String::new())
     };
@@ -168,7 +171,7 @@ fn steady() -> Inputs {
             files: live_files(KEY),
             running: true,
         }),
-        health: Health::Connected(EXIT_IP.parse().unwrap()),
+        health: Health::Connected(Some(EXIT_IP.parse().unwrap())),
         relations: vec![
             RelationState {
                 id: 3,
@@ -223,7 +226,7 @@ fn every_status_path() {
         else {
             unreachable!()
         };
-        GluetunConfig::parse(&raw)
+        Config::parse(&raw)
     };
     #[allow(clippy::type_complexity)]
     let cases: Vec<(&str, Inputs, StatusLevel, &str, bool)> = vec![
@@ -330,13 +333,13 @@ fn every_status_path() {
     ];
     for (name, inputs, level, message, early) in cases {
         let p = plan(&inputs);
-        assert_eq!(p.status.level, level, "{name}: {:?}", p.status);
+        assert_eq!(p.status().level, level, "{name}: {:?}", p.status());
         assert!(
-            p.status.message.starts_with(message),
+            p.status().message.starts_with(message),
             "{name}: {:?}",
-            p.status
+            p.status()
         );
-        assert!(!p.status.message.contains(KEY), "{name}");
+        assert!(!p.status().message.contains(KEY), "{name}");
         assert_eq!(stopped_early(&p), early, "{name}: {p:?}");
     }
     // The DNS Service missing: Blocked, and only the Kubernetes writes (none here).
@@ -345,8 +348,8 @@ fn every_status_path() {
         *dns_ip = None;
     }
     let p = plan(&i);
-    assert_eq!(p.status.level, StatusLevel::Blocked);
-    assert!(p.status.message.contains("kube-dns"), "{:?}", p.status);
+    assert_eq!(p.status().level, StatusLevel::Blocked);
+    assert!(p.status().message.contains("kube-dns"), "{:?}", p.status());
     assert!(p.pebble.is_none() && p.relation_sets.is_empty() && p.writes_nothing());
 }
 
@@ -400,14 +403,14 @@ fn first_deploy_writes_config_map_then_one_statefulset_patch_with_everything() {
     ));
     // Published at once, as not connected (gluetun is only starting).
     assert_eq!(p.relation_sets, vec![(3, published(false))]);
-    assert_eq!(p.status, Status::waiting("VPN not connected"));
+    assert_eq!(p.status(), Status::waiting("VPN not connected"));
 }
 
 #[test]
 fn steady_state_writes_nothing() {
     let p = plan(&steady());
     assert!(p.writes_nothing(), "{p:?}");
-    assert_eq!(p.status, Status::active("VPN connected (198.51.100.4)"));
+    assert_eq!(p.status(), Status::active("VPN connected (198.51.100.4)"));
 }
 
 #[test]
@@ -444,7 +447,7 @@ fn changed_vxlan_id_rewrites_config_map_and_hash() {
         unreachable!()
     };
     let mut i = steady();
-    i.config = Some(GluetunConfig::parse(&raw));
+    i.config = Some(Config::parse(&raw));
     let p = plan(&i);
     let kube = p.kube.as_ref().unwrap();
     assert!(kube.config_map.is_some() && kube.statefulset.is_some());
@@ -467,7 +470,7 @@ fn key_rotation_pushes_only_the_key_and_restarts() {
     assert_eq!(pebble.service, ServiceAction::Restart);
     assert!(p.kube.as_ref().unwrap().statefulset.is_none());
     // The tunnel restarts: clients are told it is down until the next check.
-    assert_eq!(p.status, Status::waiting("VPN not connected"));
+    assert_eq!(p.status(), Status::waiting("VPN not connected"));
     assert_eq!(
         p.relation_sets,
         vec![(3, published(false)), (9, published(false))]
@@ -499,7 +502,7 @@ fn vpn_down_then_up_changes_the_published_data() {
         r.published = Some(published(false));
     }
     assert!(plan(&i).writes_nothing());
-    i.health = Health::Connected(EXIT_IP.parse().unwrap());
+    i.health = Health::Connected(Some(EXIT_IP.parse().unwrap()));
     assert_eq!(plan(&i).relation_sets.len(), 2);
 }
 

@@ -167,7 +167,7 @@ fn additions_hold(sts: &StatefulSet, vxlan_id: u32) -> bool {
         ("wireguard-addresses".into(), "10.64.222.21/32".into()),
         ("vxlan-id".into(), vxlan_id.into()),
     ]);
-    let config = gluetun_k8s::config::GluetunConfig::parse(&config).unwrap();
+    let config = gluetun_k8s::config::Config::parse(&config).unwrap();
     let app = vpn_gateway_iface::AppName::parse("vpnarr").unwrap();
     vpn_gateway_iface::gateway::gateway_additions(&app, &gluetun_k8s::plan::vxlan(&config))
         .is_held_by(sts)

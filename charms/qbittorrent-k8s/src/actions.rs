@@ -7,17 +7,18 @@ use std::collections::BTreeMap;
 use juju_charm::Juju;
 use juju_charm::pebble::{Pebble, PebbleError};
 use juju_charm::tools::ToolError;
-use juju_charm::tools::secret::{Revision, SecretRef};
+use juju_charm::tools::secret::SecretRef;
 use ring::rand::SystemRandom;
 use serde_json::{Map, Value};
 
 use crate::apply::{self, ApplyError};
 use crate::conf::{self, Managed};
-use crate::config::CharmConfig;
+use crate::config::Config;
+use crate::constants::{CONF_PATH, CONTAINER, SECRET_LABEL};
 use crate::credentials::{self, CredentialsError, Password, Username};
-use crate::gather::{PASSWORD_KEY, USERNAME_KEY};
-use crate::layer::SERVICE;
-use crate::plan::{CONF_PATH, NewSecret, SECRET_LABEL, WorkloadStep};
+use crate::gather::credentials_secret;
+use crate::plan::{NewSecret, WorkloadStep, conf_rewrite};
+use crate::workload::SERVICE;
 
 /// An action could not run (the operator sees `action-fail` messages for expected refusals;
 /// these are failures of the machinery).
@@ -38,10 +39,13 @@ pub enum ActionError {
 }
 
 /// Runs the action `name`.
-pub async fn run(juju: &mut Juju, name: &str, pebble: &Pebble) -> Result<(), ActionError> {
+pub async fn run(juju: &mut Juju, name: &str) -> Result<(), ActionError> {
     match name {
         "get-credentials" => get_credentials(juju),
-        "rotate-credentials" => rotate_credentials(juju, pebble).await,
+        "rotate-credentials" => {
+            let pebble = juju.pebble(CONTAINER);
+            rotate_credentials(juju, &pebble).await
+        }
         other => Ok(juju
             .tools()
             .action_fail(&format!("unknown action {other}"))?),
@@ -49,22 +53,7 @@ pub async fn run(juju: &mut Juju, name: &str, pebble: &Pebble) -> Result<(), Act
 }
 
 fn read_secret(juju: &Juju) -> Result<Option<(Username, Password)>, ToolError> {
-    match juju
-        .tools()
-        .secret_get(SecretRef::Label(SECRET_LABEL), Revision::Tracked)
-    {
-        Ok(content) => {
-            let username = content
-                .get(USERNAME_KEY)
-                .and_then(|u| Username::parse(u.expose()).ok());
-            let password = content
-                .get(PASSWORD_KEY)
-                .and_then(|p| Password::parse(p.expose()).ok());
-            Ok(username.zip(password))
-        }
-        Err(ToolError::SecretNotFound { .. }) => Ok(None),
-        Err(e) => Err(e),
-    }
+    Ok(credentials_secret(juju.tools())?.and_then(|content| credentials::from_secret(&content)))
 }
 
 fn get_credentials(juju: &Juju) -> Result<(), ActionError> {
@@ -152,8 +141,8 @@ async fn rewrite_conf(
         return Ok(false);
     }
     let config_map: Map<String, Value> = juju.tools().config()?;
-    let port = CharmConfig::from_map(&config_map)
-        .map_or(crate::config::DEFAULT_WEBUI_PORT, |c| c.webui_port);
+    let port =
+        Config::parse(&config_map).map_or(crate::config::DEFAULT_WEBUI_PORT, |c| c.webui_port);
     let existing = match pebble.pull(CONF_PATH).await {
         Ok(bytes) => String::from_utf8(bytes).ok(),
         Err(e) if e.is_path_not_found() => None,
@@ -173,18 +162,12 @@ async fn rewrite_conf(
         .map_err(ActionError::Pebble)?
         .iter()
         .any(|s| s.name == SERVICE && s.is_running());
+    let mut steps = conf_rewrite(running, desired);
     if running {
-        apply::workload_step(pebble, &WorkloadStep::Stop)
-            .await
-            .map_err(|e| ActionError::Apply(Box::new(e)))?;
+        steps.push(WorkloadStep::Restart);
     }
-    apply::workload_step(pebble, &WorkloadStep::PushConf(desired))
+    apply::write_workload(pebble, &steps)
         .await
         .map_err(|e| ActionError::Apply(Box::new(e)))?;
-    if running {
-        apply::workload_step(pebble, &WorkloadStep::Restart)
-            .await
-            .map_err(|e| ActionError::Apply(Box::new(e)))?;
-    }
     Ok(running)
 }

@@ -1,20 +1,18 @@
 //! Carries out a [`Plan`]: writes only what the plan lists, in its order, and records the
 //! statuses. Every Kubernetes write re-checks the live object first (the runtime's
-//! `apply_if_changed` / `patch_with`), so a concurrent change never makes us write blindly.
+//! `Api::apply_if_changed` / `Api::patch`), so a concurrent change never makes us write blindly.
 //!
 //! A Kubernetes write that fails stops the remaining Kubernetes steps: the routing patch is
 //! never sent after a failed kill-switch write. A 403 becomes Blocked (`--trust`), a 404 on
 //! our StatefulSet Waiting; anything else fails the hook so that Juju retries it.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
-use juju_charm::Juju;
-use juju_charm::SecretString;
 use juju_charm::k8s::{Kube, KubeError};
 use juju_charm::pebble::{FileOptions, Pebble, PebbleError};
 use juju_charm::tools::ToolError;
 use juju_charm::tools::secret::{SecretContent, SecretMeta, SecretOwner};
+use juju_charm::{Juju, SecretString, Status};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
@@ -23,16 +21,19 @@ use vpn_gateway_iface::StatefulSetJson;
 use vpn_gateway_iface::holds::{cilium_policy_holds, config_map_holds, network_policy_holds};
 use vpn_gateway_iface::wire::DATABAG_KEY;
 
-use crate::gather::{HASH_KEY, PASSWORD_KEY, USERNAME_KEY, cilium_resource};
-use crate::layer::SERVICE;
-use crate::plan::{CONF_PATH, KubeStep, NewSecret, Plan, PortStep, SECRET_LABEL, WorkloadStep};
-
-/// How long a service start/stop/restart may take.
-pub const SERVICE_WAIT: Duration = Duration::from_secs(30);
+use crate::constants::{
+    CONF_PATH, CONTAINER, HASH_KEY, PASSWORD_KEY, SECRET_LABEL, SERVICE_WAIT, USERNAME_KEY,
+    cilium_resource,
+};
+use crate::plan::{KubeStep, NewSecret, Plan, PortStep, WorkloadStep};
+use crate::workload::SERVICE;
 
 /// A write failed in a way Juju should retry.
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
+    /// No Kubernetes client.
+    #[error("cannot connect to Kubernetes")]
+    Connect(#[source] KubeError),
     /// `secret-add`.
     #[error("cannot create the credentials secret")]
     CreateSecret(#[source] ToolError),
@@ -62,16 +63,10 @@ pub enum ApplyError {
     Ports(#[source] ToolError),
 }
 
-/// Applies `plan`, then records its statuses (and any the writes produced).
-pub async fn apply(
-    juju: &mut Juju,
-    kube: &Kube,
-    pebble: &Pebble,
-    plan: &Plan,
-) -> Result<(), ApplyError> {
-    for status in &plan.statuses {
-        juju.add_status(status.clone());
-    }
+/// Applies `plan`; returns the status a refused Kubernetes write calls for (the remaining
+/// Kubernetes steps are skipped).
+pub async fn apply(juju: &mut Juju, plan: &Plan) -> Result<Vec<Status>, ApplyError> {
+    let mut found = Vec::new();
     if let Some(secret) = &plan.create_secret {
         create_secret(juju, secret).map_err(ApplyError::CreateSecret)?;
     }
@@ -81,30 +76,10 @@ pub async fn apply(
             .relation_set_app(*id, &data)
             .map_err(ApplyError::Publish)?;
     }
-    for step in &plan.workload {
-        workload_step(pebble, step).await?;
-    }
-    for step in &plan.kube {
-        tracing::info!("{step}");
-        match kube_step(kube, step).await {
-            Ok(()) => {}
-            Err(e) => {
-                let statefulset = match step {
-                    KubeStep::PatchStatefulSet(name, _) | KubeStep::RemoveRouting(name, _) => {
-                        Some(name.as_str())
-                    }
-                    _ => None,
-                };
-                if let Some(status) = e.refusal_status(statefulset) {
-                    juju.add_status(status);
-                    break;
-                }
-                return Err(ApplyError::Kube {
-                    step: step.to_string(),
-                    source: e,
-                });
-            }
-        }
+    write_workload(&juju.pebble(CONTAINER), &plan.workload).await?;
+    if !plan.kube.is_empty() {
+        let kube = juju.kube().map_err(ApplyError::Connect)?;
+        found.extend(write_kube(&kube, &plan.kube).await?);
     }
     for step in &plan.ports {
         match step {
@@ -113,7 +88,31 @@ pub async fn apply(
         }
         .map_err(ApplyError::Ports)?;
     }
-    Ok(())
+    Ok(found)
+}
+
+/// The Kubernetes steps in order, stopping at the first refused one (its status returned):
+/// the routing patch is never sent after a failed kill-switch write.
+async fn write_kube(kube: &Kube, steps: &[KubeStep]) -> Result<Option<Status>, ApplyError> {
+    for step in steps {
+        tracing::info!("{step}");
+        if let Err(e) = kube_step(kube, step).await {
+            let statefulset = match step {
+                KubeStep::PatchStatefulSet(name, _) | KubeStep::RemoveRouting(name, _) => {
+                    Some(name.as_str())
+                }
+                _ => None,
+            };
+            return match e.refusal_status(statefulset) {
+                Some(status) => Ok(Some(status)),
+                None => Err(ApplyError::Kube {
+                    step: step.to_string(),
+                    source: e,
+                }),
+            };
+        }
+    }
+    Ok(None)
 }
 
 /// `secret-add --owner application --label credentials username#file=… password#file=…`.
@@ -148,8 +147,15 @@ pub fn secret_content(secret: &NewSecret) -> SecretContent {
     ])
 }
 
-/// One workload step.
-pub async fn workload_step(pebble: &Pebble, step: &WorkloadStep) -> Result<(), ApplyError> {
+/// The workload steps, in order.
+pub async fn write_workload(pebble: &Pebble, steps: &[WorkloadStep]) -> Result<(), ApplyError> {
+    for step in steps {
+        workload_step(pebble, step).await?;
+    }
+    Ok(())
+}
+
+async fn workload_step(pebble: &Pebble, step: &WorkloadStep) -> Result<(), ApplyError> {
     let err = |step| move |source| ApplyError::Workload { step, source };
     match step {
         WorkloadStep::Stop => pebble
@@ -184,9 +190,8 @@ pub async fn workload_step(pebble: &Pebble, step: &WorkloadStep) -> Result<(), A
 async fn kube_step(kube: &Kube, step: &KubeStep) -> Result<(), KubeError> {
     match step {
         KubeStep::ApplyNetworkPolicy(np) => kube
-            .apply_if_changed::<NetworkPolicy>(np, |live, desired| {
-                network_policy_holds(desired, live)
-            })
+            .api::<NetworkPolicy>()
+            .apply_if_changed(np, |live, desired| network_policy_holds(desired, live))
             .await
             .map(drop),
         KubeStep::ApplyCiliumPolicy(value) => {
@@ -196,34 +201,43 @@ async fn kube_step(kube: &Kube, step: &KubeStep) -> Result<(), KubeError> {
                     name: String::new(),
                     source: juju_charm::k8s::Failure::Decode(e),
                 })?;
-            kube.apply_dynamic_if_changed(&cilium_resource(), &desired, |live, _| {
-                serde_json::to_value(live).is_ok_and(|live| cilium_policy_holds(value, &live))
-            })
-            .await
-            .map(drop)
+            kube.dynamic(&cilium_resource())
+                .apply_if_changed(&desired, |live, _| {
+                    serde_json::to_value(live).is_ok_and(|live| cilium_policy_holds(value, &live))
+                })
+                .await
+                .map(drop)
         }
         KubeStep::ApplyConfigMap(cm) => kube
-            .apply_if_changed::<ConfigMap>(cm, |live, desired| config_map_holds(desired, live))
+            .api::<ConfigMap>()
+            .apply_if_changed(cm, |live, desired| config_map_holds(desired, live))
             .await
             .map(drop),
         KubeStep::PatchStatefulSet(name, additions) => kube
-            .patch_as::<StatefulSet, StatefulSetJson, _>(name, |live| {
+            .api::<StatefulSet>()
+            .view::<StatefulSetJson>()
+            .patch(name, |live| {
                 (!additions.is_held_by(live)).then(|| additions.add_patch(resource_version(live)))
             })
             .await
             .map(drop),
         KubeStep::RemoveRouting(name, names) => kube
-            .patch_as::<StatefulSet, StatefulSetJson, _>(name, |live| {
+            .api::<StatefulSet>()
+            .view::<StatefulSetJson>()
+            .patch(name, |live| {
                 (!names.is_absent_from(live)).then(|| names.remove_patch(resource_version(live)))
             })
             .await
             .map(drop),
-        KubeStep::DeleteConfigMap(name) => kube.delete::<ConfigMap>(name).await.map(drop),
+        KubeStep::DeleteConfigMap(name) => kube.api::<ConfigMap>().delete(name).await.map(drop),
         KubeStep::DeleteCiliumPolicy(name) => kube
-            .delete_dynamic(&cilium_resource(), name)
+            .dynamic(&cilium_resource())
+            .delete(name)
             .await
             .map(drop),
-        KubeStep::DeleteNetworkPolicy(name) => kube.delete::<NetworkPolicy>(name).await.map(drop),
+        KubeStep::DeleteNetworkPolicy(name) => {
+            kube.api::<NetworkPolicy>().delete(name).await.map(drop)
+        }
     }
 }
 

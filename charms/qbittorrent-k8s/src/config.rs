@@ -70,7 +70,7 @@ impl fmt::Display for Timezone {
 
 /// The validated config.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CharmConfig {
+pub struct Config {
     /// Allow running without VPN protection.
     pub unsafe_mode: bool,
     /// `TZ` for qBittorrent.
@@ -79,7 +79,7 @@ pub struct CharmConfig {
     pub webui_port: u16,
 }
 
-impl Default for CharmConfig {
+impl Default for Config {
     fn default() -> Self {
         Self {
             unsafe_mode: false,
@@ -89,9 +89,9 @@ impl Default for CharmConfig {
     }
 }
 
-impl CharmConfig {
+impl Config {
     /// Reads `config-get --format=json` output. Absent options take their defaults.
-    pub fn from_map(map: &Map<String, Value>) -> Result<Self, ConfigError> {
+    pub fn parse(map: &Map<String, Value>) -> Result<Self, ConfigError> {
         let unsafe_mode = match map.get("unsafe-mode") {
             None | Some(Value::Null) => false,
             Some(Value::Bool(b)) => *b,
@@ -137,17 +137,17 @@ mod tests {
 
     use super::*;
 
-    fn parse(v: Value) -> Result<CharmConfig, ConfigError> {
+    fn parse_value(v: Value) -> Result<Config, ConfigError> {
         let Value::Object(map) = v else {
             panic!("test input is an object")
         };
-        CharmConfig::from_map(&map)
+        Config::parse(&map)
     }
 
     #[test]
     fn defaults_and_valid_values() {
-        assert_eq!(parse(json!({})), Ok(CharmConfig::default()));
-        let c = parse(json!({"unsafe-mode": true, "timezone": "America/Argentina/Buenos_Aires", "webui-port": 65535}))
+        assert_eq!(parse_value(json!({})), Ok(Config::default()));
+        let c = parse_value(json!({"unsafe-mode": true, "timezone": "America/Argentina/Buenos_Aires", "webui-port": 65535}))
             .unwrap();
         assert!(c.unsafe_mode);
         assert_eq!(c.timezone.as_str(), "America/Argentina/Buenos_Aires");
@@ -173,7 +173,7 @@ mod tests {
             (json!({"timezone": "Europe/$(reboot)"}), "timezone"),
             (json!({"timezone": "a".repeat(65)}), "timezone"),
         ] {
-            let err = parse(input.clone()).unwrap_err();
+            let err = parse_value(input.clone()).unwrap_err();
             assert_eq!(err.option, option, "{input}");
             assert!(err.to_string().contains(option));
         }

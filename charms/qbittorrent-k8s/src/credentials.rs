@@ -8,7 +8,10 @@ use std::num::NonZeroU32;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use juju_charm::tools::secret::SecretContent;
 use ring::rand::SecureRandom;
+
+use crate::constants::{PASSWORD_KEY, USERNAME_KEY};
 
 /// PBKDF2 iterations qBittorrent uses.
 const ITERATIONS: NonZeroU32 = match NonZeroU32::new(100_000) {
@@ -157,6 +160,18 @@ pub fn verify(password: &Password, stored: &str) -> bool {
         &key,
     )
     .is_ok()
+}
+
+/// The username and password the credentials secret holds, when both are valid (the
+/// secret is ours, but anyone with access to the model could have edited it).
+pub fn from_secret(content: &SecretContent) -> Option<(Username, Password)> {
+    let username = content
+        .get(USERNAME_KEY)
+        .and_then(|u| Username::parse(u.expose()).ok())?;
+    let password = content
+        .get(PASSWORD_KEY)
+        .and_then(|p| Password::parse(p.expose()).ok())?;
+    Some((username, password))
 }
 
 #[cfg(test)]

@@ -18,38 +18,32 @@ use juju_charm::{Juju, Tools};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
-use kube::core::{ApiResource, DynamicObject};
-use ring::rand::SecureRandom;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::core::DynamicObject;
+use ring::rand::{SecureRandom, SystemRandom};
 use serde_json::{Map, Value};
 use vpn_gateway_iface::StatefulSetJson;
 use vpn_gateway_iface::client::client_config_map_name;
-use vpn_gateway_iface::killswitch::{
-    CILIUM_API_VERSION, CILIUM_CRD, CILIUM_KIND, cilium_policy_name, network_policy_name,
-};
-use vpn_gateway_iface::types::AppName;
+use vpn_gateway_iface::killswitch::{CILIUM_CRD, cilium_policy_name, network_policy_name};
 use vpn_gateway_iface::wire::DATABAG_KEY;
+use vpn_gateway_iface::{AppName, InvalidField, juju_names};
 
 use crate::conf;
-use crate::config::CharmConfig;
+use crate::config::Config;
+use crate::constants::{CONF_PATH, CONTAINER, ENDPOINT, HASH_KEY, SECRET_LABEL, cilium_resource};
 use crate::credentials::{self, CredentialsError, DEFAULT_USERNAME, Password, Username};
-use crate::layer::SERVICE;
-use crate::plan::{
-    CONF_PATH, Cluster, CredentialsView, ENDPOINT, Inputs, Live, PodRouting, PodView, Relation,
-    SECRET_LABEL, WorkloadView,
-};
-
-/// Secret content keys.
-pub const USERNAME_KEY: &str = "username";
-/// Secret content keys.
-pub const PASSWORD_KEY: &str = "password";
-/// Key of the PBKDF2 hash of the password in the credentials secret, written with the
-/// password so that a hook compares strings instead of running 100 000 PBKDF2 iterations
-/// (docs/benchmarks.md). Secrets without it (the reference charm's) take the verify path.
-pub const HASH_KEY: &str = "password-hash";
+use crate::inputs::{Cluster, Credentials, Inputs, Live, PodRouting, PodView, Relation, Workload};
+use crate::workload::SERVICE;
 
 /// A read failed in a way Juju should retry (403s are not errors: they become statuses).
 #[derive(Debug, thiserror::Error)]
 pub enum GatherError {
+    /// The unit's application or model name is not what Juju guarantees.
+    #[error("invalid name in the hook context")]
+    Names(#[source] InvalidField),
+    /// No Kubernetes client.
+    #[error("cannot connect to Kubernetes")]
+    Connect(#[source] KubeError),
     /// `is-leader`.
     #[error("cannot check leadership")]
     ReadLeadership(#[source] ToolError),
@@ -82,32 +76,21 @@ pub enum GatherError {
     ReadPorts(#[source] ToolError),
 }
 
-/// The CiliumNetworkPolicy resource.
-pub fn cilium_resource() -> ApiResource {
-    ApiResource {
-        group: "cilium.io".to_owned(),
-        version: "v2".to_owned(),
-        api_version: CILIUM_API_VERSION.to_owned(),
-        kind: CILIUM_KIND.to_owned(),
-        plural: "ciliumnetworkpolicies".to_owned(),
-    }
-}
-
 /// Reads the hook's inputs.
 ///
 /// The reads overlap (ADR 0025): as soon as `is-leader` answers, two chains of hook tools run
 /// in the background (config, credentials secret, opened ports, on the leader the statuses;
 /// and the relation) while this unit's Pod, then on the leader our other Kubernetes objects,
 /// are read, and Pebble beside them.
-pub async fn gather(
-    juju: &mut Juju,
-    hook: &Hook,
-    kube: &Kube,
-    pebble: &Pebble,
-    rng: &dyn SecureRandom,
-) -> Result<Inputs, GatherError> {
-    let app = juju.context().app_name().to_owned();
-    let model = juju.context().model_name.clone();
+pub async fn gather(juju: &mut Juju, hook: &Hook) -> Result<Inputs, GatherError> {
+    let (app, model) = juju_names(juju.context().app_name(), &juju.context().model_name)
+        .map_err(GatherError::Names)?;
+    let connected = juju.kube().map_err(GatherError::Connect)?;
+    // Planning reads come from the API server's cache; the writes re-read the latest state
+    // (docs/adr/0027).
+    let kube = &connected.with_reads(Reads::Cached);
+    let pebble = &juju.pebble(CONTAINER);
+    let rng = &SystemRandom::new();
     let unit_number = juju.context().unit_number().unwrap_or_default();
     let broken = hook.broken_relation_id(ENDPOINT, juju.context());
     let tools = juju.tools().clone();
@@ -115,7 +98,7 @@ pub async fn gather(
     // Kubernetes (this unit's Pod, opening the connection; then, on the leader, our objects),
     // with Pebble beside them. The tool side tells the Kubernetes side the leadership.
     let (leadership, leader_known) = tokio::sync::oneshot::channel();
-    let ours = app.clone();
+    let ours = app.to_string();
     let tool_side = async move {
         let leader = tools
             .background(Tools::is_leader)
@@ -128,7 +111,7 @@ pub async fn gather(
         Ok::<_, GatherError>((leader, own.await?, relation.await?))
     };
     let kube_side = async {
-        let pod = read_pod(kube, &app, unit_number).await;
+        let pod = read_pod(kube, app.as_str(), unit_number).await;
         // A failed is-leader drops the sender: nothing more is read (the tool side's error
         // ends the hook).
         let cluster = match leader_known.await {
@@ -149,11 +132,11 @@ pub async fn gather(
     // later GET re-checks that: while it is not running, the Pod is read again, latest state
     // (ADR 0027). While it runs, the cache can only show this Pod (its containers cannot
     // change without a new Pod, in which qBittorrent starts stopped) or an older one.
-    if !matches!(workload, WorkloadView::Reachable { running: true, .. }) {
-        pod = read_pod(&kube.with_reads(Reads::Latest), &app, unit_number).await?;
+    if !matches!(workload, Workload::Reachable { running: true, .. }) {
+        pod = read_pod(&kube.with_reads(Reads::Latest), app.as_str(), unit_number).await?;
     }
     let stored_hash = match &workload {
-        WorkloadView::Reachable {
+        Workload::Reachable {
             conf: Some(text), ..
         } => conf::get(text, "WebUI\\Password_PBKDF2").map(str::to_owned),
         _ => None,
@@ -164,7 +147,7 @@ pub async fn gather(
         model,
         unit_number,
         leader,
-        config: CharmConfig::from_map(&own.config),
+        config: Config::parse(&own.config),
         relation,
         cluster,
         pod,
@@ -196,7 +179,9 @@ fn read_own(tools: &Tools, leader: bool) -> Result<Own, GatherError> {
 /// This unit's Pod, as much of it as [`crate::plan::pod_routed`] compares.
 async fn read_pod(kube: &Kube, app: &str, unit_number: u32) -> Result<PodView, GatherError> {
     match kube
-        .get_as::<Pod, PodRouting>(&format!("{app}-{unit_number}"))
+        .api::<Pod>()
+        .view::<PodRouting>()
+        .get(&format!("{app}-{unit_number}"))
         .await
     {
         Ok(pod) => Ok(PodView::Read(pod.map(Box::new))),
@@ -273,23 +258,25 @@ macro_rules! read_or_forbidden {
     };
 }
 
-async fn read_cluster(kube: &Kube, app: &str) -> Result<Cluster, GatherError> {
-    let statefulset = read_or_forbidden!(kube.get_as::<StatefulSet, StatefulSetJson>(app));
-    // A valid app name is checked by the plan; names built from an invalid one are harmless
-    // reads of objects that cannot exist.
-    let parsed = AppName::parse(app).ok();
-    let Some(name) = parsed else {
-        return Ok(Cluster::Live(Box::new(Live {
-            statefulset,
-            ..Live::default()
-        })));
-    };
-    let network_policy = read_or_forbidden!(kube.get::<NetworkPolicy>(&network_policy_name(&name)));
-    let config_map = read_or_forbidden!(kube.get::<ConfigMap>(&client_config_map_name(&name)));
-    let cilium_crd = read_or_forbidden!(kube.crd_exists(CILIUM_CRD));
+async fn read_cluster(kube: &Kube, name: &AppName) -> Result<Cluster, GatherError> {
+    let statefulset = read_or_forbidden!(
+        kube.api::<StatefulSet>()
+            .view::<StatefulSetJson>()
+            .get(name.as_str())
+    );
+    let network_policy =
+        read_or_forbidden!(kube.api::<NetworkPolicy>().get(&network_policy_name(name)));
+    let config_map = read_or_forbidden!(kube.api::<ConfigMap>().get(&client_config_map_name(name)));
+    let cilium_crd = read_or_forbidden!(
+        kube.api::<CustomResourceDefinition>()
+            .cluster_scoped()
+            .exists(CILIUM_CRD)
+    );
     let cilium_policy = if cilium_crd {
-        let object: Option<DynamicObject> =
-            read_or_forbidden!(kube.get_dynamic(&cilium_resource(), &cilium_policy_name(&name)));
+        let object: Option<DynamicObject> = read_or_forbidden!(
+            kube.dynamic(&cilium_resource())
+                .get(&cilium_policy_name(name))
+        );
         object.and_then(|o| serde_json::to_value(o).ok())
     } else {
         None
@@ -303,11 +290,11 @@ async fn read_cluster(kube: &Kube, app: &str) -> Result<Cluster, GatherError> {
     })))
 }
 
-async fn read_workload(pebble: &Pebble) -> Result<WorkloadView, GatherError> {
+async fn read_workload(pebble: &Pebble) -> Result<Workload, GatherError> {
     // The plan is the first read: an unreachable Pebble shows there (no system-info probe).
     let unreachable_or = |e: PebbleError| {
         if e.is_unreachable() {
-            Ok(WorkloadView::Unreachable)
+            Ok(Workload::Unreachable)
         } else {
             Err(GatherError::ReadWorkload(e))
         }
@@ -326,7 +313,7 @@ async fn read_workload(pebble: &Pebble) -> Result<WorkloadView, GatherError> {
         Err(e) if e.is_path_not_found() => None,
         Err(e) => return unreachable_or(e),
     };
-    Ok(WorkloadView::Reachable {
+    Ok(Workload::Reachable {
         plan,
         running,
         conf,
@@ -335,10 +322,15 @@ async fn read_workload(pebble: &Pebble) -> Result<WorkloadView, GatherError> {
 
 /// The credentials secret's content; `None` when there is none yet.
 fn read_credentials_secret(tools: &Tools) -> Result<Option<SecretContent>, GatherError> {
+    credentials_secret(tools).map_err(GatherError::ReadCredentials)
+}
+
+/// The credentials secret's content; `None` when there is none yet (hooks and actions).
+pub fn credentials_secret(tools: &Tools) -> Result<Option<SecretContent>, ToolError> {
     match tools.secret_get(SecretRef::Label(SECRET_LABEL), Revision::Tracked) {
         Ok(content) => Ok(Some(content)),
         Err(ToolError::SecretNotFound { .. }) => Ok(None),
-        Err(e) => Err(GatherError::ReadCredentials(e)),
+        Err(e) => Err(e),
     }
 }
 
@@ -349,21 +341,15 @@ pub fn credentials_view(
     leader: bool,
     stored_hash: Option<&str>,
     rng: &dyn SecureRandom,
-) -> Result<CredentialsView, GatherError> {
+) -> Result<Credentials, GatherError> {
     let mut kept_hash: Option<String> = None;
     let (username, password, create) = match content {
         Some(content) => {
             kept_hash = content
                 .get(HASH_KEY)
                 .and_then(|h| credentials::well_formed_hash(h.expose()).map(str::to_owned));
-            let username = content
-                .get(USERNAME_KEY)
-                .and_then(|u| Username::parse(u.expose()).ok());
-            let password = content
-                .get(PASSWORD_KEY)
-                .and_then(|p| Password::parse(p.expose()).ok());
-            let (Some(username), Some(password)) = (username, password) else {
-                return Ok(CredentialsView::Invalid);
+            let Some((username, password)) = credentials::from_secret(&content) else {
+                return Ok(Credentials::Invalid);
             };
             (username, password, false)
         }
@@ -374,13 +360,13 @@ pub fn credentials_view(
                 Username::parse(DEFAULT_USERNAME).map_err(GatherError::GenerateCredentials)?;
             (username, password, true)
         }
-        None => return Ok(CredentialsView::Missing),
+        None => return Ok(Credentials::Missing),
     };
     let password_hash = match kept_hash {
         Some(hash) => hash,
         None => hash_for(&password, stored_hash, rng)?,
     };
-    Ok(CredentialsView::Known {
+    Ok(Credentials::Known {
         username,
         password_hash,
         create: create.then_some(password),
@@ -427,6 +413,6 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let pebble = Pebble::at_socket(dir.path().join("pebble.socket"));
         let workload = read_workload(&pebble).await.unwrap();
-        assert!(matches!(workload, WorkloadView::Unreachable));
+        assert!(matches!(workload, Workload::Unreachable));
     }
 }

@@ -12,13 +12,12 @@
 //!   data exists AND the running Pod carries the routing for exactly that data; otherwise it
 //!   is stopped (first, before anything else changes).
 
-use std::collections::BTreeMap;
 use std::fmt;
 
-use juju_charm::Status;
-use juju_charm::pebble::{Layer, Plan as PebblePlan, Startup};
+use juju_charm::pebble::{Layer, Startup};
 use juju_charm::tools::ports::{Port, Protocol};
-use k8s_openapi::api::core::v1::{ConfigMap, Container, EnvVar};
+use juju_charm::{Planned, Status};
+use k8s_openapi::api::core::v1::{ConfigMap, Container};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use serde_json::Value;
 use vpn_gateway_iface::client::{
@@ -29,148 +28,18 @@ use vpn_gateway_iface::killswitch::{
     cilium_policy, cilium_policy_name, network_policy, network_policy_name,
 };
 use vpn_gateway_iface::{
-    AppName, InvalidField, Namespace, OwnedNames, Owner, PodAdditions, Problem, ProviderData,
-    RequirerData, StatefulSetJson,
+    InvalidField, OwnedNames, Owner, PodAdditions, Problem, ProviderData, RequirerData,
 };
 
 use crate::conf::{self, Managed};
-use crate::config::{CharmConfig, ConfigError};
+use crate::constants::{
+    FIELD_MANAGER, MSG_NO_RELATION, MSG_POD_NOT_ROUTED, MSG_RELATION_REMOVED, MSG_VPN_DISCONNECTED,
+};
 use crate::credentials::{Password, Username};
-use crate::layer;
-
-/// Field manager of every write (and the `managed-by` label).
-pub const FIELD_MANAGER: &str = "qbittorrent-k8s";
-/// The relation endpoint.
-pub const ENDPOINT: &str = "vpn-gateway";
-/// The workload container.
-pub const CONTAINER: &str = "qbittorrent";
-/// Where qBittorrent (with `--profile=/config`) keeps its settings.
-pub const CONF_PATH: &str = "/config/qBittorrent/config/qBittorrent.conf";
-/// Label of the application-owned credentials secret.
-pub const SECRET_LABEL: &str = "credentials";
-
-/// No relation, `unsafe-mode=false`.
-pub const MSG_NO_RELATION: &str = "Waiting for vpn-gateway relation (or set unsafe-mode=true)";
-/// The relation went away and the kill switch stays.
-pub const MSG_RELATION_REMOVED: &str = "VPN relation removed: egress blocked by kill switch";
-/// The gateway reports `vpn_connected=false`.
-pub const MSG_VPN_DISCONNECTED: &str = "Waiting for VPN connection";
-/// Valid data, but this pod does not carry the routing yet.
-pub const MSG_POD_NOT_ROUTED: &str = "Waiting for the pod to restart with VPN routing";
-
-/// Everything one hook read. Built by `gather` (or by hand in tests).
-#[derive(Debug, Clone)]
-pub struct Inputs {
-    /// Our application (also the StatefulSet's name).
-    pub app: String,
-    /// The model (the namespace).
-    pub model: String,
-    /// This unit's number (the pod is `<app>-<number>`).
-    pub unit_number: u32,
-    /// Whether this unit leads.
-    pub leader: bool,
-    /// The config, validated.
-    pub config: Result<CharmConfig, ConfigError>,
-    /// The `vpn-gateway` relation.
-    pub relation: Relation,
-    /// What the leader read from the cluster.
-    pub cluster: Cluster,
-    /// This unit's Pod object.
-    pub pod: PodView,
-    /// The workload container.
-    pub workload: WorkloadView,
-    /// The WebUI credentials.
-    pub credentials: CredentialsView,
-    /// Ports this unit opened.
-    pub opened_ports: Vec<Port>,
-}
-
-/// The `vpn-gateway` relation as this hook sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Relation {
-    /// No relation (or it is being broken).
-    Absent,
-    /// Related.
-    Joined {
-        /// The relation id.
-        id: u64,
-        /// The gateway application, when Juju knows it yet.
-        remote_app: Option<String>,
-        /// The gateway's `config` value (untrusted), if published yet.
-        provider_config: Option<String>,
-        /// Our own `config` value (read by the leader only).
-        our_config: Option<String>,
-    },
-}
-
-/// The leader's view of our Kubernetes objects.
-#[derive(Debug, Clone)]
-pub enum Cluster {
-    /// Not read (non-leader units do not touch the cluster).
-    NotRead,
-    /// A read answered 403: the Blocked message naming the permission (`--trust`).
-    Forbidden(String),
-    /// The live objects.
-    Live(Box<Live>),
-}
-
-/// Our objects as the API server holds them (`None` = absent).
-#[derive(Debug, Clone, Default)]
-pub struct Live {
-    /// The application's StatefulSet (Juju's).
-    pub statefulset: Option<StatefulSetJson>,
-    /// The kill-switch NetworkPolicy.
-    pub network_policy: Option<NetworkPolicy>,
-    /// Whether `ciliumnetworkpolicies.cilium.io` exists.
-    pub cilium_crd: bool,
-    /// The CiliumNetworkPolicy, as JSON.
-    pub cilium_policy: Option<Value>,
-    /// The client ConfigMap.
-    pub config_map: Option<ConfigMap>,
-}
-
-/// This unit's Pod.
-#[derive(Debug, Clone)]
-pub enum PodView {
-    /// Read (`None`: absent).
-    Read(Option<Box<PodRouting>>),
-    /// 403: the Blocked message.
-    Forbidden(String),
-}
-
-/// The workload container as seen through Pebble.
-#[derive(Debug, Clone)]
-pub enum WorkloadView {
-    /// Pebble does not answer yet.
-    Unreachable,
-    /// Pebble answers.
-    Reachable {
-        /// The combined plan.
-        plan: PebblePlan,
-        /// Whether the `qbittorrent` service runs.
-        running: bool,
-        /// `qBittorrent.conf`, if present (and UTF-8).
-        conf: Option<String>,
-    },
-}
-
-/// The WebUI credentials.
-#[derive(Debug, Clone)]
-pub enum CredentialsView {
-    /// No secret yet and this unit cannot create it (not the leader).
-    Missing,
-    /// The secret holds an invalid username or password.
-    Invalid,
-    /// Known credentials.
-    Known {
-        /// The username.
-        username: Username,
-        /// The hash to write: the stored one when it still verifies, else a fresh one.
-        password_hash: String,
-        /// Set when the leader generated these credentials in this hook: the secret to create.
-        create: Option<Password>,
-    },
-}
+use crate::inputs::{
+    Cluster, Credentials, Inputs, PodRouting, PodView, Relation, RoutedContainer, Workload,
+};
+use crate::workload;
 
 /// One Kubernetes write, in the order of [`Plan::kube`].
 #[derive(Debug, Clone, PartialEq)]
@@ -291,9 +160,13 @@ pub struct Plan {
     pub statuses: Vec<Status>,
 }
 
-impl Plan {
+impl Planned for Plan {
+    fn statuses(&self) -> &[Status] {
+        &self.statuses
+    }
+
     /// True when the plan changes nothing (steady state).
-    pub fn is_noop(&self) -> bool {
+    fn writes_nothing(&self) -> bool {
         self.create_secret.is_none()
             && self.publish.is_none()
             && self.workload.is_empty()
@@ -348,16 +221,9 @@ pub fn invalid_data_message(e: &InvalidField) -> String {
 /// The plan for one hook.
 pub fn plan(inputs: &Inputs) -> Plan {
     let mut plan = Plan::default();
-    let (Ok(app), Ok(namespace)) = (AppName::parse(&inputs.app), Namespace::parse(&inputs.model))
-    else {
-        // Juju's application and model names always pass; refuse to guess otherwise.
-        plan.statuses
-            .push(Status::blocked("application or model name is not valid"));
-        return plan;
-    };
     let owner = Owner {
-        app,
-        namespace,
+        app: inputs.app.clone(),
+        namespace: inputs.model.clone(),
         field_manager: FIELD_MANAGER,
     };
     let provider = Provider::from_relation(&inputs.relation);
@@ -375,7 +241,7 @@ pub fn plan(inputs: &Inputs) -> Plan {
         }
         routing(&mut plan, inputs, &owner, &provider, unsafe_mode);
     }
-    workload(&mut plan, inputs, &owner, &provider, unsafe_mode);
+    plan_workload(&mut plan, inputs, &owner, &provider, unsafe_mode);
     ports(&mut plan, inputs);
     plan
 }
@@ -492,48 +358,6 @@ fn routed(inputs: &Inputs, owner: &Owner, provider: &Provider) -> Result<(), Sta
     }
 }
 
-/// What [`pod_routed`] compares of this unit's Pod: its annotations and its (init)
-/// containers' name, image, command and env, decoded straight from the API's answer; a
-/// whole Pod or PodTemplateSpec would compile the pod type tree's deserializers into the
-/// binary (ADR 0026). Optional fields are `Option`s as in k8s-openapi (a `null` is absent).
-#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
-pub struct PodRouting {
-    /// `metadata`.
-    pub metadata: Option<PodRoutingMeta>,
-    /// `spec`.
-    pub spec: Option<PodRoutingSpec>,
-}
-
-/// See [`PodRouting`].
-#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
-pub struct PodRoutingMeta {
-    /// `metadata.annotations`.
-    pub annotations: Option<BTreeMap<String, String>>,
-}
-
-/// See [`PodRouting`].
-#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
-pub struct PodRoutingSpec {
-    /// `spec.containers`.
-    pub containers: Vec<RoutedContainer>,
-    /// `spec.initContainers`.
-    #[serde(rename = "initContainers")]
-    pub init_containers: Option<Vec<RoutedContainer>>,
-}
-
-/// See [`PodRouting`].
-#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
-pub struct RoutedContainer {
-    /// `name`.
-    pub name: String,
-    /// `image`.
-    pub image: Option<String>,
-    /// `command`.
-    pub command: Option<Vec<String>>,
-    /// `env`.
-    pub env: Option<Vec<EnvVar>>,
-}
-
 /// Whether the running Pod carries our routing for this data: our init container and
 /// sidecar (image, command, env) and the client hash annotation with the desired hash.
 pub fn pod_routed(pod: &PodRouting, additions: &PodAdditions) -> bool {
@@ -564,7 +388,7 @@ pub fn pod_routed(pod: &PodRouting, additions: &PodAdditions) -> bool {
 }
 
 /// Every unit's workload changes and statuses.
-fn workload(
+fn plan_workload(
     plan: &mut Plan,
     inputs: &Inputs,
     owner: &Owner,
@@ -592,7 +416,7 @@ fn workload(
         }
     };
     let credentials = credentials(plan, &inputs.credentials);
-    let WorkloadView::Reachable {
+    let Workload::Reachable {
         plan: pebble_plan,
         running,
         conf,
@@ -622,11 +446,8 @@ fn workload(
             },
         );
         if conf.as_deref() != Some(desired.as_str()) {
-            if running {
-                plan.workload.push(WorkloadStep::Stop);
-                running = false;
-            }
-            plan.workload.push(WorkloadStep::PushConf(desired));
+            plan.workload.extend(conf_rewrite(running, desired));
+            running = false;
         }
     }
     let startup = if allowed {
@@ -634,7 +455,7 @@ fn workload(
     } else {
         Startup::Disabled
     };
-    let layer = layer::layer(config, startup);
+    let layer = workload::layer(config, startup);
     let layer_changed = !pebble_plan.holds(&layer);
     if layer_changed {
         plan.workload.push(WorkloadStep::AddLayer(Box::new(layer)));
@@ -654,13 +475,22 @@ fn workload(
     }
 }
 
+/// The steps that write `qBittorrent.conf`: the service stops first when it runs, since
+/// qBittorrent writes its settings back on exit and would overwrite ours. The hook and the
+/// `rotate-credentials` action both write it so.
+pub fn conf_rewrite(running: bool, desired: String) -> Vec<WorkloadStep> {
+    let mut steps = Vec::with_capacity(2);
+    if running {
+        steps.push(WorkloadStep::Stop);
+    }
+    steps.push(WorkloadStep::PushConf(desired));
+    steps
+}
+
 /// The credentials to write, recording the secret to create and the statuses.
-fn credentials<'a>(
-    plan: &mut Plan,
-    view: &'a CredentialsView,
-) -> Option<(&'a Username, &'a String)> {
+fn credentials<'a>(plan: &mut Plan, view: &'a Credentials) -> Option<(&'a Username, &'a String)> {
     match view {
-        CredentialsView::Known {
+        Credentials::Known {
             username,
             password_hash,
             create,
@@ -674,13 +504,13 @@ fn credentials<'a>(
             }
             Some((username, password_hash))
         }
-        CredentialsView::Missing => {
+        Credentials::Missing => {
             plan.statuses.push(Status::waiting(
                 "Waiting for the leader to create the WebUI credentials",
             ));
             None
         }
-        CredentialsView::Invalid => {
+        Credentials::Invalid => {
             plan.statuses.push(Status::blocked(
                 "the credentials secret is invalid: run the rotate-credentials action",
             ));

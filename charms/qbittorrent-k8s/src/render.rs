@@ -1,31 +1,23 @@
 //! `qbittorrent-k8s render`: the Kubernetes objects the charm would leave in the cluster for
-//! given inputs, without touching anything. Prints ONE JSON object `{"objects": [...]}`:
-//! with `--gateway-data` the kill-switch NetworkPolicy (and the CiliumNetworkPolicy with
+//! given inputs, without touching anything. It builds the hook's [`Inputs`] from its files
+//! (as the leader, with the given StatefulSet and nothing else of ours in the cluster) and
+//! prints what [`crate::plan::plan`] writes, as ONE JSON object `{"objects": [...]}`: with
+//! `--gateway-data` the kill-switch NetworkPolicy (and the CiliumNetworkPolicy with
 //! `--cilium`), the client ConfigMap and the patched StatefulSet; without it, the StatefulSet
 //! with our routing removed. Invalid gateway data prints nothing on stdout, names the field
 //! on stderr and exits non-zero.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
+use juju_charm::render::{InputError, read_file, read_json};
 use serde_json::{Value, json};
-use vpn_gateway_iface::client::{client_additions, client_config_map, client_owned_names};
-use vpn_gateway_iface::killswitch::{cilium_policy, network_policy};
 use vpn_gateway_iface::{
-    AppName, EmulateError, InvalidField, Namespace, Owner, Problem, ProviderData, StatefulSetJson,
+    EmulateError, InvalidField, ProviderData, RequirerData, StatefulSetJson, juju_names,
 };
 
-use crate::plan::FIELD_MANAGER;
-
-/// Largest input file read (a StatefulSet or a databag is far smaller).
-pub const MAX_INPUT_BYTES: u64 = 4 * 1024 * 1024;
-
-/// The CLI's commands.
-#[derive(Debug, argh::FromArgs)]
-#[argh(subcommand)]
-pub enum Command {
-    /// `render`.
-    Render(RenderArgs),
-}
+use crate::config::Config;
+use crate::inputs::{Cluster, Credentials, Inputs, Live, PodView, Relation, Workload};
+use crate::plan::{KubeStep, Plan};
 
 /// Print the Kubernetes objects the charm would leave in the cluster, as one JSON object.
 #[derive(Debug, Clone, argh::FromArgs)]
@@ -52,129 +44,102 @@ pub struct RenderArgs {
 /// Why `render` printed nothing.
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
-    /// An input file could not be read.
-    #[error("cannot read {path}")]
-    ReadFile {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// An input file is larger than [`MAX_INPUT_BYTES`].
-    #[error("{path} is larger than {MAX_INPUT_BYTES} bytes")]
-    TooLarge {
-        /// The file.
-        path: PathBuf,
-    },
-    /// The StatefulSet file is not the JSON of a StatefulSet.
-    #[error("{path} is not a StatefulSet in JSON")]
-    ParseStatefulSet {
-        /// The file.
-        path: PathBuf,
-        /// Why it is not one.
-        #[source]
-        source: serde_json::Error,
-    },
+    /// An input file cannot be used.
+    #[error(transparent)]
+    Input(#[from] InputError),
     /// `--app` or `--model` is not a valid name.
-    #[error("invalid --{option}")]
-    InvalidName {
-        /// `app` or `model`.
-        option: &'static str,
-        /// Why.
-        #[source]
-        source: InvalidField,
-    },
+    #[error("invalid --app or --model")]
+    Names(#[source] InvalidField),
     /// The gateway data is invalid (names the field).
     #[error("invalid gateway data")]
     InvalidGatewayData(#[source] InvalidField),
     /// The patched StatefulSet could not be computed.
     #[error("cannot compute the patched StatefulSet")]
     Emulate(#[source] EmulateError),
-    /// Printing failed.
-    #[error("cannot print the objects")]
-    Print(#[source] serde_json::Error),
+    /// An object could not be encoded.
+    #[error("cannot encode the objects")]
+    Encode(#[source] serde_json::Error),
 }
 
-/// Runs a CLI command: prints the objects on success, nothing otherwise.
-pub fn run(command: Command) -> Result<(), RenderError> {
-    match command {
-        Command::Render(args) => {
-            let objects = render(&args)?;
-            let text = serde_json::to_string_pretty(&objects).map_err(RenderError::Print)?;
-            println!("{text}");
-            Ok(())
-        }
-    }
-}
-
-fn read(path: &Path) -> Result<String, RenderError> {
-    let err = |source| RenderError::ReadFile {
-        path: path.to_owned(),
-        source,
-    };
-    let size = std::fs::metadata(path).map_err(err)?.len();
-    if size > MAX_INPUT_BYTES {
-        return Err(RenderError::TooLarge {
-            path: path.to_owned(),
-        });
-    }
-    std::fs::read_to_string(path).map_err(err)
-}
-
-/// The objects, as `{"objects": [...]}`.
-pub fn render(args: &RenderArgs) -> Result<Value, RenderError> {
-    let app = AppName::parse(&args.app).map_err(|p| RenderError::InvalidName {
-        option: "app",
-        source: invalid("app", p),
-    })?;
-    let namespace = Namespace::parse(&args.model).map_err(|p| RenderError::InvalidName {
-        option: "model",
-        source: invalid("model", p),
-    })?;
-    // Validate the gateway data before anything else is parsed: invalid data must name its
+/// The hook's inputs for these files: the leader, related to a gateway that published
+/// `--gateway-data` (or not related), the StatefulSet and no other object of ours yet.
+pub fn inputs(args: &RenderArgs) -> Result<Inputs, RenderError> {
+    let (app, model) = juju_names(&args.app, &args.model).map_err(RenderError::Names)?;
+    // The gateway data is checked before anything else is parsed: invalid data must name its
     // field whatever else is wrong.
-    let data = match &args.gateway_data {
-        Some(path) => Some(
-            ProviderData::from_databag(&read(path)?).map_err(RenderError::InvalidGatewayData)?,
-        ),
-        None => None,
-    };
-    let text = read(&args.statefulset)?;
-    let statefulset: StatefulSetJson =
-        juju_charm::k8s::parse_manifest(&text).map_err(|source| RenderError::ParseStatefulSet {
-            path: args.statefulset.clone(),
-            source,
-        })?;
-    let owner = Owner {
-        app: app.clone(),
-        namespace,
-        field_manager: FIELD_MANAGER,
-    };
-    let mut objects = Vec::new();
-    if let Some(data) = data {
-        objects.push(json_of(&network_policy(&owner, &data.cluster_cidrs))?);
-        if args.cilium {
-            objects.push(cilium_policy(&owner));
+    let relation = match &args.gateway_data {
+        Some(path) => {
+            let text = read_file(path)?;
+            ProviderData::from_databag(&text).map_err(RenderError::InvalidGatewayData)?;
+            let ours = RequirerData {
+                instance_name: app.clone(),
+            }
+            .to_databag();
+            Relation::Joined {
+                id: 0,
+                remote_app: None,
+                provider_config: Some(text),
+                our_config: Some(ours),
+            }
         }
-        objects.push(json_of(&client_config_map(&owner, &data))?);
-        let patched = client_additions(&app, &data)
-            .emulate_add(&statefulset)
-            .map_err(RenderError::Emulate)?;
-        objects.push(json_of(&patched)?);
-    } else {
-        let cleaned = client_owned_names()
-            .emulate_remove(&statefulset)
-            .map_err(RenderError::Emulate)?;
-        objects.push(json_of(&cleaned)?);
+        None => Relation::Absent,
+    };
+    let statefulset: StatefulSetJson = read_json(&args.statefulset, "a StatefulSet")?;
+    Ok(Inputs {
+        app,
+        model,
+        unit_number: 0,
+        leader: true,
+        config: Ok(Config::default()),
+        relation,
+        cluster: Cluster::Live(Box::new(Live {
+            statefulset: Some(statefulset),
+            cilium_crd: args.cilium,
+            ..Live::default()
+        })),
+        pod: PodView::Read(None),
+        workload: Workload::Unreachable,
+        credentials: Credentials::Missing,
+        opened_ports: Vec::new(),
+    })
+}
+
+/// The objects the plan applies, in its order, and last the StatefulSet as its patches
+/// leave it.
+pub fn output(inputs: &Inputs, plan: &Plan) -> Result<Value, RenderError> {
+    let Cluster::Live(live) = &inputs.cluster else {
+        return Ok(json!({ "objects": [] }));
+    };
+    let mut statefulset = live.statefulset.clone();
+    let mut objects = Vec::new();
+    for step in &plan.kube {
+        match step {
+            KubeStep::ApplyNetworkPolicy(np) => objects.push(json_of(np)?),
+            KubeStep::ApplyCiliumPolicy(cnp) => objects.push(cnp.clone()),
+            KubeStep::ApplyConfigMap(cm) => objects.push(json_of(cm)?),
+            KubeStep::PatchStatefulSet(_, additions) => {
+                statefulset = statefulset
+                    .map(|s| additions.emulate_add(&s))
+                    .transpose()
+                    .map_err(RenderError::Emulate)?;
+            }
+            KubeStep::RemoveRouting(_, names) => {
+                statefulset = statefulset
+                    .map(|s| names.emulate_remove(&s))
+                    .transpose()
+                    .map_err(RenderError::Emulate)?;
+            }
+            KubeStep::DeleteConfigMap(_)
+            | KubeStep::DeleteCiliumPolicy(_)
+            | KubeStep::DeleteNetworkPolicy(_) => {}
+        }
+    }
+    if let Some(statefulset) = statefulset {
+        objects.push(json_of(&statefulset)?);
     }
     Ok(json!({ "objects": objects }))
 }
 
-fn invalid(field: &'static str, problem: Problem) -> InvalidField {
-    InvalidField { field, problem }
-}
-
 fn json_of<T: serde::Serialize>(value: &T) -> Result<Value, RenderError> {
-    serde_json::to_value(value).map_err(RenderError::Print)
+    serde_json::to_value(value).map_err(RenderError::Encode)
 }

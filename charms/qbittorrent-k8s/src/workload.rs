@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use juju_charm::pebble::{Check, CheckLevel, Layer, Override, Service, Startup, TcpCheck};
 
-use crate::config::CharmConfig;
+use crate::config::Config;
 
 /// The Pebble service (and layer label).
 pub const SERVICE: &str = "qbittorrent";
@@ -23,7 +23,7 @@ pub const PROFILE_DIR: &str = "/config";
 
 /// The layer: the service (started by Pebble only when `startup` is enabled, i.e. when the
 /// fail-closed gate is open) and its readiness check.
-pub fn layer(config: &CharmConfig, startup: Startup) -> Layer {
+pub fn layer(config: &Config, startup: Startup) -> Layer {
     let service = Service {
         r#override: Some(Override::Replace),
         summary: Some("qBittorrent (qbittorrent-nox)".to_owned()),

@@ -10,7 +10,7 @@ use sim_common::{
     requests_since, service, status, writes,
 };
 
-use qbittorrent_k8s::plan::{MSG_NO_RELATION, MSG_RELATION_REMOVED, MSG_VPN_DISCONNECTED};
+use qbittorrent_k8s::constants::{MSG_NO_RELATION, MSG_RELATION_REMOVED, MSG_VPN_DISCONNECTED};
 
 fn restarts(model: &Model) -> u32 {
     model.state().apps.get(APP).map_or(0, |a| a.restarts)

@@ -4,7 +4,9 @@
 //! (the only reader of the environment), hook tools (the only process spawner), status,
 //! logging, Pebble and Kubernetes.
 //!
-//! A charm's `main` is [`run()`] (or [`run_or_cli`]) around its reconcile function:
+//! A charm is a [`Charm`] (gather → plan → apply, declared from its rooms with [`charm!`]) and
+//! its `main` is [`main()`]: the runtime owns the loop ([`charm`], docs/adr/0028). Under it,
+//! [`run()`] (or [`run_or_cli`]) runs any function as a hook:
 //!
 //! ```no_run
 //! use std::process::ExitCode;
@@ -27,18 +29,26 @@
 //! }
 //! ```
 
+pub mod charm;
+pub mod cli;
 pub mod context;
 pub mod hook;
 pub mod http;
+pub mod juju;
 pub mod k8s;
 pub mod log;
 pub mod pebble;
+pub mod render;
 pub mod run;
 pub mod status;
 pub mod tools;
 
+pub use charm::{Charm, Planned, main};
 pub use context::Context;
 pub use hook::Hook;
-pub use run::{Juju, run, run_or_cli};
+pub use juju::Juju;
+pub use run::{run, run_or_cli};
+#[doc(hidden)]
+pub use serde_json; // for `charm!`
 pub use status::{Status, StatusCollector, StatusLevel};
 pub use tools::{SecretString, ToolError, ToolRunner, Tools};

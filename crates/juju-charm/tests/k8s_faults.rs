@@ -60,14 +60,15 @@ fn conflicts_re_read_and_re_plan(bed: &Bed) -> TestResult {
         let admin = bed.cluster.admin_client().await?;
         create_juju_statefulset(&admin, ns, APP).await?;
         let kube = kube(&bed.admin_via_proxy, ns, BUDGET, fast_policy()).await?;
+        let statefulsets = kube.api::<StatefulSet>();
 
         // An injected 409 on the patch: GET, PATCH(409), GET, PATCH.
         bed.proxy.clear_log();
         let rule = one_conflict_on_the_next_patch(bed);
         let mut plans = 0;
         let mut inner = plan_add(APP, "11111111");
-        let outcome = kube
-            .patch_with(APP, |live: &StatefulSet| {
+        let outcome = statefulsets
+            .patch(APP, |live: &StatefulSet| {
                 plans += 1;
                 inner(live)
             })
@@ -90,8 +91,8 @@ fn conflicts_re_read_and_re_plan(bed: &Bed) -> TestResult {
         // our resourceVersion; we re-read (seeing their change) and re-plan.
         let mut plans = 0;
         let mut inner = plan_add(APP, "22222222");
-        let outcome = kube
-            .patch_with(APP, |live: &StatefulSet| {
+        let outcome = statefulsets
+            .patch(APP, |live: &StatefulSet| {
                 plans += 1;
                 if plans == 1 {
                     let patch = json!({"metadata": {"annotations": {"someone": "else"}}});
@@ -133,8 +134,8 @@ fn conflicts_re_read_and_re_plan(bed: &Bed) -> TestResult {
                 .verb(Verb::Patch)
                 .resource("statefulsets"),
         );
-        let error = kube
-            .patch_with(APP, plan_add(APP, "33333333"))
+        let error = statefulsets
+            .patch(APP, plan_add(APP, "33333333"))
             .await
             .err()
             .ok_or("expected an error")?;
@@ -169,13 +170,14 @@ fn one_conflict_on_the_next_patch(bed: &Bed) -> RuleId {
     )
 }
 
-/// The same write on the object decoded as JSON (`patch_as`): a 409 is re-read and
+/// The same write on the object decoded as JSON (a `view` of it): a 409 is re-read and
 /// re-planned too, and an object that already holds the patch is not written.
 async fn json_patches_re_read_and_skip_what_holds(bed: &Bed, kube: &Kube) -> TestResult {
+    let statefulsets = kube.api::<StatefulSet>().view::<serde_json::Value>();
     let rule = one_conflict_on_the_next_patch(bed);
     let mut plans = 0;
-    let outcome = kube
-        .patch_as::<StatefulSet, serde_json::Value, _>(APP, |live| {
+    let outcome = statefulsets
+        .patch(APP, |live| {
             plans += 1;
             let version = live["metadata"]["resourceVersion"].as_str()?;
             (live["metadata"]["annotations"]["json"] != "1").then(|| {
@@ -188,8 +190,8 @@ async fn json_patches_re_read_and_skip_what_holds(bed: &Bed, kube: &Kube) -> Tes
     assert_eq!((plans, bed.proxy.hits(rule)), (2, 1));
     assert_eq!(outcome.into_inner()["metadata"]["annotations"]["json"], "1");
     bed.proxy.disarm(rule);
-    let again = kube
-        .patch_as::<StatefulSet, serde_json::Value, _>(APP, |live| {
+    let again = statefulsets
+        .patch(APP, |live| {
             (live["metadata"]["annotations"]["json"] != "1").then(|| json!({}))
         })
         .await?;
@@ -205,6 +207,7 @@ fn invalid_is_final_with_the_servers_message(bed: &Bed) -> TestResult {
         let admin = bed.cluster.admin_client().await?;
         create_juju_statefulset(&admin, ns, APP).await?;
         let kube = kube(&bed.admin_via_proxy, ns, BUDGET, fast_policy()).await?;
+        let statefulsets = kube.api::<StatefulSet>();
 
         // Injected 422: not retried.
         let rule = bed.proxy.arm(
@@ -213,8 +216,8 @@ fn invalid_is_final_with_the_servers_message(bed: &Bed) -> TestResult {
                 .resource("statefulsets")
                 .times(1),
         );
-        let error = kube
-            .patch_with(APP, plan_add(APP, "0badcafe"))
+        let error = statefulsets
+            .patch(APP, plan_add(APP, "0badcafe"))
             .await
             .err()
             .ok_or("expected an error")?;
@@ -237,8 +240,7 @@ fn invalid_is_final_with_the_servers_message(bed: &Bed) -> TestResult {
 
         // A real 422 from the 1.20 server's validation (a bad container name), not retried.
         bed.proxy.clear_log();
-        let error = kube
-            .patch_with(APP, |live: &StatefulSet| {
+        let error = statefulsets.patch(APP, |live: &StatefulSet| {
                 Some(json!({
                     "metadata": {"resourceVersion": live.metadata.resource_version},
                     "spec": {"template": {"spec": {"containers": [{"name": "Bad_Name", "image": "x"}]}}}
@@ -268,6 +270,7 @@ fn throttling_and_server_errors_are_retried(bed: &Bed) -> TestResult {
     bed.cluster.create_namespace(ns)?;
     run(async {
         let kube = kube(&bed.admin_via_proxy, ns, BUDGET, fast_policy()).await?;
+        let config_maps = kube.api::<ConfigMap>();
 
         // 429 twice on the GET, with Retry-After: 1 capped to the policy's 150 ms.
         let rule = bed.proxy.arm(
@@ -277,7 +280,7 @@ fn throttling_and_server_errors_are_retried(bed: &Bed) -> TestResult {
                 .times(2),
         );
         let started = Instant::now();
-        let created = kube
+        let created = config_maps
             .apply_if_changed(&config_map("cm-429")?, |_, _| false)
             .await?;
         assert!(created.written());
@@ -297,7 +300,8 @@ fn throttling_and_server_errors_are_retried(bed: &Bed) -> TestResult {
                 .times(2),
         );
         assert!(
-            kube.apply_if_changed(&config_map("cm-500")?, |_, _| false)
+            config_maps
+                .apply_if_changed(&config_map("cm-500")?, |_, _| false)
                 .await?
                 .written()
         );
@@ -310,8 +314,8 @@ fn throttling_and_server_errors_are_retried(bed: &Bed) -> TestResult {
                 .verb(Verb::Get)
                 .resource("configmaps"),
         );
-        let error = kube
-            .get::<ConfigMap>("cm-500")
+        let error = config_maps
+            .get("cm-500")
             .await
             .err()
             .ok_or("expected an error")?;
@@ -350,11 +354,13 @@ fn forbidden_tells_the_operator_to_trust(bed: &Bed) -> TestResult {
         let admin = bed.cluster.admin_client().await?;
         create_juju_statefulset(&admin, ns, app).await?;
         let kube = kube(&via_proxy, ns, BUDGET, fast_policy()).await?;
+        let statefulsets = kube.api::<StatefulSet>();
+        let config_maps = kube.api::<ConfigMap>();
 
         // The real RBAC answer of an untrusted Juju app: 403 on the StatefulSet read.
         bed.proxy.clear_log();
-        let error = kube
-            .patch_with(app, plan_add(app, "0badcafe"))
+        let error = statefulsets
+            .patch(app, plan_add(app, "0badcafe"))
             .await
             .err()
             .ok_or("expected an error")?;
@@ -388,7 +394,7 @@ fn forbidden_tells_the_operator_to_trust(bed: &Bed) -> TestResult {
         assert_eq!(bed.proxy.log().len(), 1, "403 is not retried");
 
         // Owned objects: the GET is refused as well.
-        let error = kube
+        let error = config_maps
             .apply_if_changed(&config_map("gluetun-gateway-settings")?, |_, _| false)
             .await
             .err()
@@ -401,12 +407,14 @@ fn forbidden_tells_the_operator_to_trust(bed: &Bed) -> TestResult {
         // `juju trust`: the same calls now work at once.
         bed.cluster.trust(ns, app)?;
         assert!(
-            kube.patch_with(app, plan_add(app, "0badcafe"))
+            statefulsets
+                .patch(app, plan_add(app, "0badcafe"))
                 .await?
                 .written()
         );
         assert!(
-            kube.apply_if_changed(&config_map("gluetun-gateway-settings")?, |_, _| false)
+            config_maps
+                .apply_if_changed(&config_map("gluetun-gateway-settings")?, |_, _| false)
                 .await?
                 .written()
         );
@@ -419,14 +427,16 @@ fn not_found_is_distinguishable(bed: &Bed) -> TestResult {
     bed.cluster.create_namespace(ns)?;
     run(async {
         let kube = kube(&bed.admin_via_proxy, ns, BUDGET, fast_policy()).await?;
-        assert!(kube.get::<StatefulSet>(APP).await?.is_none());
-        let error = kube
-            .patch_with(APP, plan_add(APP, "0badcafe"))
+        let statefulsets = kube.api::<StatefulSet>();
+        let config_maps = kube.api::<ConfigMap>();
+        assert!(statefulsets.get(APP).await?.is_none());
+        let error = statefulsets
+            .patch(APP, plan_add(APP, "0badcafe"))
             .await
             .err()
             .ok_or("expected an error")?;
         assert!(error.is_not_found(), "{error:?}");
-        assert!(!kube.delete::<ConfigMap>("never-there").await?);
+        assert!(!config_maps.delete("never-there").await?);
         // A 404 injected on the apply itself (e.g. the namespace vanished) is NotFound too.
         let rule = bed.proxy.arm(
             Rule::new(Action::status(404))
@@ -434,7 +444,7 @@ fn not_found_is_distinguishable(bed: &Bed) -> TestResult {
                 .resource("configmaps")
                 .times(1),
         );
-        let error = kube
+        let error = config_maps
             .apply_if_changed(&config_map("cm")?, |_, _| false)
             .await
             .err()
@@ -462,9 +472,10 @@ fn budget_and_dropped_connections(bed: &Bed) -> TestResult {
             fast_policy(),
         )
         .await?;
+        let config_maps = kube.api::<ConfigMap>();
         let started = Instant::now();
-        let error = kube
-            .get::<ConfigMap>("cm")
+        let error = config_maps
+            .get("cm")
             .await
             .err()
             .ok_or("expected an error")?;
@@ -487,8 +498,8 @@ fn budget_and_dropped_connections(bed: &Bed) -> TestResult {
         );
         // The budget is spent: the next call fails at once, without a request.
         bed.proxy.clear_log();
-        let error = kube
-            .get::<ConfigMap>("cm")
+        let error = config_maps
+            .get("cm")
             .await
             .err()
             .ok_or("expected an error")?;
@@ -507,13 +518,14 @@ fn budget_and_dropped_connections(bed: &Bed) -> TestResult {
 
         // One dropped connection: retried, then success.
         let kube = kube_for(bed, ns).await?;
+        let config_maps = kube.api::<ConfigMap>();
         let rule = bed.proxy.arm(
             Rule::new(Action::Drop)
                 .verb(Verb::Get)
                 .resource("configmaps")
                 .times(1),
         );
-        assert!(kube.get::<ConfigMap>("cm").await?.is_none());
+        assert!(config_maps.get("cm").await?.is_none());
         assert_eq!(bed.proxy.hits(rule), 1);
 
         // Dropped for ever: bounded, then an error.
@@ -522,8 +534,8 @@ fn budget_and_dropped_connections(bed: &Bed) -> TestResult {
                 .verb(Verb::Get)
                 .resource("configmaps"),
         );
-        let error = kube
-            .get::<ConfigMap>("cm")
+        let error = config_maps
+            .get("cm")
             .await
             .err()
             .ok_or("expected an error")?;
@@ -563,6 +575,7 @@ fn a_write_that_timed_out_is_retried_safely(bed: &Bed) -> TestResult {
             ..fast_policy()
         };
         let kube = kube(&bed.admin_via_proxy, ns, BUDGET, policy).await?;
+        let statefulsets = kube.api::<StatefulSet>();
         bed.proxy.clear_log();
         let rule = bed.proxy.arm(
             Rule::new(Action::delay(Duration::from_secs(2)))
@@ -570,7 +583,7 @@ fn a_write_that_timed_out_is_retried_safely(bed: &Bed) -> TestResult {
                 .resource("statefulsets")
                 .times(1),
         );
-        kube.patch_with(APP, plan_add(APP, "0badcafe")).await?;
+        statefulsets.patch(APP, plan_add(APP, "0badcafe")).await?;
         assert_eq!(bed.proxy.hits(rule), 1);
         // Bounded wait until the held-back request has been answered (it was held 2 s; if the
         // proxy dropped it with our closed connection, its status stays unset).
@@ -600,8 +613,8 @@ fn a_write_that_timed_out_is_retried_safely(bed: &Bed) -> TestResult {
         // And the next reconcile finds everything in place.
         bed.proxy.clear_log();
         assert!(
-            !kube
-                .patch_with(APP, plan_add(APP, "0badcafe"))
+            !statefulsets
+                .patch(APP, plan_add(APP, "0badcafe"))
                 .await?
                 .written()
         );

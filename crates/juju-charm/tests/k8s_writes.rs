@@ -18,8 +18,9 @@ use std::time::Duration;
 
 use juju_charm::k8s::{Outcome, Reads};
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_support::{
     Bed, HASH_ANNOTATION, OURS, TestResult, covers, create_juju_statefulset, fast_policy,
     juju_reapply, kube, names, plan_add, plan_remove, run,
@@ -115,8 +116,9 @@ fn connect_child() -> TestResult {
             (kube.namespace(), kube.field_manager()),
             (ns.as_str(), OURS)
         );
-        assert!(kube.get::<ConfigMap>("from-child").await?.is_none());
+        assert!(kube.api::<ConfigMap>().get("from-child").await?.is_none());
         let written = kube
+            .api::<ConfigMap>()
             .apply_if_changed(&config_map("from-child", "x=1\n")?, holds)
             .await?;
         assert!(written.written());
@@ -132,13 +134,14 @@ fn statefulset_additions_survive_juju_and_are_not_rewritten(bed: &Bed) -> TestRe
         let admin = bed.cluster.admin_client().await?;
         create_juju_statefulset(&admin, ns, app).await?;
         let kube = kube(&bed.admin_via_proxy, ns, BUDGET, fast_policy()).await?;
+        let statefulsets = kube.api::<StatefulSet>();
 
         // First reconcile: GET + one PATCH.
         bed.proxy.clear_log();
-        let written = kube.patch_with(app, plan_add(app, "0badcafe")).await?;
+        let written = statefulsets.patch(app, plan_add(app, "0badcafe")).await?;
         assert!(written.written());
         let live = written.into_inner();
-        // SMP puts new list items first (k8s-testbed.md §4).
+        // SMP puts new list items first (docs/testbed.md, "Observed write behaviour").
         assert_eq!(
             names(&live, "initContainers"),
             ["vpn-route-init", "charm-init"]
@@ -173,7 +176,7 @@ fn statefulset_additions_survive_juju_and_are_not_rewritten(bed: &Bed) -> TestRe
 
         // Identical second reconcile (the restarted pod): no write at all.
         bed.proxy.clear_log();
-        let again = kube.patch_with(app, plan_add(app, "0badcafe")).await?;
+        let again = statefulsets.patch(app, plan_add(app, "0badcafe")).await?;
         assert!(matches!(again, Outcome::Unchanged(_)));
         assert!(bed.proxy.writes().is_empty(), "{:?}", bed.proxy.writes());
         assert_eq!(
@@ -197,20 +200,21 @@ fn statefulset_additions_survive_juju_and_are_not_rewritten(bed: &Bed) -> TestRe
                 ["vpn-route-sidecar", "charm", "workload"]
             );
             bed.proxy.clear_log();
-            let outcome = kube.patch_with(app, plan_add(app, "0badcafe")).await?;
+            let outcome = statefulsets.patch(app, plan_add(app, "0badcafe")).await?;
             assert!(!outcome.written());
             assert!(bed.proxy.writes().is_empty(), "{:?}", bed.proxy.writes());
         }
 
         // A settings change (new hash) is one patch again.
         assert!(
-            kube.patch_with(app, plan_add(app, "feedf00d"))
+            statefulsets
+                .patch(app, plan_add(app, "feedf00d"))
                 .await?
                 .written()
         );
 
         // Removal takes exactly ours away; Juju's items and fields stay.
-        let removed = kube.patch_with(app, plan_remove).await?;
+        let removed = statefulsets.patch(app, plan_remove).await?;
         assert!(removed.written());
         let live = removed.into_inner();
         assert_eq!(names(&live, "initContainers"), ["charm-init"]);
@@ -232,7 +236,7 @@ fn statefulset_additions_survive_juju_and_are_not_rewritten(bed: &Bed) -> TestRe
         );
         // Removing again: nothing to do, nothing sent.
         bed.proxy.clear_log();
-        assert!(!kube.patch_with(app, plan_remove).await?.written());
+        assert!(!statefulsets.patch(app, plan_remove).await?.written());
         assert!(bed.proxy.writes().is_empty());
         TestResult::Ok(())
     })
@@ -262,7 +266,8 @@ fn statefulset_items_made_by_another_manager_are_adopted(bed: &Bed) -> TestResul
             .await?;
 
         let kube = kube(&bed.admin_via_proxy, ns, BUDGET, fast_policy()).await?;
-        let adopted = kube.patch_with(app, plan_add(app, "0badcafe")).await?;
+        let statefulsets = kube.api::<StatefulSet>();
+        let adopted = statefulsets.patch(app, plan_add(app, "0badcafe")).await?;
         assert!(adopted.written());
         let live = adopted.into_inner();
         // Updated in place, not duplicated.
@@ -284,7 +289,7 @@ fn statefulset_items_made_by_another_manager_are_adopted(bed: &Bed) -> TestResul
             "ghcr.io/angelnu/pod-gateway:v1.13.0"
         );
         // And removable, although another manager co-owns them.
-        let removed = kube.patch_with(app, plan_remove).await?.into_inner();
+        let removed = statefulsets.patch(app, plan_remove).await?.into_inner();
         assert_eq!(names(&removed, "initContainers"), ["charm-init"]);
         assert_eq!(names(&removed, "containers"), ["charm", "workload"]);
         assert_eq!(names(&removed, "volumes"), ["charm-data"]);
@@ -319,12 +324,13 @@ fn owned_objects_are_applied_only_when_changed(bed: &Bed) -> TestResult {
     run(async {
         let admin = bed.cluster.admin_client().await?;
         let kube = kube(&bed.admin_via_proxy, ns, BUDGET, fast_policy()).await?;
+        let config_maps = kube.api::<ConfigMap>();
         let name = "qbittorrent-gateway-client-config";
 
         // Create.
         bed.proxy.clear_log();
         let desired = config_map(name, "VXLAN_ID=\"42\"\n")?;
-        let created = kube.apply_if_changed(&desired, holds).await?;
+        let created = config_maps.apply_if_changed(&desired, holds).await?;
         assert!(created.written());
         let rv = created.into_inner().metadata.resource_version;
         let log = bed.proxy.log();
@@ -336,14 +342,17 @@ fn owned_objects_are_applied_only_when_changed(bed: &Bed) -> TestResult {
 
         // Unchanged: a GET, no write, same resourceVersion.
         bed.proxy.clear_log();
-        let same = kube.apply_if_changed(&desired, holds).await?;
+        let same = config_maps.apply_if_changed(&desired, holds).await?;
         assert!(!same.written());
         assert!(bed.proxy.writes().is_empty());
         assert_eq!(same.into_inner().metadata.resource_version, rv);
 
         // Changed: updated.
         let changed = config_map(name, "VXLAN_ID=\"43\"\n")?;
-        let updated = kube.apply_if_changed(&changed, holds).await?.into_inner();
+        let updated = config_maps
+            .apply_if_changed(&changed, holds)
+            .await?
+            .into_inner();
         assert_eq!(
             updated
                 .data
@@ -366,7 +375,7 @@ fn owned_objects_are_applied_only_when_changed(bed: &Bed) -> TestResult {
                 &foreign,
             )
             .await?;
-        let adopted = kube
+        let adopted = config_maps
             .apply_if_changed(&config_map(foreign_name, "VXLAN_ID=\"42\"\n")?, holds)
             .await?;
         assert!(adopted.written());
@@ -395,6 +404,7 @@ fn network_policy_and_other_namespaces(bed: &Bed) -> TestResult {
     bed.cluster.create_namespace(ns)?;
     run(async {
         let kube = kube(&bed.admin_via_proxy, ns, BUDGET, fast_policy()).await?;
+        let policies = kube.api::<NetworkPolicy>();
         // NetworkPolicy: the server fills defaults (protocol TCP); holds still sees "same".
         let policy: NetworkPolicy = serde_json::from_value(json!({
             "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
@@ -410,42 +420,25 @@ fn network_policy_and_other_namespaces(bed: &Bed) -> TestResult {
                 ]
             }
         }))?;
-        assert!(kube.apply_if_changed(&policy, holds).await?.written());
+        assert!(policies.apply_if_changed(&policy, holds).await?.written());
         bed.proxy.clear_log();
-        assert!(!kube.apply_if_changed(&policy, holds).await?.written());
+        assert!(!policies.apply_if_changed(&policy, holds).await?.written());
         assert!(bed.proxy.writes().is_empty());
 
         // Another namespace: the cluster DNS Service the gateway publishes
         // (docs/interface.md §3).
-        let dns = kube
-            .get_in::<k8s_openapi::api::core::v1::Service>(Some("kube-system"), "kube-dns")
-            .await?
-            .ok_or("kube-dns missing")?;
+        let services = kube.api::<Service>().in_namespace("kube-system");
+        let dns = services.get("kube-dns").await?.ok_or("kube-dns missing")?;
         assert_eq!(
             dns.spec.and_then(|s| s.cluster_ip).as_deref(),
             Some(kube_testbed::KUBE_DNS_IP)
         );
-        assert!(
-            kube.get_in::<k8s_openapi::api::core::v1::Service>(Some("kube-system"), "coredns")
-                .await?
-                .is_none()
-        );
+        assert!(services.get("coredns").await?.is_none());
 
         // Delete: true, then false (already gone).
-        assert!(
-            kube.delete::<NetworkPolicy>("qbittorrent-vpn-killswitch")
-                .await?
-        );
-        assert!(
-            !kube
-                .delete::<NetworkPolicy>("qbittorrent-vpn-killswitch")
-                .await?
-        );
-        assert!(
-            kube.get::<NetworkPolicy>("qbittorrent-vpn-killswitch")
-                .await?
-                .is_none()
-        );
+        assert!(policies.delete("qbittorrent-vpn-killswitch").await?);
+        assert!(!policies.delete("qbittorrent-vpn-killswitch").await?);
+        assert!(policies.get("qbittorrent-vpn-killswitch").await?.is_none());
         TestResult::Ok(())
     })
 }
@@ -455,15 +448,17 @@ fn cilium_policy_as_a_dynamic_object(bed: &Bed) -> TestResult {
     bed.cluster.create_namespace(ns)?;
     run(async {
         let kube = kube(&bed.admin_via_proxy, ns, BUDGET, fast_policy()).await?;
-        assert!(!kube.crd_exists("ciliumnetworkpolicies.cilium.io").await?);
+        let crds = kube.api::<CustomResourceDefinition>().cluster_scoped();
+        assert!(!crds.exists("ciliumnetworkpolicies.cilium.io").await?);
         bed.cluster.install_cilium_crd()?;
-        assert!(kube.crd_exists("ciliumnetworkpolicies.cilium.io").await?);
+        assert!(crds.exists("ciliumnetworkpolicies.cilium.io").await?);
 
         let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(
             "cilium.io",
             "v2",
             "CiliumNetworkPolicy",
         ));
+        let policies = kube.dynamic(&resource);
         let desired: DynamicObject = serde_json::from_value(json!({
             "apiVersion": "cilium.io/v2", "kind": "CiliumNetworkPolicy",
             "metadata": {"name": "qbittorrent-vpn-killswitch-cilium"},
@@ -474,9 +469,7 @@ fn cilium_policy_as_a_dynamic_object(bed: &Bed) -> TestResult {
         }))?;
         let holds_dynamic =
             |live: &DynamicObject, desired: &DynamicObject| covers(&live.data, &desired.data);
-        let created = kube
-            .apply_dynamic_if_changed(&resource, &desired, holds_dynamic)
-            .await?;
+        let created = policies.apply_if_changed(&desired, holds_dynamic).await?;
         assert!(created.written());
         assert_eq!(
             created.into_inner().data["spec"]["egress"][0]["toEntities"],
@@ -484,26 +477,20 @@ fn cilium_policy_as_a_dynamic_object(bed: &Bed) -> TestResult {
         );
         bed.proxy.clear_log();
         assert!(
-            !kube
-                .apply_dynamic_if_changed(&resource, &desired, holds_dynamic)
+            !policies
+                .apply_if_changed(&desired, holds_dynamic)
                 .await?
                 .written()
         );
         assert!(bed.proxy.writes().is_empty());
         assert!(
-            kube.get_dynamic(&resource, "qbittorrent-vpn-killswitch-cilium")
+            policies
+                .get("qbittorrent-vpn-killswitch-cilium")
                 .await?
                 .is_some()
         );
-        assert!(
-            kube.delete_dynamic(&resource, "qbittorrent-vpn-killswitch-cilium")
-                .await?
-        );
-        assert!(
-            !kube
-                .delete_dynamic(&resource, "qbittorrent-vpn-killswitch-cilium")
-                .await?
-        );
+        assert!(policies.delete("qbittorrent-vpn-killswitch-cilium").await?);
+        assert!(!policies.delete("qbittorrent-vpn-killswitch-cilium").await?);
         TestResult::Ok(())
     })
 }
@@ -522,14 +509,28 @@ fn planning_reads_come_from_the_cache_and_writes_decide_on_the_latest(bed: &Bed)
         let cached = latest.with_reads(Reads::Cached);
         let name = "qbittorrent-gateway-client-config";
         let desired = config_map(name, "VXLAN_ID=\"42\"\n")?;
-        assert!(latest.apply_if_changed(&desired, holds).await?.written());
+        assert!(
+            latest
+                .api::<ConfigMap>()
+                .apply_if_changed(&desired, holds)
+                .await?
+                .written()
+        );
         let is_cached = |path: &str| path.contains("resourceVersion=0");
 
         bed.proxy.clear_log();
-        cached.get::<ConfigMap>(name).await?;
-        cached.get_as::<StatefulSet, serde_json::Value>(app).await?;
-        cached.crd_exists("ciliumnetworkpolicies.cilium.io").await?;
-        latest.get::<ConfigMap>(name).await?;
+        cached.api::<ConfigMap>().get(name).await?;
+        cached
+            .api::<StatefulSet>()
+            .view::<serde_json::Value>()
+            .get(app)
+            .await?;
+        cached
+            .api::<CustomResourceDefinition>()
+            .cluster_scoped()
+            .exists("ciliumnetworkpolicies.cilium.io")
+            .await?;
+        latest.api::<ConfigMap>().get(name).await?;
         let paths: Vec<String> = bed.proxy.log().into_iter().map(|r| r.path).collect();
         assert_eq!(paths.len(), 4, "{paths:?}");
         assert!(paths[..3].iter().all(|p| is_cached(p)), "{paths:?}");
@@ -537,10 +538,17 @@ fn planning_reads_come_from_the_cache_and_writes_decide_on_the_latest(bed: &Bed)
 
         // Writes through the cached client: each GET before a write is the latest state.
         bed.proxy.clear_log();
-        assert!(!cached.apply_if_changed(&desired, holds).await?.written());
+        assert!(
+            !cached
+                .api::<ConfigMap>()
+                .apply_if_changed(&desired, holds)
+                .await?
+                .written()
+        );
         assert!(
             cached
-                .patch_with(app, plan_add(app, "0badcafe"))
+                .api::<StatefulSet>()
+                .patch(app, plan_add(app, "0badcafe"))
                 .await?
                 .written()
         );

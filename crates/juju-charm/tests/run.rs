@@ -3,8 +3,9 @@
 
 use std::sync::Arc;
 
+use juju_charm::cli::{CliInfo, CliRequest, parse_cli};
 use juju_charm::log::JujuLogLayer;
-use juju_charm::run::{CliInfo, CliRequest, Outcome, parse_cli, run_hook};
+use juju_charm::run::{Outcome, run_hook};
 use juju_charm::tools::fake::RecordingRunner;
 use juju_charm::{Context, Hook, Status, Tools};
 use tracing_subscriber::prelude::*;

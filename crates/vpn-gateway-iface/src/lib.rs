@@ -66,5 +66,5 @@ pub use cidrs::ClusterCidrs;
 pub use error::{InvalidField, Problem};
 pub use owner::Owner;
 pub use statefulset::{EmulateError, LiveStatefulSet, OwnedNames, PodAdditions, StatefulSetJson};
-pub use types::{AppName, DnsName, Namespace, VxlanId, VxlanNetwork, VxlanPort};
+pub use types::{AppName, DnsName, Namespace, VxlanId, VxlanNetwork, VxlanPort, juju_names};
 pub use wire::{GatewayInputs, ProviderData, RequirerData, VxlanSettings};

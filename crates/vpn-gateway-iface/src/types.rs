@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use crate::error::Problem;
+use crate::error::{InvalidField, Problem};
 
 /// VXLAN network identifier, 1–16777215 (24 bits, 0 reserved).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -242,6 +242,15 @@ impl fmt::Display for AppName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// The application and model names Juju gives a charm (hook context) or an operator gives
+/// `render`, checked: Juju guarantees both pass; anything else is refused, the error naming
+/// `application` or `model`.
+pub fn juju_names(app: &str, model: &str) -> Result<(AppName, Namespace), InvalidField> {
+    let app = AppName::parse(app).map_err(|problem| InvalidField::new("application", problem))?;
+    let model = Namespace::parse(model).map_err(|problem| InvalidField::new("model", problem))?;
+    Ok((app, model))
 }
 
 /// A Kubernetes namespace (the Juju model name): an RFC 1123 label, lower case, 1–63

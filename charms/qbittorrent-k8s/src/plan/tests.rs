@@ -5,7 +5,10 @@ use juju_charm::pebble::Plan as PebblePlan;
 use serde_json::json;
 
 use super::*;
+use crate::config::{Config, ConfigError};
 use crate::credentials::Username;
+use crate::inputs::Live;
+use vpn_gateway_iface::{AppName, Namespace, StatefulSetJson};
 
 const APP: &str = "qbittorrent";
 const HASH: &str = "@ByteArray(c2FsdA==:aGFzaA==)";
@@ -129,10 +132,10 @@ fn pod_from(ss: &StatefulSetJson) -> PodRouting {
     .unwrap()
 }
 
-fn config(unsafe_mode: bool) -> CharmConfig {
-    CharmConfig {
+fn config(unsafe_mode: bool) -> Config {
+    Config {
         unsafe_mode,
-        ..CharmConfig::default()
+        ..Config::default()
     }
 }
 
@@ -147,15 +150,15 @@ fn steady_conf() -> String {
     )
 }
 
-fn pebble_plan_for(config: &CharmConfig, startup: Startup) -> PebblePlan {
-    let yaml = layer::layer(config, startup).to_text().unwrap();
+fn pebble_plan_for(config: &Config, startup: Startup) -> PebblePlan {
+    let yaml = workload::layer(config, startup).to_text().unwrap();
     PebblePlan::from_yaml(&yaml).unwrap()
 }
 
 fn leader_inputs(relation: Relation) -> Inputs {
     Inputs {
-        app: APP.into(),
-        model: "downloads".into(),
+        app: AppName::parse(APP).unwrap(),
+        model: Namespace::parse("downloads").unwrap(),
         unit_number: 0,
         leader: true,
         config: Ok(config(false)),
@@ -165,12 +168,12 @@ fn leader_inputs(relation: Relation) -> Inputs {
             ..Live::default()
         })),
         pod: PodView::Read(Some(Box::new(pod_from(&juju_statefulset())))),
-        workload: WorkloadView::Reachable {
+        workload: Workload::Reachable {
             plan: PebblePlan::default(),
             running: false,
             conf: None,
         },
-        credentials: CredentialsView::Known {
+        credentials: Credentials::Known {
             username: Username::parse("charmarr").unwrap(),
             password_hash: HASH.into(),
             create: None,
@@ -196,7 +199,7 @@ fn steady(d: &ProviderData) -> Inputs {
     let mut inputs = leader_inputs(joined(d));
     inputs.cluster = Cluster::Live(Box::new(live));
     inputs.pod = PodView::Read(Some(Box::new(pod)));
-    inputs.workload = WorkloadView::Reachable {
+    inputs.workload = Workload::Reachable {
         plan: pebble_plan_for(&config(false), Startup::Enabled),
         running: true,
         conf: Some(steady_conf()),
@@ -208,7 +211,7 @@ fn steady(d: &ProviderData) -> Inputs {
 fn assert_stopped(plan: &Plan) {
     assert!(
         matches!(plan.workload.as_slice(), [WorkloadStep::Stop, WorkloadStep::AddLayer(l)]
-            if l.services[layer::SERVICE].startup == Some(Startup::Disabled)),
+            if l.services[workload::SERVICE].startup == Some(Startup::Disabled)),
         "{:?}",
         plan.workload
     );
@@ -225,7 +228,7 @@ fn worst(plan: &Plan) -> Status {
 #[test]
 fn steady_state_writes_nothing() {
     let p = plan(&steady(&data(&json!({}))));
-    assert!(p.is_noop(), "{p:?}");
+    assert!(p.writes_nothing(), "{p:?}");
     assert_eq!(worst(&p), Status::active("VPN exit 203.0.113.7"));
 }
 
@@ -236,14 +239,14 @@ fn steady_state_with_cilium_writes_nothing() {
     let live = live_routed(&d, true);
     assert!(live.cilium_policy.is_some());
     inputs.cluster = Cluster::Live(Box::new(live));
-    assert!(plan(&inputs).is_noop());
+    assert!(plan(&inputs).writes_nothing());
 }
 
 #[test]
 fn deploy_alone_is_blocked_and_never_starts() {
     let mut inputs = leader_inputs(Relation::Absent);
     inputs.opened_ports = vec![];
-    inputs.credentials = CredentialsView::Known {
+    inputs.credentials = Credentials::Known {
         username: Username::parse("charmarr").unwrap(),
         password_hash: HASH.into(),
         create: Some(Password::parse("generated-password").unwrap()),
@@ -256,7 +259,7 @@ fn deploy_alone_is_blocked_and_never_starts() {
     assert!(!p.workload.contains(&WorkloadStep::Restart));
     assert!(
         matches!(p.workload.as_slice(), [WorkloadStep::PushConf(_), WorkloadStep::AddLayer(l)]
-        if l.services[layer::SERVICE].startup == Some(Startup::Disabled))
+        if l.services[workload::SERVICE].startup == Some(Startup::Disabled))
     );
     assert_eq!(p.ports, vec![PortStep::Open(Port::tcp(8080))]);
 }
@@ -276,7 +279,7 @@ fn unsafe_mode_runs_without_relation() {
 fn valid_data_kill_switch_then_configmap_then_statefulset() {
     let d = data(&json!({}));
     let mut inputs = leader_inputs(joined(&d));
-    inputs.workload = WorkloadView::Reachable {
+    inputs.workload = Workload::Reachable {
         plan: pebble_plan_for(&config(false), Startup::Enabled),
         running: true,
         conf: Some(steady_conf()),
@@ -314,7 +317,7 @@ fn valid_data_kill_switch_then_configmap_then_statefulset() {
 fn routed_pod_starts_the_workload_and_applying_twice_is_a_noop() {
     let d = data(&json!({}));
     let mut inputs = steady(&d);
-    inputs.workload = WorkloadView::Reachable {
+    inputs.workload = Workload::Reachable {
         plan: PebblePlan::default(),
         running: false,
         conf: None,
@@ -323,7 +326,7 @@ fn routed_pod_starts_the_workload_and_applying_twice_is_a_noop() {
     assert!(p.kube.is_empty());
     assert!(matches!(p.workload.as_slice(),
         [WorkloadStep::PushConf(_), WorkloadStep::AddLayer(l), WorkloadStep::Restart]
-        if l.services[layer::SERVICE].startup == Some(Startup::Enabled)));
+        if l.services[workload::SERVICE].startup == Some(Startup::Enabled)));
 }
 
 #[test]
@@ -369,7 +372,7 @@ fn gateway_data_change_updates_in_order_once() {
 fn vpn_disconnected_is_waiting() {
     let d = data(&json!({"vpn_connected": false, "external_ip": null}));
     let p = plan(&steady(&d));
-    assert!(p.is_noop());
+    assert!(p.writes_nothing());
     assert_eq!(worst(&p), Status::waiting(MSG_VPN_DISCONNECTED));
 }
 
@@ -396,13 +399,13 @@ fn relation_removed_removes_routing_and_keeps_kill_switch() {
     assert!(live.network_policy.is_some());
     let mut after = inputs.clone();
     after.cluster = Cluster::Live(live);
-    after.workload = WorkloadView::Reachable {
+    after.workload = Workload::Reachable {
         plan: pebble_plan_for(&config(false), Startup::Disabled),
         running: false,
         conf: Some(steady_conf()),
     };
     let p = plan(&after);
-    assert!(p.is_noop(), "{p:?}");
+    assert!(p.writes_nothing(), "{p:?}");
     assert_eq!(worst(&p), Status::blocked(MSG_RELATION_REMOVED));
 }
 
@@ -675,7 +678,7 @@ fn hostile_relation_data_is_blocked_naming_the_field_and_writes_nothing() {
         }
         // The same data on a fresh deployment: nothing created either.
         let mut fresh = leader_inputs(inputs.relation.clone());
-        fresh.workload = WorkloadView::Unreachable;
+        fresh.workload = Workload::Unreachable;
         assert!(plan(&fresh).kube.is_empty(), "{field}");
     }
 }
@@ -730,7 +733,7 @@ fn non_leader_never_touches_the_cluster_and_gates_on_its_own_pod() {
     let mut inputs = steady(&d);
     inputs.leader = false;
     inputs.cluster = Cluster::NotRead;
-    assert!(plan(&inputs).is_noop());
+    assert!(plan(&inputs).writes_nothing());
     // Its pod without routing: stopped.
     inputs.pod = PodView::Read(Some(Box::new(pod_from(&juju_statefulset()))));
     let p = plan(&inputs);
@@ -740,7 +743,7 @@ fn non_leader_never_touches_the_cluster_and_gates_on_its_own_pod() {
     let mut inputs = steady(&d);
     inputs.leader = false;
     inputs.cluster = Cluster::NotRead;
-    inputs.credentials = CredentialsView::Missing;
+    inputs.credentials = Credentials::Missing;
     let p = plan(&inputs);
     assert_stopped(&p);
     assert_eq!(worst(&p).level, StatusLevel::Waiting);
@@ -800,7 +803,7 @@ fn conf_change_stops_writes_then_restarts_and_port_change_moves_the_port() {
     );
     // The operator's own settings in the file are kept.
     let mut inputs = steady(&d);
-    inputs.workload = WorkloadView::Reachable {
+    inputs.workload = Workload::Reachable {
         plan: pebble_plan_for(&config(false), Startup::Enabled),
         running: true,
         conf: Some(format!(
@@ -809,7 +812,7 @@ fn conf_change_stops_writes_then_restarts_and_port_change_moves_the_port() {
         )),
     };
     assert!(
-        plan(&inputs).is_noop(),
+        plan(&inputs).writes_nothing(),
         "foreign settings alone cause no write"
     );
 }
@@ -817,8 +820,8 @@ fn conf_change_stops_writes_then_restarts_and_port_change_moves_the_port() {
 #[test]
 fn pebble_unreachable_waits_but_still_creates_the_secret() {
     let mut inputs = leader_inputs(Relation::Absent);
-    inputs.workload = WorkloadView::Unreachable;
-    inputs.credentials = CredentialsView::Known {
+    inputs.workload = Workload::Unreachable;
+    inputs.credentials = Credentials::Known {
         username: Username::parse("charmarr").unwrap(),
         password_hash: HASH.into(),
         create: Some(Password::parse("pw").unwrap()),
@@ -832,7 +835,7 @@ fn pebble_unreachable_waits_but_still_creates_the_secret() {
 #[test]
 fn plan_debug_never_shows_secrets() {
     let mut inputs = leader_inputs(Relation::Absent);
-    inputs.credentials = CredentialsView::Known {
+    inputs.credentials = Credentials::Known {
         username: Username::parse("charmarr").unwrap(),
         password_hash: HASH.into(),
         create: Some(Password::parse("s3cret-value").unwrap()),

@@ -267,6 +267,22 @@ impl Plan {
         })
     }
 
+    /// The plan of a Pebble that holds `layer` alone (what `render` assumes: a workload that
+    /// already has what the charm would give it).
+    pub fn of_layer(layer: &Layer) -> Result<Self, serde_json::Error> {
+        fn entries<T: Serialize>(
+            of: &BTreeMap<String, T>,
+        ) -> Result<BTreeMap<String, Value>, serde_json::Error> {
+            of.iter()
+                .map(|(name, entry)| Ok((name.clone(), serde_json::to_value(entry)?)))
+                .collect()
+        }
+        Ok(Self {
+            services: entries(&layer.services)?,
+            checks: entries(&layer.checks)?,
+        })
+    }
+
     /// Whether this plan already holds every service and check of `layer` with the layer's
     /// values, so that adding the layer again would change nothing.
     ///
