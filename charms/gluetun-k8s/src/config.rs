@@ -11,6 +11,8 @@ use ipnet::IpNet;
 use serde_json::{Map, Value};
 use vpn_gateway_iface::{ClusterCidrs, VxlanId};
 
+use crate::overrides;
+
 /// A config option that is wrong, and what is wrong with it. Never echoes the raw value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{option}: {problem}")]
@@ -30,9 +32,6 @@ fn err(option: &'static str, problem: impl Into<String>) -> ConfigError {
 
 /// Providers for which gluetun needs `WIREGUARD_ADDRESSES`.
 const NEED_ADDRESSES: [&str; 2] = ["mullvad", "custom"];
-/// Environment variables `custom-overrides` may not set: they would put the key in the Pebble
-/// plan or break the authenticated health check.
-const RESERVED_PREFIXES: [&str; 2] = ["WIREGUARD_PRIVATE_KEY", "HTTP_CONTROL_SERVER_"];
 const MAX_TEXT: usize = 1024;
 
 /// Validated charm config.
@@ -56,7 +55,8 @@ pub struct Config {
     pub vxlan_id: VxlanId,
     /// `dns-over-tls`.
     pub dns_over_tls: bool,
-    /// `custom-overrides`, validated names and values.
+    /// `custom-overrides`: names that are neither the charm's nor refused
+    /// ([`overrides::refusal`]), values bounded and without control characters.
     pub overrides: BTreeMap<String, String>,
 }
 
@@ -261,22 +261,25 @@ fn parse_overrides(json: &str) -> Result<BTreeMap<String, String>, ConfigError> 
     }
     let mut out = BTreeMap::new();
     for (name, value) in map {
+        // Checked first: only such a name is echoed in a message.
         let name_ok = name.len() <= 64
-            && name.bytes().next().is_some_and(|b| b.is_ascii_uppercase())
+            && name.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
             && name
                 .bytes()
-                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
         if !name_ok {
             return Err(err(
                 OPT,
                 "variable names must be upper-case letters, digits and '_'",
             ));
         }
-        if RESERVED_PREFIXES.iter().any(|p| name.starts_with(p)) {
-            return Err(err(
-                OPT,
-                format!("{name} is managed by the charm and cannot be overridden"),
-            ));
+        if let Some(refusal) = overrides::refusal(&name) {
+            return Err(err(OPT, refusal.to_string()));
+        }
+        let normalized = overrides::normalize(&name);
+        if name != normalized {
+            // gluetun would read it as `normalized`: one spelling per variable.
+            return Err(err(OPT, format!("{name} must be written {normalized}")));
         }
         let value = match value {
             Value::String(s) => s,
@@ -453,12 +456,254 @@ mod tests {
     fn overrides_accept_scalars() {
         let c = Config::parse(&with(
             "custom-overrides",
-            json!(r#"{"UPDATER_PERIOD": "24h", "LOG_LEVEL_X": 3, "DOT": true}"#),
+            json!(r#"{"UPDATER_PERIOD": "24h", "LOG_LEVEL_X": 3, "BLOCK_ADS": true}"#),
         ))
         .unwrap();
         assert_eq!(c.overrides["UPDATER_PERIOD"], "24h");
         assert_eq!(c.overrides["LOG_LEVEL_X"], "3");
-        assert_eq!(c.overrides["DOT"], "true");
+        assert_eq!(c.overrides["BLOCK_ADS"], "true");
+    }
+
+    /// The message for `{name: VALUE}` in `custom-overrides`, which must be refused.
+    const VALUE: &str = "v4lue-never-echoed";
+    fn refused(name: &str) -> String {
+        let json = serde_json::to_string(&json!({ name: VALUE })).unwrap();
+        let e = Config::parse(&with("custom-overrides", json!(json)))
+            .expect_err(&format!("{name} accepted"));
+        assert_eq!(e.option, "custom-overrides", "{e}");
+        let message = e.to_string();
+        assert!(message.contains(name), "{name}: {message}");
+        assert!(!message.contains(VALUE), "{name}: {message}");
+        message
+    }
+
+    #[test]
+    #[allow(clippy::too_many_lines)] // One table, key by key, from gluetun v3.41.1's source.
+    fn overrides_refuse_key_by_key() {
+        let owned = |variable: &str, from: &str| format!("as {variable} ({from}");
+        let cases: Vec<(&str, String)> = vec![
+            // The charm's own variables (workload::VARIABLES), and gluetun's other names of them.
+            ("VPN_SERVICE_PROVIDER", "(from vpn-provider)".into()),
+            ("VPNSP", owned("VPN_SERVICE_PROVIDER", "from vpn-provider")),
+            ("VPN_TYPE", "(always wireguard)".into()),
+            ("VPN_INTERFACE", "(always tun0)".into()),
+            ("OPENVPN_INTERFACE", owned("VPN_INTERFACE", "always tun0")),
+            ("WIREGUARD_INTERFACE", owned("VPN_INTERFACE", "always tun0")),
+            ("FIREWALL_OUTBOUND_SUBNETS", "(from cluster-cidrs)".into()),
+            (
+                "EXTRA_SUBNETS",
+                owned("FIREWALL_OUTBOUND_SUBNETS", "from cluster-cidrs"),
+            ),
+            ("DOT", "(from dns-over-tls)".into()),
+            ("DNS_SERVER", owned("DOT", "from dns-over-tls")),
+            ("DOT_FILE", owned("DOT", "from dns-over-tls")),
+            (
+                "WIREGUARD_PRIVATE_KEY",
+                owned("WIREGUARD_PRIVATE_KEY_SECRETFILE", "the file of"),
+            ),
+            (
+                "WIREGUARD_PRIVATE_KEY_SECRETFILE",
+                "is set by the charm (".into(),
+            ),
+            (
+                "WIREGUARD_PRIVATE_KEY_FILE",
+                owned("WIREGUARD_PRIVATE_KEY_SECRETFILE", "the file of"),
+            ),
+            (
+                "HTTP_CONTROL_SERVER_AUTH_CONFIG_FILEPATH",
+                "is set by the charm (".into(),
+            ),
+            ("WIREGUARD_ADDRESSES", "(from wireguard-addresses)".into()),
+            ("WIREGUARD_ADDRESS", owned("WIREGUARD_ADDRESSES", "from")),
+            ("SERVER_COUNTRIES", "(from server-countries)".into()),
+            ("COUNTRY", owned("SERVER_COUNTRIES", "from")),
+            ("REGION", owned("SERVER_COUNTRIES", "from")),
+            ("SERVER_CITIES", "(from server-cities)".into()),
+            ("CITY", owned("SERVER_CITIES", "from")),
+            ("VPN_ENDPOINT_IP", "(from vpn-endpoint-ip)".into()),
+            ("WIREGUARD_ENDPOINT_IP", owned("VPN_ENDPOINT_IP", "from")),
+            ("OPENVPN_ENDPOINT_IP", owned("VPN_ENDPOINT_IP", "from")),
+            ("OPENVPN_TARGET_IP", owned("VPN_ENDPOINT_IP", "from")),
+            ("VPN_ENDPOINT_PORT", "(from vpn-endpoint-port)".into()),
+            (
+                "WIREGUARD_ENDPOINT_PORT",
+                owned("VPN_ENDPOINT_PORT", "from"),
+            ),
+            ("OPENVPN_ENDPOINT_PORT", owned("VPN_ENDPOINT_PORT", "from")),
+            ("OPENVPN_PORT", owned("VPN_ENDPOINT_PORT", "from")),
+            ("PORT", owned("VPN_ENDPOINT_PORT", "from")),
+            ("WIREGUARD_PUBLIC_KEY", "(from wireguard-public-key)".into()),
+            ("VPN_TYPE_SECRETFILE", owned("VPN_TYPE", "always wireguard")),
+            // Secrets in their plain form, then their file forms.
+            ("WIREGUARD_PRESHARED_KEY", "is a secret".into()),
+            ("WIREGUARD_PRESHARED_KEY_SECRETFILE", "secret file".into()),
+            ("WIREGUARD_CONF_SECRETFILE", "secret file".into()),
+            ("OPENVPN_USER", "is a secret".into()),
+            ("USER", "is a secret".into()),
+            ("OPENVPN_USER_SECRETFILE", "secret file".into()),
+            ("OPENVPN_PASSWORD", "is a secret".into()),
+            ("PASSWORD", "is a secret".into()),
+            ("OPENVPN_PASSWORD_SECRETFILE", "secret file".into()),
+            ("PASSWORD_FILE", "secret file".into()),
+            ("OPENVPN_CERT", "is a secret".into()),
+            ("OPENVPN_CLIENTCRT_SECRETFILE", "secret file".into()),
+            ("OPENVPN_KEY", "is a secret".into()),
+            ("OPENVPN_CLIENTKEY_SECRETFILE", "secret file".into()),
+            ("OPENVPN_ENCRYPTED_KEY", "is a secret".into()),
+            ("OPENVPN_ENCRYPTED_KEY_SECRETFILE", "secret file".into()),
+            ("OPENVPN_KEY_PASSPHRASE", "is a secret".into()),
+            ("OPENVPN_KEY_PASSPHRASE_SECRETFILE", "secret file".into()),
+            ("HTTPPROXY_USER", "is a secret".into()),
+            ("PROXY_USER", "is a secret".into()),
+            ("TINYPROXY_USER", "is a secret".into()),
+            ("HTTPPROXY_USER_SECRETFILE", "secret file".into()),
+            ("HTTPPROXY_PASSWORD", "is a secret".into()),
+            ("PROXY_PASSWORD", "is a secret".into()),
+            ("TINYPROXY_PASSWORD", "is a secret".into()),
+            ("HTTPPROXY_PASSWORD_SECRETFILE", "secret file".into()),
+            ("SHADOWSOCKS_PASSWORD", "is a secret".into()),
+            ("SHADOWSOCKS_PASSWORD_SECRETFILE", "secret file".into()),
+            ("VPN_PORT_FORWARDING_PASSWORD", "is a secret".into()),
+            ("PUBLICIP_API_TOKEN", "is a secret".into()),
+            ("UPDATER_PROTONVPN_PASSWORD", "is a secret".into()),
+            // The firewall.
+            ("FIREWALL", "weaken gluetun's firewall".into()),
+            (
+                "FIREWALL_ENABLED_DISABLING_IT_SHOOTS_YOU_IN_YOUR_FOOT",
+                "weaken gluetun's firewall".into(),
+            ),
+            (
+                "FIREWALL_VPN_INPUT_PORTS",
+                "weaken gluetun's firewall".into(),
+            ),
+            ("FIREWALL_INPUT_PORTS", "weaken gluetun's firewall".into()),
+            ("FIREWALL_DEBUG", "weaken gluetun's firewall".into()),
+            ("FIREWALL_SECRETFILE", "weaken gluetun's firewall".into()),
+            ("VPN_PORT_FORWARDING_UP_COMMAND", "run a command".into()),
+            ("VPN_PORT_FORWARDING_DOWN_COMMAND", "run a command".into()),
+            // DNS.
+            ("DOT_PROVIDERS", "DNS-over-TLS".into()),
+            ("DOT_CACHING", "DNS-over-TLS".into()),
+            ("DOT_IPV6", "DNS-over-TLS".into()),
+            ("DOT_PRIVATE_ADDRESS", "DNS-over-TLS".into()),
+            ("DOT_VERBOSITY", "DNS-over-TLS".into()),
+            ("DNS_UPSTREAM_RESOLVERS", "DNS-over-TLS".into()),
+            ("DNS_CACHING", "DNS-over-TLS".into()),
+            ("DNS_UPSTREAM_IPV6", "DNS-over-TLS".into()),
+            ("DNS_BLOCK_IP_PREFIXES", "DNS-over-TLS".into()),
+            ("DNS_UPSTREAM_RESOLVER_TYPE", "DNS-over-TLS".into()),
+            ("DNS_KEEP_NAMESERVER", "outside the tunnel".into()),
+            ("DNS_ADDRESS", "outside the tunnel".into()),
+            ("DNS_PLAINTEXT_ADDRESS", "outside the tunnel".into()),
+            // The health check.
+            ("HTTP_CONTROL_SERVER_ADDRESS", "health check".into()),
+            (
+                "HTTP_CONTROL_SERVER_AUTH_DEFAULT_ROLE",
+                "health check".into(),
+            ),
+            ("HTTP_CONTROL_SERVER_LOG", "health check".into()),
+            ("PUBLICIP_ENABLED", "health check".into()),
+            ("PUBLICIP_PERIOD", "health check".into()),
+        ];
+        for (name, why) in &cases {
+            let message = refused(name);
+            assert!(message.contains(why.as_str()), "{name}: {message}");
+        }
+    }
+
+    #[test]
+    fn overrides_refuse_every_listed_name_in_every_form() {
+        let names = overrides::refused_names();
+        assert!(names.len() >= 60, "{names:?}"); // 69 for gluetun v3.41.1, prefixes aside
+        for name in names {
+            for suffix in ["", "_SECRETFILE", "_FILE"] {
+                refused(&format!("{name}{suffix}"));
+            }
+        }
+        // The charm's own variables, all of them.
+        for v in &crate::workload::VARIABLES {
+            assert!(
+                refused(v.name).contains("is set by the charm"),
+                "{}",
+                v.name
+            );
+        }
+    }
+
+    #[test]
+    fn override_names_are_read_case_insensitively() {
+        // gluetun (gosettings' env source) upper-cases names and reads '-' as '_'.
+        for (name, message) in [
+            ("firewall", "firewall would weaken gluetun's firewall"),
+            ("Vpn_Type", "Vpn_Type is set by the charm as VPN_TYPE"),
+            ("vpn-type", "vpn-type is set by the charm as VPN_TYPE"),
+            ("openvpn_password", "openvpn_password is a secret"),
+            ("dot", "dot is set by the charm as DOT"),
+        ] {
+            assert!(refused(name).contains(message), "{name}");
+        }
+        // A harmless one must still be spelled as gluetun reads it: one spelling each.
+        let e = Config::parse(&with(
+            "custom-overrides",
+            json!(r#"{"log-level": "debug"}"#),
+        ))
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "custom-overrides: log-level must be written LOG_LEVEL"
+        );
+        // Names that are not names are refused without being echoed.
+        for name in ["", "1A", "A B", "A=B", "É", &"A".repeat(65)] {
+            let json = serde_json::to_string(&json!({ name: "x" })).unwrap();
+            let e = Config::parse(&with("custom-overrides", json!(json))).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                "custom-overrides: variable names must be upper-case letters, digits and '_'",
+                "{name:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn overrides_accept_harmless_gluetun_settings() {
+        let accepted = [
+            "SERVER_HOSTNAMES",
+            "SERVER_HOSTNAME",
+            "SERVER_REGIONS",
+            "SERVER_NAMES",
+            "ISP",
+            "OWNED_ONLY",
+            "UPDATER_PERIOD",
+            "UPDATER_PROTONVPN_EMAIL",
+            "LOG_LEVEL",
+            "WIREGUARD_MTU",
+            "WIREGUARD_PERSISTENT_KEEPALIVE_INTERVAL",
+            "WIREGUARD_IMPLEMENTATION",
+            "HEALTH_TARGET_ADDRESSES",
+            "HEALTH_RESTART_VPN",
+            "PUBLICIP_API",
+            "PUBLICIP_FILE",
+            "VPN_PORT_FORWARDING",
+            "VPN_PORT_FORWARDING_STATUS_FILE",
+            "BLOCK_ADS",
+            "DNS_UPDATE_PERIOD",
+            "TZ",
+            "SERVER_HOSTNAMES_SECRETFILE",
+        ];
+        let object: Map<String, Value> = accepted
+            .iter()
+            .map(|n| ((*n).to_owned(), json!("1")))
+            .collect();
+        let json = Value::Object(object).to_string();
+        let c = Config::parse(&with("custom-overrides", json!(json))).unwrap();
+        assert_eq!(
+            c.overrides.keys().map(String::as_str).collect::<Vec<_>>(),
+            {
+                let mut sorted = accepted.to_vec();
+                sorted.sort_unstable();
+                sorted
+            }
+        );
     }
 
     proptest::proptest! {

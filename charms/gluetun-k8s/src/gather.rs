@@ -1,5 +1,5 @@
 //! Reads only: leadership, goal-state, config, secrets, our StatefulSet and ConfigMap, the
-//! cluster DNS Service, Pebble's plan, services and our files, the health check, and our
+//! cluster DNS Service, the model namespace's labels, Pebble's plan, services and our files, the health check, and our
 //! application's data on each `vpn-gateway` relation. A non-leader reads nothing more. The
 //! leader's reads overlap (ADR 0025) and are taken in the order the plan states
 //! ([`crate::plan::needs`]): where it stops (planned units > 1, a bad config or secret, the
@@ -71,6 +71,9 @@ pub enum GatherError {
     /// Reading the DNS Service failed.
     #[error("cannot read the cluster DNS Service")]
     ReadDnsService(#[source] KubeError),
+    /// Reading the model's Namespace failed.
+    #[error("cannot read the model's namespace labels")]
+    ReadNamespace(#[source] KubeError),
     /// Pebble answered, but not what we asked.
     #[error("cannot read the gluetun container's Pebble state")]
     Pebble(#[source] PebbleError),
@@ -308,10 +311,15 @@ async fn read_cluster(kube: &Kube, app: &AppName) -> Result<Cluster, GatherError
             break;
         }
     }
+    let namespace_labels = match kube.namespace_labels(kube.namespace()).await {
+        Ok(labels) => labels,
+        Err(e) => return forbidden(&e).ok_or(GatherError::ReadNamespace(e)),
+    };
     Ok(Cluster::Read {
         statefulset,
         config_map: config_map.map(Box::new),
         dns_ip,
+        namespace_labels,
     })
 }
 
@@ -323,6 +331,14 @@ fn reachable<T>(result: Result<T, PebbleError>) -> Result<Option<T>, GatherError
         Err(e) => Err(GatherError::Pebble(e)),
     }
 }
+
+/// Largest of our files read back from the gluetun container: 64 KiB. They are only what this
+/// charm writes: the WireGuard key (44 bytes), the control server's auth config (under 1 KiB)
+/// and the iptables rules (one line per cluster CIDR, at most 64 of them: under 4 KiB). A file
+/// larger than this is not ours, so it is treated like an absent one: the plan pushes ours over
+/// it. (This holds only while every file we write stays under the bound, or the plan would
+/// push it every hook.)
+const MAX_OWN_FILE_BYTES: usize = 64 * 1024;
 
 async fn read_workload(pebble: &Pebble) -> Result<Workload, GatherError> {
     // The plan is the first read: an unreachable Pebble shows there (no system-info probe).
@@ -342,9 +358,13 @@ async fn read_workload(pebble: &Pebble) -> Result<Workload, GatherError> {
         workload::AUTH_FILE,
         workload::POST_RULES_FILE,
     ] {
-        let content = match pebble.pull(path).await {
+        let content = match pebble.pull(path, MAX_OWN_FILE_BYTES).await {
             Ok(bytes) => Some(Content(bytes)),
             Err(e) if e.is_path_not_found() => None,
+            Err(e @ PebbleError::TooLarge { .. }) => {
+                tracing::warn!(error = %e, "not a file this charm wrote; replacing it");
+                None
+            }
             Err(e) if e.is_unreachable() => return Ok(Workload::Unreachable),
             Err(e) => return Err(GatherError::Pebble(e)),
         };

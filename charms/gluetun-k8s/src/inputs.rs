@@ -100,6 +100,8 @@ pub enum Cluster {
         config_map: Option<Box<ConfigMap>>,
         /// ClusterIP of `kube-dns` (else `coredns`) in `kube-system`.
         dns_ip: Option<IpAddr>,
+        /// The model namespace's labels (its Pod Security level).
+        namespace_labels: BTreeMap<String, String>,
     },
     /// Our StatefulSet does not exist (yet).
     StatefulSetMissing,

@@ -7,8 +7,9 @@
 //! - [`plan`]: every decision, pure; the stage order ([`plan::needs`]);
 //! - [`apply`]: writes only the difference, in the plan's order;
 //! - [`render`]: the offline dry run, the same plan from files;
-//! - the pure leaves: [`config`] (validated options) and [`workload`] (the gluetun
-//!   container's layer, environment and files, and its health answer).
+//! - the pure leaves: [`config`] (validated options), [`overrides`] (what
+//!   `custom-overrides` may not set, read from gluetun's source) and [`workload`] (the
+//!   gluetun container's layer, environment and files, and its health answer).
 //!
 //! gluetun-k8s has no actions.
 
@@ -17,6 +18,7 @@ pub mod config;
 pub mod constants;
 pub mod gather;
 pub mod inputs;
+pub mod overrides;
 pub mod plan;
 pub mod render;
 pub mod workload;

@@ -3,7 +3,7 @@
 //! files and layer, the service action, the relation data, and the statuses.
 //!
 //! The stages run in the order of docs/interface.md §1 and §3 and ADR 0020 (leadership →
-//! scale guard → config → WireGuard key → API key → Kubernetes → Pebble → health → relation
+//! scale guard → config → WireGuard key → API key → Kubernetes (Pod Security first) → Pebble → health → relation
 //! data); the first stage that cannot proceed gives the status and nothing after it is
 //! planned. That order is stated here once: [`needs`] tells `gather` which input the plan
 //! stopped at for lack of it, so nothing is read past a stop (ADR 0025).
@@ -13,6 +13,7 @@
 //! file (pulled content), the layer ([`PebblePlan::holds`]) and each relation's `config`
 //! (parsed and compared semantically).
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use juju_charm::pebble::Layer;
@@ -20,8 +21,10 @@ use juju_charm::{Planned, SecretString, Status};
 use k8s_openapi::api::core::v1::ConfigMap;
 use vpn_gateway_iface::gateway::{gateway_additions, gateway_config_map};
 use vpn_gateway_iface::holds::config_map_holds;
+use vpn_gateway_iface::pod_security;
 use vpn_gateway_iface::{
-    AppName, GatewayInputs, Namespace, Owner, PodAdditions, ProviderData, VxlanSettings,
+    AppName, GatewayInputs, Namespace, Owner, PodAdditions, ProviderData, StatefulSetJson,
+    VxlanSettings,
 };
 
 use crate::config::Config;
@@ -268,12 +271,13 @@ pub fn plan(inputs: &Inputs) -> Plan {
     };
 
     // Kubernetes.
-    let (statefulset, live_config_map, dns_ip) = match &inputs.cluster {
+    let (statefulset, live_config_map, dns_ip, namespace_labels) = match &inputs.cluster {
         Some(Cluster::Read {
             statefulset,
             config_map,
             dns_ip,
-        }) => (statefulset, config_map, dns_ip),
+            namespace_labels,
+        }) => (statefulset, config_map, dns_ip, namespace_labels),
         Some(Cluster::StatefulSetMissing) => {
             return Plan::stop(juju_charm::k8s::waiting_for_statefulset(
                 inputs.app.as_str(),
@@ -282,17 +286,15 @@ pub fn plan(inputs: &Inputs) -> Plan {
         Some(Cluster::Forbidden(message)) => return Plan::stop(Status::blocked(message.clone())),
         None => return Plan::wait(Status::waiting("Waiting for the cluster"), Need::Cluster),
     };
-    let owner = owner(&inputs.app, &inputs.model);
-    let vxlan = vxlan(config);
-    let desired_config_map = gateway_config_map(&owner, &vxlan);
-    let additions = gateway_additions(&inputs.app, &vxlan);
-    let kube = KubeWrites {
-        statefulset_name: inputs.app.to_string(),
-        config_map: live_config_map
-            .as_ref()
-            .is_none_or(|live| !config_map_holds(&desired_config_map, live))
-            .then_some(desired_config_map),
-        statefulset: (!additions.is_held_by(statefulset)).then_some(additions),
+    let kube = match kube_writes(
+        inputs,
+        config,
+        statefulset,
+        live_config_map.as_deref(),
+        namespace_labels,
+    ) {
+        Ok(kube) => kube,
+        Err(status) => return Plan::stop(status),
     };
     let Some(dns_ip) = *dns_ip else {
         return Plan {
@@ -342,6 +344,35 @@ pub fn plan(inputs: &Inputs) -> Plan {
         kube: Some(kube),
         pebble,
         relation_sets,
+    }
+}
+
+/// The Kubernetes stage: the ConfigMap and the StatefulSet patch, each only when the live
+/// object lacks it; Blocked, writing nothing, when the namespace's Pod Security level would
+/// refuse the patched pods (ADR 0034).
+fn kube_writes(
+    inputs: &Inputs,
+    config: &Config,
+    statefulset: &StatefulSetJson,
+    live_config_map: Option<&ConfigMap>,
+    namespace_labels: &BTreeMap<String, String>,
+) -> Result<KubeWrites, Status> {
+    let owner = owner(&inputs.app, &inputs.model);
+    let vxlan = vxlan(config);
+    let desired_config_map = gateway_config_map(&owner, &vxlan);
+    let additions = gateway_additions(&inputs.app, &vxlan);
+    let kube = KubeWrites {
+        statefulset_name: inputs.app.to_string(),
+        config_map: live_config_map
+            .is_none_or(|live| !config_map_holds(&desired_config_map, live))
+            .then_some(desired_config_map),
+        statefulset: (!additions.is_held_by(statefulset)).then_some(additions),
+    };
+    // A patch whose pods the namespace's Pod Security level refuses would leave no pod at
+    // all, ours included: nothing is written until the operator relabels it.
+    match pod_security::refusal(inputs.model.as_str(), namespace_labels) {
+        Some(message) if kube.statefulset.is_some() => Err(Status::blocked(message)),
+        _ => Ok(kube),
     }
 }
 

@@ -1,8 +1,10 @@
 //! `gluetun-k8s render`: what the charm would leave in the cluster and publish, for given
 //! inputs, without touching anything. It builds the hook's [`Inputs`] from its files and
 //! prints what [`crate::plan::plan`] writes, as ONE JSON object
-//! `{"objects": [ConfigMap, StatefulSet], "relation_data": {"config": "<json>"}}`; on invalid
-//! input it prints nothing on stdout and the reason on stderr (non-zero exit).
+//! `{"objects": [ConfigMap, StatefulSet], "relation_data": {"config": "<json>"},
+//! "pebble_layer": <the gluetun layer>}`; on invalid input it prints nothing on stdout and the
+//! reason on stderr (non-zero exit). The layer shows the service's environment, which holds
+//! no secret (the keys are files).
 //!
 //! The StatefulSet is the given one after the plan's strategic-merge patch, emulated
 //! ([`vpn_gateway_iface::PodAdditions::emulate_add`]); unchanged when it already holds our
@@ -102,7 +104,7 @@ pub enum RenderError {
     /// An option is invalid.
     #[error("invalid config")]
     Config(#[source] ConfigError),
-    /// The layer cannot be encoded (to stand for the workload's plan).
+    /// The layer cannot be encoded (to stand for the workload's plan, or to print it).
     #[error("cannot encode the gluetun layer")]
     Layer(#[source] serde_json::Error),
     /// The plan stops before it writes everything (its status says why).
@@ -144,6 +146,7 @@ pub fn inputs(args: &RenderArgs) -> Result<Inputs, RenderError> {
             statefulset,
             config_map: None,
             dns_ip: Some(args.cluster_dns_ip),
+            namespace_labels: BTreeMap::new(),
         }),
         workload: Some(workload),
         health,
@@ -155,7 +158,9 @@ pub fn inputs(args: &RenderArgs) -> Result<Inputs, RenderError> {
     })
 }
 
-/// What the plan writes: the ConfigMap, the StatefulSet as patched, the relation data.
+/// What the plan writes: the ConfigMap, the StatefulSet as patched, the relation data, and
+/// the gluetun layer (the plan's when it writes one; else the one the workload is taken to
+/// hold already).
 pub fn output(inputs: &Inputs, plan: &Plan) -> Result<Value, RenderError> {
     let stopped = || RenderError::Stopped(plan.status().message);
     let (Some(kube), Some(Cluster::Read { statefulset, .. })) = (&plan.kube, &inputs.cluster)
@@ -170,9 +175,19 @@ pub fn output(inputs: &Inputs, plan: &Plan) -> Result<Value, RenderError> {
         None => statefulset.clone(),
     };
     let (_, data) = plan.relation_sets.first().ok_or_else(stopped)?;
+    let layer = match (
+        plan.pebble.as_ref().and_then(|p| p.layer.as_ref()),
+        &inputs.config,
+    ) {
+        (Some(layer), _) => layer.clone(),
+        (None, Some(Ok(config))) => workload::layer(config),
+        (None, _) => return Err(stopped()),
+    };
+    let layer = serde_json::to_value(&layer).map_err(RenderError::Layer)?;
     Ok(json!({
         "objects": [config_map, patched],
         "relation_data": { "config": data },
+        "pebble_layer": layer,
     }))
 }
 

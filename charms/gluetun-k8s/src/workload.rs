@@ -30,43 +30,99 @@ pub const PUBLIC_IP_ROUTE: &str = "/v1/publicip/ip";
 /// Header gluetun reads the API key from.
 pub const API_KEY_HEADER: &str = "X-API-Key";
 
-/// The `environment` of the gluetun service. Holds no secret.
+/// A variable of the gluetun service's environment that the charm sets.
+pub struct Variable {
+    /// Its name.
+    pub name: &'static str,
+    /// Where its value comes from, for messages ("from vpn-provider", "always tun0").
+    pub from: &'static str,
+    /// Its value for a config; `None` where the config leaves it unset.
+    value: fn(&Config) -> Option<String>,
+}
+
+/// Every variable the charm sets, the one list: [`environment`] is built from it, and
+/// `custom-overrides` may not set any of them ([`crate::overrides`]).
+pub const VARIABLES: [Variable; 13] = [
+    Variable {
+        name: "VPN_SERVICE_PROVIDER",
+        from: "from vpn-provider",
+        value: |c| Some(c.provider.clone()),
+    },
+    Variable {
+        name: "VPN_TYPE",
+        from: "always wireguard",
+        value: |_| Some("wireguard".into()),
+    },
+    Variable {
+        name: "VPN_INTERFACE",
+        from: "always tun0",
+        value: |_| Some("tun0".into()),
+    },
+    Variable {
+        name: "FIREWALL_OUTBOUND_SUBNETS",
+        from: "from cluster-cidrs",
+        value: |c| Some(c.cluster_cidrs.to_comma_separated()),
+    },
+    Variable {
+        name: "DOT",
+        from: "from dns-over-tls",
+        value: |c| Some(if c.dns_over_tls { "on" } else { "off" }.into()),
+    },
+    Variable {
+        name: "WIREGUARD_PRIVATE_KEY_SECRETFILE",
+        from: "the file of wireguard-private-key-secret",
+        value: |_| Some(KEY_FILE.into()),
+    },
+    Variable {
+        name: "HTTP_CONTROL_SERVER_AUTH_CONFIG_FILEPATH",
+        from: "the health check's auth file",
+        value: |_| Some(AUTH_FILE.into()),
+    },
+    Variable {
+        name: "WIREGUARD_ADDRESSES",
+        from: "from wireguard-addresses",
+        value: |c| {
+            let list: Vec<String> = c.wireguard_addresses.iter().map(IpNet::to_string).collect();
+            (!list.is_empty()).then(|| list.join(","))
+        },
+    },
+    Variable {
+        name: "SERVER_COUNTRIES",
+        from: "from server-countries",
+        value: |c| c.server_countries.clone(),
+    },
+    Variable {
+        name: "SERVER_CITIES",
+        from: "from server-cities",
+        value: |c| c.server_cities.clone(),
+    },
+    Variable {
+        name: "VPN_ENDPOINT_IP",
+        from: "from vpn-endpoint-ip",
+        value: |c| c.custom_endpoint.as_ref().map(|ep| ep.ip.to_string()),
+    },
+    Variable {
+        name: "VPN_ENDPOINT_PORT",
+        from: "from vpn-endpoint-port",
+        value: |c| c.custom_endpoint.as_ref().map(|ep| ep.port.to_string()),
+    },
+    Variable {
+        name: "WIREGUARD_PUBLIC_KEY",
+        from: "from wireguard-public-key",
+        value: |c| c.custom_endpoint.as_ref().map(|ep| ep.public_key.clone()),
+    },
+];
+
+/// The `environment` of the gluetun service: [`VARIABLES`], plus `custom-overrides` (which
+/// config refuses to name one of them; were one named, the charm's value would stay). Holds
+/// no secret.
 pub fn environment(config: &Config) -> BTreeMap<String, String> {
-    let mut env = BTreeMap::new();
-    let mut set = |k: &str, v: String| {
-        env.insert(k.to_owned(), v);
-    };
-    set("VPN_SERVICE_PROVIDER", config.provider.clone());
-    set("VPN_TYPE", "wireguard".into());
-    set("VPN_INTERFACE", "tun0".into());
-    set(
-        "FIREWALL_OUTBOUND_SUBNETS",
-        config.cluster_cidrs.to_comma_separated(),
-    );
-    set("DOT", if config.dns_over_tls { "on" } else { "off" }.into());
-    set("WIREGUARD_PRIVATE_KEY_SECRETFILE", KEY_FILE.into());
-    set("HTTP_CONTROL_SERVER_AUTH_CONFIG_FILEPATH", AUTH_FILE.into());
-    if !config.wireguard_addresses.is_empty() {
-        let list: Vec<String> = config
-            .wireguard_addresses
-            .iter()
-            .map(IpNet::to_string)
-            .collect();
-        set("WIREGUARD_ADDRESSES", list.join(","));
-    }
-    if let Some(c) = &config.server_countries {
-        set("SERVER_COUNTRIES", c.clone());
-    }
-    if let Some(c) = &config.server_cities {
-        set("SERVER_CITIES", c.clone());
-    }
-    if let Some(ep) = &config.custom_endpoint {
-        set("VPN_ENDPOINT_IP", ep.ip.to_string());
-        set("VPN_ENDPOINT_PORT", ep.port.to_string());
-        set("WIREGUARD_PUBLIC_KEY", ep.public_key.clone());
-    }
+    let mut env: BTreeMap<String, String> = VARIABLES
+        .iter()
+        .filter_map(|v| (v.value)(config).map(|value| (v.name.to_owned(), value)))
+        .collect();
     for (k, v) in &config.overrides {
-        set(k, v.clone());
+        env.entry(k.clone()).or_insert_with(|| v.clone());
     }
     env
 }
@@ -165,21 +221,59 @@ mod tests {
     }
 
     #[test]
-    fn environment_holds_no_secret_and_overrides_win() {
+    fn environment_holds_no_secret_and_adds_overrides() {
         let env = environment(&config(&[(
             "custom-overrides",
-            json!(r#"{"DOT": "on", "UPDATER_PERIOD": "24h"}"#),
+            json!(r#"{"UPDATER_PERIOD": "24h", "LOG_LEVEL": "debug"}"#),
         )]));
         assert_eq!(env["VPN_SERVICE_PROVIDER"], "mullvad");
         assert_eq!(env["VPN_TYPE"], "wireguard");
         assert_eq!(env["VPN_INTERFACE"], "tun0");
         assert_eq!(env["FIREWALL_OUTBOUND_SUBNETS"], "10.1.0.0/16,fd00::/8");
+        assert_eq!(env["DOT"], "off");
         assert_eq!(env["WIREGUARD_ADDRESSES"], "10.64.222.21/32");
         assert_eq!(env["WIREGUARD_PRIVATE_KEY_SECRETFILE"], KEY_FILE);
-        assert_eq!(env["DOT"], "on", "custom-overrides are merged last");
         assert_eq!(env["UPDATER_PERIOD"], "24h");
+        assert_eq!(env["LOG_LEVEL"], "debug");
         assert!(!env.contains_key("WIREGUARD_PRIVATE_KEY"));
         assert!(!env.contains_key("SERVER_CITIES"));
+        assert_eq!(env.len(), 10, "{env:?}");
+    }
+
+    #[test]
+    fn the_charms_value_stays_if_an_override_names_it() {
+        // Config refuses this; a Config built by hand must not get past the charm either.
+        let mut c = config(&[]);
+        c.overrides.insert("VPN_TYPE".into(), "openvpn".into());
+        c.overrides.insert("DOT".into(), "on".into());
+        let env = environment(&c);
+        assert_eq!(
+            (env["VPN_TYPE"].as_str(), env["DOT"].as_str()),
+            ("wireguard", "off")
+        );
+    }
+
+    #[test]
+    fn every_variable_is_listed() {
+        // A config that sets every optional variable: the environment is exactly VARIABLES.
+        let mut c = config(&[
+            ("vpn-provider", json!("custom")),
+            ("server-countries", json!("NL")),
+            ("server-cities", json!("Amsterdam")),
+            ("vpn-endpoint-ip", json!("203.0.113.7")),
+            (
+                "wireguard-public-key",
+                json!("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="),
+            ),
+        ]);
+        c.overrides.clear();
+        let env = environment(&c);
+        let names: Vec<&str> = VARIABLES.iter().map(|v| v.name).collect();
+        assert_eq!(env.keys().map(String::as_str).collect::<Vec<_>>(), {
+            let mut sorted = names.clone();
+            sorted.sort_unstable();
+            sorted
+        });
     }
 
     #[test]

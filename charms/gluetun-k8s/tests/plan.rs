@@ -165,6 +165,7 @@ fn steady() -> Inputs {
             statefulset: StatefulSetJson::of(&patched_statefulset()),
             config_map: Some(Box::new(live_config_map())),
             dns_ip: Some("10.152.183.10".parse().unwrap()),
+            namespace_labels: BTreeMap::new(),
         }),
         workload: Some(Workload::Reachable {
             plan: live_plan(),
@@ -193,6 +194,7 @@ fn first_deploy() -> Inputs {
             statefulset: StatefulSetJson::of(&juju_statefulset()),
             config_map: None,
             dns_ip: Some("10.152.183.10".parse().unwrap()),
+            namespace_labels: BTreeMap::new(),
         }),
         workload: Some(Workload::Reachable {
             plan: PebblePlan::default(),
@@ -228,6 +230,21 @@ fn every_status_path() {
         };
         Config::parse(&raw)
     };
+    let refused_override = |overrides: Value| {
+        let Value::Object(mut raw) = json!({
+            "cluster-cidrs": "10.1.0.0/16,10.152.183.0/24",
+            "vpn-provider": "mullvad",
+            "wireguard-private-key-secret": "secret:d0f6t2fmp25c77ggkdsg",
+            "wireguard-addresses": "10.64.222.21/32",
+        }) else {
+            unreachable!()
+        };
+        raw.insert("custom-overrides".into(), json!(overrides.to_string()));
+        Inputs {
+            config: Some(Config::parse(&raw)),
+            ..steady()
+        }
+    };
     #[allow(clippy::type_complexity)]
     let cases: Vec<(&str, Inputs, StatusLevel, &str, bool)> = vec![
         (
@@ -258,6 +275,27 @@ fn every_status_path() {
             },
             StatusLevel::Blocked,
             "cluster-cidrs: ",
+            true,
+        ),
+        (
+            "custom-overrides turns the firewall off",
+            refused_override(json!({"FIREWALL": "off"})),
+            StatusLevel::Blocked,
+            "custom-overrides: FIREWALL would weaken gluetun's firewall",
+            true,
+        ),
+        (
+            "custom-overrides replaces the cluster CIDRs",
+            refused_override(json!({"FIREWALL_OUTBOUND_SUBNETS": "0.0.0.0/0"})),
+            StatusLevel::Blocked,
+            "custom-overrides: FIREWALL_OUTBOUND_SUBNETS is set by the charm (from cluster-cidrs)",
+            true,
+        ),
+        (
+            "custom-overrides carries a secret",
+            refused_override(json!({"WIREGUARD_PRESHARED_KEY": KEY})),
+            StatusLevel::Blocked,
+            "custom-overrides: WIREGUARD_PRESHARED_KEY is a secret",
             true,
         ),
         (
@@ -430,6 +468,7 @@ fn juju_reapply_that_reset_gluetun_is_repaired_in_one_patch() {
         statefulset: serde_json::from_value(live).unwrap(),
         config_map: Some(Box::new(live_config_map())),
         dns_ip: Some("10.152.183.10".parse().unwrap()),
+        namespace_labels: BTreeMap::new(),
     });
     let p = plan(&i);
     let kube = p.kube.unwrap();
@@ -610,4 +649,45 @@ proptest::proptest! {
         let p = plan(&i);
         proptest::prop_assert!(p.relation_sets.len() <= 1);
     }
+}
+
+/// `inputs` with the model namespace labelled `pod-security.kubernetes.io/enforce=<level>`.
+fn enforcing(mut inputs: Inputs, level: &str) -> Inputs {
+    if let Some(Cluster::Read {
+        namespace_labels, ..
+    }) = &mut inputs.cluster
+    {
+        namespace_labels.insert("pod-security.kubernetes.io/enforce".into(), level.into());
+    }
+    inputs
+}
+
+#[test]
+fn pod_security_that_refuses_the_gateway_blocks_before_any_write() {
+    for level in ["baseline", "restricted", "bogus"] {
+        let p = plan(&enforcing(first_deploy(), level));
+        assert!(p.writes_nothing(), "{level}: {p:?}");
+        let status = p.status();
+        assert_eq!(status.level, StatusLevel::Blocked, "{level}");
+        assert!(
+            status.message.contains(&format!(
+                "kubectl label namespace {} pod-security.kubernetes.io/enforce=privileged",
+                model().as_str()
+            )),
+            "{level}: {}",
+            status.message
+        );
+    }
+    // Privileged lets the patch through.
+    let p = plan(&enforcing(first_deploy(), "privileged"));
+    assert!(p.kube.unwrap().statefulset.is_some());
+}
+
+#[test]
+fn pod_security_does_not_stop_a_gateway_whose_pods_already_run() {
+    // The label was set after our patch: the running pod is not touched by it, and nothing
+    // needs patching, so the hook goes on (a later pod restart is PSA's to refuse).
+    let p = plan(&enforcing(steady(), "baseline"));
+    assert!(p.writes_nothing(), "{p:?}");
+    assert_eq!(p.status().level, StatusLevel::Active);
 }

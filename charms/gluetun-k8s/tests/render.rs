@@ -1,6 +1,6 @@
-//! `gluetun-k8s render`, run as the built binary: the output snapshot, JSON input (YAML refused),
-//! idempotence on its own output, and invalid input (exit ≠ 0, reason on stderr, nothing on
-//! stdout).
+//! `gluetun-k8s render`, run as the built binary: the output snapshot, the Pebble layer with
+//! its environment, JSON input (YAML refused), idempotence on its own output, and invalid
+//! input (exit ≠ 0, reason on stderr, nothing on stdout).
 #![allow(clippy::disallowed_methods)] // Test machinery: these tests run the charm binary.
 
 use std::path::{Path, PathBuf};
@@ -112,6 +112,52 @@ fn render_snapshot() {
         .map(|o| o["kind"].as_str().unwrap())
         .collect();
     assert_eq!(kinds, ["ConfigMap", "StatefulSet"]);
+    // The Pebble layer, environment included; the keys are files, never in it.
+    let service = &out["pebble_layer"]["services"]["gluetun"];
+    assert_eq!(service["command"], json!("/gluetun-entrypoint"));
+    assert_eq!(service["environment"]["VPN_TYPE"], json!("wireguard"));
+    assert_eq!(
+        service["environment"]["WIREGUARD_PRIVATE_KEY_SECRETFILE"],
+        json!("/gluetun/secrets/wireguard_private_key")
+    );
+    assert!(!out.to_string().contains("render-placeholder"));
+}
+
+#[test]
+fn render_shows_custom_overrides_in_the_layer_and_refuses_the_charms() {
+    let files = Files::new();
+    let sts = files.write("sts.json", &statefulset().to_string());
+    let mut cfg = config();
+    cfg["custom-overrides"] = json!(r#"{"LOG_LEVEL": "debug", "UPDATER_PERIOD": "24h"}"#);
+    let out = ok_json(&render(&sts, &files.write("c.json", &cfg.to_string()), &[]));
+    let env = &out["pebble_layer"]["services"]["gluetun"]["environment"];
+    assert_eq!(
+        (
+            &env["LOG_LEVEL"],
+            &env["UPDATER_PERIOD"],
+            &env["FIREWALL_OUTBOUND_SUBNETS"]
+        ),
+        (
+            &json!("debug"),
+            &json!("24h"),
+            &json!("10.1.0.0/16,10.152.183.0/24")
+        )
+    );
+    for (name, reason) in [
+        ("FIREWALL", "FIREWALL would weaken gluetun's firewall"),
+        (
+            "VPN_TYPE",
+            "VPN_TYPE is set by the charm (always wireguard)",
+        ),
+        ("OPENVPN_PASSWORD", "OPENVPN_PASSWORD is a secret"),
+    ] {
+        cfg["custom-overrides"] = json!(json!({ name: "v4lue-never-echoed" }).to_string());
+        let out = render(&sts, &files.write("bad.json", &cfg.to_string()), &[]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && out.stdout.is_empty(), "{name}");
+        assert!(stderr.contains(reason), "{name}: {stderr}");
+        assert!(!stderr.contains("v4lue"), "{name}: {stderr}");
+    }
 }
 
 #[test]

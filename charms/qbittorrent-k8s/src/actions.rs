@@ -16,7 +16,7 @@ use crate::conf::{self, Managed};
 use crate::config::Config;
 use crate::constants::{CONF_PATH, CONTAINER, SECRET_LABEL};
 use crate::credentials::{self, CredentialsError, Password, Username};
-use crate::gather::credentials_secret;
+use crate::gather::{MAX_CONF_BYTES, credentials_secret};
 use crate::plan::{NewSecret, WorkloadStep, conf_rewrite};
 use crate::workload::SERVICE;
 
@@ -143,7 +143,8 @@ async fn rewrite_conf(
     let config_map: Map<String, Value> = juju.tools().config()?;
     let port =
         Config::parse(&config_map).map_or(crate::config::DEFAULT_WEBUI_PORT, |c| c.webui_port);
-    let existing = match pebble.pull(CONF_PATH).await {
+    // Too large: `PebbleError::TooLarge`, the action fails and the file is kept (docs/adr/0031).
+    let existing = match pebble.pull(CONF_PATH, MAX_CONF_BYTES).await {
         Ok(bytes) => String::from_utf8(bytes).ok(),
         Err(e) if e.is_path_not_found() => None,
         Err(e) => return Err(ActionError::Pebble(e)),

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use juju_charm::k8s::{Kube, KubeError};
-use juju_charm::pebble::{FileOptions, Pebble, PebbleError};
+use juju_charm::pebble::{Pebble, PebbleError};
 use juju_charm::tools::ToolError;
 use juju_charm::tools::secret::{SecretContent, SecretMeta, SecretOwner};
 use juju_charm::{Juju, SecretString, Status};
@@ -26,7 +26,7 @@ use crate::constants::{
     cilium_resource,
 };
 use crate::plan::{KubeStep, NewSecret, Plan, PortStep, WorkloadStep};
-use crate::workload::SERVICE;
+use crate::workload::{self, SERVICE};
 
 /// A write failed in a way Juju should retry.
 #[derive(Debug, thiserror::Error)]
@@ -167,11 +167,7 @@ async fn workload_step(pebble: &Pebble, step: &WorkloadStep) -> Result<(), Apply
             .push(
                 CONF_PATH,
                 content.as_bytes(),
-                &FileOptions {
-                    make_parents: true,
-                    permissions: Some(0o600),
-                    ..FileOptions::default()
-                },
+                &workload::conf_file_options(),
             )
             .await
             .map_err(err("write qBittorrent.conf")),

@@ -1,5 +1,5 @@
 //! Reads everything one hook needs into [`Inputs`]: config, leadership, the `vpn-gateway`
-//! relation, our Kubernetes objects (leader), this unit's Pod, the workload through Pebble,
+//! relation, our Kubernetes objects and the namespace's labels (leader), this unit's Pod, the workload through Pebble,
 //! the credentials secret and the opened ports. Reads only: nothing here changes anything.
 //!
 //! The one derivation that is not a read is the password hash: the stored
@@ -281,14 +281,22 @@ async fn read_cluster(kube: &Kube, name: &AppName) -> Result<Cluster, GatherErro
     } else {
         None
     };
+    let namespace_labels = read_or_forbidden!(kube.namespace_labels(kube.namespace()));
     Ok(Cluster::Live(Box::new(Live {
         statefulset,
         network_policy,
         cilium_crd,
         cilium_policy,
         config_map,
+        namespace_labels,
     })))
 }
+
+/// Largest `qBittorrent.conf` read: 1 MiB. The file holds qBittorrent's settings, a few KiB
+/// (the operator's own settings included; qBittorrent keeps RSS rules, categories and torrents
+/// in other files). A larger one is not a settings file we can safely rewrite: the hook fails
+/// naming the file and the bound (docs/adr/0031), and the operator's settings stay untouched.
+pub(crate) const MAX_CONF_BYTES: usize = 1024 * 1024;
 
 async fn read_workload(pebble: &Pebble) -> Result<Workload, GatherError> {
     // The plan is the first read: an unreachable Pebble shows there (no system-info probe).
@@ -307,7 +315,8 @@ async fn read_workload(pebble: &Pebble) -> Result<Workload, GatherError> {
         Ok(services) => services.iter().any(|s| s.name == SERVICE && s.is_running()),
         Err(e) => return unreachable_or(e),
     };
-    let conf = match pebble.pull(CONF_PATH).await {
+    // Larger than MAX_CONF_BYTES: `PebbleError::TooLarge`, the hook fails (docs/adr/0031).
+    let conf = match pebble.pull(CONF_PATH, MAX_CONF_BYTES).await {
         // A file that is not UTF-8 is treated as absent: we write a fresh one.
         Ok(bytes) => String::from_utf8(bytes).ok(),
         Err(e) if e.is_path_not_found() => None,

@@ -83,6 +83,8 @@ pub struct Live {
     pub cilium_policy: Option<Value>,
     /// The client ConfigMap.
     pub config_map: Option<ConfigMap>,
+    /// The model namespace's labels (its Pod Security level).
+    pub namespace_labels: BTreeMap<String, String>,
 }
 
 /// This unit's Pod.

@@ -27,6 +27,7 @@ use vpn_gateway_iface::holds::{cilium_policy_holds, config_map_holds, network_po
 use vpn_gateway_iface::killswitch::{
     cilium_policy, cilium_policy_name, network_policy, network_policy_name,
 };
+use vpn_gateway_iface::pod_security;
 use vpn_gateway_iface::{
     InvalidField, OwnedNames, Owner, PodAdditions, Problem, ProviderData, RequirerData,
 };
@@ -271,6 +272,18 @@ fn routing(
         // Nothing changes until the gateway says something valid.
         Provider::Pending(_) | Provider::Invalid(_) => {}
         Provider::Valid(data) => {
+            let additions = client_additions(&owner.app, data);
+            let patch = !additions.is_held_by(statefulset);
+            // Pods the namespace's Pod Security level refuses would leave no pod at all, ours
+            // included: nothing is written until the operator relabels it (the workload stays
+            // stopped: its pod is not routed).
+            if patch
+                && let Some(message) =
+                    pod_security::refusal(owner.namespace.as_str(), &live.namespace_labels)
+            {
+                plan.statuses.push(Status::blocked(message));
+                return;
+            }
             let np = network_policy(owner, &data.cluster_cidrs);
             if !live
                 .network_policy
@@ -297,8 +310,7 @@ fn routing(
             {
                 plan.kube.push(KubeStep::ApplyConfigMap(Box::new(cm)));
             }
-            let additions = client_additions(&owner.app, data);
-            if !additions.is_held_by(statefulset) {
+            if patch {
                 plan.kube.push(KubeStep::PatchStatefulSet(
                     owner.app.to_string(),
                     Box::new(additions),
@@ -335,8 +347,13 @@ fn routing(
     }
 }
 
-/// Whether this unit's pod is routed through the gateway, and if not, why.
-fn routed(inputs: &Inputs, owner: &Owner, provider: &Provider) -> Result<(), Status> {
+/// Whether this unit's pod is routed through the gateway (and with which image), and if
+/// not, why.
+fn routed(
+    inputs: &Inputs,
+    owner: &Owner,
+    provider: &Provider,
+) -> Result<Option<OtherImage>, Status> {
     match provider {
         Provider::Absent => Err(Status::blocked(MSG_NO_RELATION)),
         Provider::Pending(remote) => Err(Status::waiting(match remote {
@@ -348,43 +365,101 @@ fn routed(inputs: &Inputs, owner: &Owner, provider: &Provider) -> Result<(), Sta
             PodView::Forbidden(message) => Err(Status::blocked(message.clone())),
             PodView::Read(None) => Err(Status::waiting(MSG_POD_NOT_ROUTED)),
             PodView::Read(Some(pod)) => {
-                if pod_routed(pod, &client_additions(&owner.app, data)) {
-                    Ok(())
-                } else {
-                    Err(Status::waiting(MSG_POD_NOT_ROUTED))
+                match pod_routed(pod, &client_additions(&owner.app, data)) {
+                    PodRouted::Yes { other_image } => Ok(other_image),
+                    PodRouted::No => Err(Status::waiting(MSG_POD_NOT_ROUTED)),
                 }
             }
         },
     }
 }
 
-/// Whether the running Pod carries our routing for this data: our init container and
-/// sidecar (image, command, env) and the client hash annotation with the desired hash.
-pub fn pod_routed(pod: &PodRouting, additions: &PodAdditions) -> bool {
+/// What [`pod_routed`] found in the running Pod.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PodRouted {
+    /// Something the routing needs is missing or differs: wait for the restart.
+    No,
+    /// The Pod carries our routing.
+    Yes {
+        /// Set when one of our containers runs another image than ours (a registry mirror's
+        /// admission webhook, a hand edit): reported in the status, not waited on.
+        other_image: Option<OtherImage>,
+    },
+}
+
+impl PodRouted {
+    /// Whether the Pod carries our routing (whatever its image).
+    pub fn is_routed(&self) -> bool {
+        matches!(self, Self::Yes { .. })
+    }
+}
+
+/// A pod-gateway image other than ours, as the status may show it: the image itself only
+/// when it is 1 to [`OtherImage::MAX_SHOWN`] printable ASCII characters (it comes from the
+/// cluster, not from us).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtherImage(Option<String>);
+
+impl OtherImage {
+    /// The longest image string shown.
+    pub const MAX_SHOWN: usize = 100;
+
+    fn of(image: Option<&str>) -> Self {
+        Self(image.and_then(|i| {
+            (!i.is_empty() && i.len() <= Self::MAX_SHOWN && i.bytes().all(|b| b.is_ascii_graphic()))
+                .then(|| i.to_owned())
+        }))
+    }
+}
+
+impl fmt::Display for OtherImage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Some(image) => write!(f, "pod-gateway image rewritten to {image}"),
+            None => f.write_str("pod-gateway image rewritten"),
+        }
+    }
+}
+
+/// Whether the running Pod carries our routing for this data: our init container and sidecar
+/// by name, each with our command and every env entry of ours (the one the container sees:
+/// the last of that name), and the client hash annotation with the desired hash. What an
+/// admission webhook may add is tolerated: other containers, env entries and annotations; an
+/// image other than ours is reported, not waited on (ADR 0030).
+pub fn pod_routed(pod: &PodRouting, additions: &PodAdditions) -> PodRouted {
     let annotations = pod.metadata.as_ref().and_then(|m| m.annotations.as_ref());
     let annotated = additions
         .annotations
         .iter()
         .all(|(k, v)| annotations.and_then(|a| a.get(k)) == Some(v));
-    let Some(spec) = &pod.spec else {
-        return false;
+    let (true, Some(spec)) = (annotated, &pod.spec) else {
+        return PodRouted::No;
     };
-    let same = |ours: &Container, live: &RoutedContainer| {
+    let carries = |ours: &Container, live: &RoutedContainer| {
+        let env = live.env.as_deref().unwrap_or_default();
         ours.name == live.name
-            && ours.image == live.image
             && ours.command == live.command
-            && ours.env.as_deref().unwrap_or_default() == live.env.as_deref().unwrap_or_default()
+            && ours.env.iter().flatten().all(|e| {
+                // Kubernetes lets a later entry of the same name win.
+                env.iter().rev().find(|l| l.name == e.name) == Some(e)
+            })
     };
     let inits = spec.init_containers.as_deref().unwrap_or_default();
-    annotated
-        && additions
-            .init_containers
-            .iter()
-            .all(|c| inits.iter().any(|l| same(c, l)))
-        && additions
-            .containers
-            .iter()
-            .all(|c| spec.containers.iter().any(|l| same(c, l)))
+    let mut other_image = None;
+    let in_inits = additions.init_containers.iter().map(|c| (c, inits));
+    let in_containers = additions
+        .containers
+        .iter()
+        .map(|c| (c, spec.containers.as_slice()));
+    for (ours, live) in in_inits.chain(in_containers) {
+        let Some(found) = live.iter().find(|l| carries(ours, l)) else {
+            return PodRouted::No;
+        };
+        if found.image != ours.image && other_image.is_none() {
+            other_image = Some(OtherImage::of(found.image.as_deref()));
+        }
+    }
+    PodRouted::Yes { other_image }
 }
 
 /// Every unit's workload changes and statuses.
@@ -464,11 +539,13 @@ fn plan_workload(
         plan.workload.push(WorkloadStep::Restart);
     }
     if allowed {
-        let message = match provider {
-            Provider::Valid(data) if routed.is_ok() => data
-                .external_ip
-                .map(|ip| format!("VPN exit {ip}"))
-                .unwrap_or_default(),
+        let message = match (provider, &routed) {
+            (Provider::Valid(data), Ok(other_image)) => match (data.external_ip, other_image) {
+                (Some(ip), Some(image)) => format!("VPN exit {ip} ({image})"),
+                (Some(ip), None) => format!("VPN exit {ip}"),
+                (None, Some(image)) => image.to_string(),
+                (None, None) => String::new(),
+            },
             _ => "unsafe-mode: traffic is NOT routed through a VPN".to_owned(),
         };
         plan.statuses.push(Status::active(message));

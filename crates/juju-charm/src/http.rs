@@ -4,13 +4,17 @@
 //! One fresh connection per request (hyper's `client::conn::http1`, as the Pebble client
 //! does over its Unix socket); the whole exchange (connect, send, headers, body) sits under
 //! ONE deadline, and the body is read frame by frame and refused as soon as it passes
-//! [`Limits::max_body`]. Header values are never logged nor put into errors (they may carry
-//! an API key).
+//! [`Limits::max_body`] (at once when its `Content-Length` announces more). Header values are
+//! never logged nor put into errors (they may carry an API key).
+//!
+//! The same bounded read serves every HTTP answer the runtime takes in (Pebble's, the
+//! Kubernetes API server's): a body is never buffered whole before its size is checked
+//! (docs/adr/0031).
 
 use std::time::Duration;
 
 use http_body_util::{BodyExt as _, Empty};
-use hyper::body::Bytes;
+use hyper::body::{Body, Bytes};
 use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
@@ -150,23 +154,52 @@ async fn exchange(
     }));
     let response = sender.send_request(request).await.map_err(http_err)?;
     let status = response.status().as_u16();
-    let mut body = response.into_body();
-    let mut out = Vec::new();
+    let body = read_body(response.into_body(), max_body)
+        .await
+        .map_err(|e| match e {
+            BodyError::TooLarge => HttpError::BodyTooLarge {
+                addr: addr.to_owned(),
+                max: max_body,
+            },
+            BodyError::Read(source) => http_err(source),
+        })?;
+    drop(sender);
+    drop(driver);
+    Ok(Response { status, body })
+}
+
+/// Why [`read_body`] returned no body.
+#[derive(Debug)]
+pub(crate) enum BodyError<E> {
+    /// The body is larger than the limit (announced, or read so far): reading stopped there.
+    TooLarge,
+    /// The body could not be read (connection dropped, malformed framing).
+    Read(E),
+}
+
+/// Reads `body` whole, but never more than `max` bytes of it: an announced length
+/// (`Content-Length`) over `max` is refused before a byte is read, and the read stops at the
+/// first frame that would pass `max`. What was read is dropped with the error.
+pub(crate) async fn read_body<B>(mut body: B, max: usize) -> Result<Vec<u8>, BodyError<B::Error>>
+where
+    B: Body<Data = Bytes> + Unpin,
+{
+    let announced = usize::try_from(body.size_hint().lower()).unwrap_or(usize::MAX);
+    if announced > max {
+        return Err(BodyError::TooLarge);
+    }
+    // `announced <= max` (checked above): the allocation is bounded by the caller's limit.
+    let mut out = Vec::with_capacity(announced);
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(http_err)?;
-        if let Ok(data) = frame.into_data() {
-            if out.len() + data.len() > max_body {
-                return Err(HttpError::BodyTooLarge {
-                    addr: addr.to_owned(),
-                    max: max_body,
-                });
+        if let Ok(data) = frame.map_err(BodyError::Read)?.into_data() {
+            // `out.len() <= max` holds on every iteration, so the subtraction cannot wrap.
+            if data.len() > max - out.len() {
+                return Err(BodyError::TooLarge);
             }
             out.extend_from_slice(&data);
         }
     }
-    drop(sender);
-    drop(driver);
-    Ok(Response { status, body: out })
+    Ok(out)
 }
 
 /// Aborts the connection task when dropped (also when the deadline cancels the exchange).

@@ -4,7 +4,9 @@
 //! in the charm container. [`Pebble`] talks HTTP/1.1 to it, sending exactly what ops
 //! (`ops/pebble.py`, Canonical's Python client) sends, and parses Pebble's JSON envelope
 //! (`{type: sync|async|error, status-code, result, change}`, `internals/daemon/response.go`).
-//! Every call has a deadline; errors carry Pebble's own message.
+//! Every call has a deadline and a size bound on the answer it reads ([`MAX_RESPONSE_BYTES`];
+//! a pull takes the caller's bound for the file, [`Pebble::pull`]); errors carry Pebble's own
+//! message.
 //!
 //! Layers ([`Layer`]) and the plan ([`Plan`], with [`Plan::holds`]) are re-exported here.
 
@@ -31,6 +33,19 @@ pub const JUJU_CONTAINERS_DIR: &str = "/charm/containers";
 
 /// Default deadline of one request (ops' default client timeout is 5 s too).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Largest answer read from Pebble other than a pulled file: 4 MiB. Pebble's JSON answers are
+/// a plan (a few KiB per service), lists of services, checks or directory entries (about
+/// 250 bytes each), or a change with its tasks' last log lines: kilobytes, rarely 100 KiB.
+/// 4 MiB is ample for any of them and still bounds what a broken or hostile workload
+/// container can make a hook hold in memory (docs/adr/0031).
+pub const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
+
+/// What a pull's answer may add to the file itself: the multipart boundaries, the file part's
+/// headers (its filename is the path: at most 4 KiB on Linux, twice that escaped) and the
+/// `response` part's JSON envelope (the path again, or Pebble's error). 64 KiB is several
+/// times their sum, so a file within the caller's bound is never refused for its framing.
+pub const PULL_FRAMING_BYTES: usize = 64 * 1024;
 
 /// Errors of the Pebble client. `op` names the call that failed (`"add layer"`, ...).
 #[derive(Debug, thiserror::Error)]
@@ -104,6 +119,25 @@ pub enum PebbleError {
         op: &'static str,
         /// What was wrong.
         detail: String,
+    },
+    /// A pulled file is larger than the caller's bound ([`Pebble::pull`]); reading stopped
+    /// at the bound.
+    #[error("Pebble {op}: {path} is larger than {limit} bytes")]
+    TooLarge {
+        /// The failed call.
+        op: &'static str,
+        /// The file.
+        path: String,
+        /// The bound, in bytes.
+        limit: usize,
+    },
+    /// Pebble's answer is larger than [`MAX_RESPONSE_BYTES`]; reading stopped at the bound.
+    #[error("Pebble's answer to {op} is larger than {limit} bytes")]
+    ResponseTooLarge {
+        /// The failed call.
+        op: &'static str,
+        /// The bound, in bytes.
+        limit: usize,
     },
     /// The layer could not be written out.
     #[error("cannot write out layer {label}")]
@@ -468,7 +502,15 @@ impl Pebble {
         // Pebble answers by itself when `timeout` passes; allow our usual deadline on top.
         let deadline = timeout + self.timeout;
         match self
-            .request(op, Method::GET, &path, &[], Vec::new(), deadline)
+            .request(
+                op,
+                Method::GET,
+                &path,
+                &[],
+                Vec::new(),
+                deadline,
+                MAX_RESPONSE_BYTES,
+            )
             .await
             .and_then(|raw| envelope(op, &raw))
         {
@@ -540,17 +582,26 @@ impl Pebble {
                 ],
                 body,
                 self.timeout,
+                MAX_RESPONSE_BYTES,
             )
             .await?;
         let envelope = envelope(op, &raw)?;
         check_path_result(op, path, &envelope.result)
     }
 
-    /// Reads the file at `path` (`GET /v1/files?action=read&path=...`, multipart answer).
-    pub async fn pull(&self, path: &str) -> Result<Vec<u8>, PebbleError> {
+    /// Reads the file at `path` (`GET /v1/files?action=read&path=...`, multipart answer), at
+    /// most `max_bytes` of it: a larger file is [`PebbleError::TooLarge`]. The answer is read
+    /// only up to `max_bytes` plus its framing ([`PULL_FRAMING_BYTES`]), never whole first,
+    /// so a file of any size costs the hook at most that much memory and time.
+    pub async fn pull(&self, path: &str, max_bytes: usize) -> Result<Vec<u8>, PebbleError> {
         let op = "pull file";
+        let too_large = || PebbleError::TooLarge {
+            op,
+            path: path.to_owned(),
+            limit: max_bytes,
+        };
         let query = transport::encode_query(&[("action", "read"), ("path", path)]);
-        let raw = self
+        let raw = match self
             .request(
                 op,
                 Method::GET,
@@ -558,8 +609,13 @@ impl Pebble {
                 &[("Accept", "multipart/form-data".to_owned())],
                 Vec::new(),
                 self.timeout,
+                max_bytes.saturating_add(PULL_FRAMING_BYTES),
             )
-            .await?;
+            .await
+        {
+            Err(PebbleError::ResponseTooLarge { .. }) => return Err(too_large()),
+            raw => raw?,
+        };
         let Some(boundary) = transport::multipart_boundary(&raw.content_type) else {
             // Errors before the multipart starts come as a normal JSON envelope.
             envelope(op, &raw)?;
@@ -581,6 +637,10 @@ impl Pebble {
             .iter()
             .find(|p| p.name == "files" && p.filename.as_deref() == Some(path))
             .ok_or_else(|| protocol(op, "no file content in multipart body"))?;
+        // The framing allowance may have let a little more than `max_bytes` through.
+        if file.content.len() > max_bytes {
+            return Err(too_large());
+        }
         Ok(file.content.to_vec())
     }
 
@@ -669,11 +729,22 @@ impl Pebble {
             None => Vec::new(),
         };
         let raw = self
-            .request(op, method, path, &headers, body, self.timeout)
+            .request(
+                op,
+                method,
+                path,
+                &headers,
+                body,
+                self.timeout,
+                MAX_RESPONSE_BYTES,
+            )
             .await?;
         envelope(op, &raw)
     }
 
+    /// One exchange within `deadline`, its answer read up to `max_body` bytes (over it:
+    /// [`PebbleError::ResponseTooLarge`]).
+    #[allow(clippy::too_many_arguments)] // One private call shape; a struct would only rename them.
     async fn request(
         &self,
         op: &'static str,
@@ -682,23 +753,36 @@ impl Pebble {
         headers: &[(&str, String)],
         body: Vec<u8>,
         deadline: Duration,
+        max_body: usize,
     ) -> Result<RawResponse, PebbleError> {
         tracing::debug!(socket = %self.socket.display(), %method, path, "Pebble request");
-        transport::round_trip(&self.socket, method, path, headers, body, deadline)
-            .await
-            .map_err(|e| match e {
-                TransportError::Connect(source) => PebbleError::Connect {
-                    op,
-                    socket: self.socket.clone(),
-                    source,
-                },
-                TransportError::Timeout => PebbleError::Timeout {
-                    op,
-                    after: deadline,
-                },
-                TransportError::Http(source) => PebbleError::Http { op, source },
-                TransportError::Build(e) => protocol(op, format!("cannot build request: {e}")),
-            })
+        transport::round_trip(
+            &self.socket,
+            method,
+            path,
+            headers,
+            body,
+            deadline,
+            max_body,
+        )
+        .await
+        .map_err(|e| match e {
+            TransportError::Connect(source) => PebbleError::Connect {
+                op,
+                socket: self.socket.clone(),
+                source,
+            },
+            TransportError::Timeout => PebbleError::Timeout {
+                op,
+                after: deadline,
+            },
+            TransportError::Http(source) => PebbleError::Http { op, source },
+            TransportError::TooLarge => PebbleError::ResponseTooLarge {
+                op,
+                limit: max_body,
+            },
+            TransportError::Build(e) => protocol(op, format!("cannot build request: {e}")),
+        })
     }
 }
 

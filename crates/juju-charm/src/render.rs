@@ -46,19 +46,30 @@ pub enum InputError {
     },
 }
 
-/// The file's text, refused beyond [`MAX_INPUT_BYTES`].
+/// The file's text, refused beyond [`MAX_INPUT_BYTES`]. The read itself stops there: a file
+/// that grows, or a device such as `/dev/zero`, cannot make it read more.
 pub fn read_file(path: &Path) -> Result<String, InputError> {
+    use std::io::Read as _;
     let read = |source| InputError::Read {
         path: path.to_owned(),
         source,
     };
-    let len = std::fs::metadata(path).map_err(read)?.len();
-    if len > MAX_INPUT_BYTES {
+    let file = std::fs::File::open(path).map_err(read)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_INPUT_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read)?;
+    if bytes.len() as u64 > MAX_INPUT_BYTES {
         return Err(InputError::TooLarge {
             path: path.to_owned(),
         });
     }
-    std::fs::read_to_string(path).map_err(read)
+    String::from_utf8(bytes).map_err(|e| {
+        read(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            e.utf8_error(),
+        ))
+    })
 }
 
 /// The file decoded from JSON (never YAML: docs/adr/0024) as `what`.

@@ -4,7 +4,9 @@
 //! `ops.hookcmds._utils.run`: the runner spawns the process, checks the exit status, keeps
 //! stderr and turns a failure into a typed [`ToolError`]. The wrappers on [`Tools`] build the
 //! exact argv ops builds (`ops/hookcmds/*.py`, cited next to each wrapper) and parse the tool's
-//! output as untrusted input: a malformed answer is a [`ToolError::BadOutput`], never a panic.
+//! output as untrusted input: a malformed answer is a [`ToolError::BadOutput`], never a panic,
+//! and no output is read past its bound ([`MAX_STDOUT_BYTES`], [`MAX_STDERR_BYTES`]; tighter
+//! for relation data, [`relation::MAX_DATABAG_BYTES`]): [`ToolError::OutputTooLarge`].
 //!
 //! Values that must not appear on a command line never do: `relation-set` data goes on stdin
 //! (`--file -`), secret content goes through `key#file=PATH` files in a private directory
@@ -31,8 +33,8 @@ pub mod storage;
 pub mod unit;
 
 pub use background::Background;
-pub use error::{OutputError, ToolError};
-pub use process::ProcessRunner;
+pub use error::{OutputError, Stream, ToolError};
+pub use process::{MAX_STDERR_BYTES, MAX_STDOUT_BYTES, ProcessRunner};
 pub use sensitive::SecretString;
 
 /// Runs one hook tool. The one seam between the charm runtime and Juju's hook tools.

@@ -263,6 +263,12 @@ fn render_inputs_are_bounded_and_name_the_file() {
         err.to_string(),
         format!("{} is not a StatefulSet in JSON", yaml.display())
     );
+    // A device never ends: the read stops at the bound.
+    let err = juju_charm::render::read_file(std::path::Path::new("/dev/zero")).unwrap_err();
+    assert!(
+        matches!(err, juju_charm::render::InputError::TooLarge { .. }),
+        "{err}"
+    );
     let missing = dir.path().join("absent.json");
     assert!(matches!(
         juju_charm::render::read_file(&missing),

@@ -1,5 +1,6 @@
 //! The bounded GET against raw local TCP servers: exact request line and headers, status and
-//! body, the body cap, the deadline, a refused port and a dropped connection.
+//! body, the body cap (checked while reading, on bodies that never end), the deadline, a
+//! refused port and a dropped connection.
 
 use std::time::{Duration, Instant};
 
@@ -106,6 +107,58 @@ async fn body_over_the_cap_is_refused() {
         ..Limits::default()
     };
     assert_eq!(get(&addr, "/", &[], limits).await.unwrap().body.len(), 4096);
+}
+
+/// Serves one connection: reads the request head, writes `head`, then (with `endless`) body
+/// chunks of 1000 bytes until the client hangs up, or (without) nothing more, holding the
+/// connection open.
+async fn serve_without_end(head: &'static str, endless: bool) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut request = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+            match socket.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => request.extend_from_slice(&buf[..n]),
+            }
+        }
+        if socket.write_all(head.as_bytes()).await.is_err() {
+            return;
+        }
+        if !endless {
+            std::future::pending::<()>().await;
+        }
+        let chunk = format!("3e8\r\n{}\r\n", "y".repeat(1000));
+        while socket.write_all(chunk.as_bytes()).await.is_ok() {}
+    });
+    addr
+}
+
+#[tokio::test]
+async fn the_cap_holds_while_reading_not_after() {
+    // The body never ends, and a length over the cap is announced with no body following: a
+    // client that read the whole body before checking it would hit the 10 s deadline instead.
+    let limits = Limits {
+        timeout: Duration::from_secs(10),
+        max_body: 4096,
+    };
+    for addr in [
+        serve_without_end(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+            true,
+        )
+        .await,
+        serve_without_end("HTTP/1.1 200 OK\r\nContent-Length: 4097\r\n\r\n", false).await,
+    ] {
+        let err = get(&addr, "/", &[], limits).await.unwrap_err();
+        assert!(
+            matches!(err, HttpError::BodyTooLarge { max: 4096, .. }),
+            "{err:?}"
+        );
+    }
 }
 
 #[tokio::test]

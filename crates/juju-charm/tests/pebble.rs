@@ -1,13 +1,14 @@
 //! The Pebble client against a small HTTP server on a Unix socket that answers like Pebble
 //! (`internals/daemon/response.go`: sync, async + change, error envelopes; multipart files)
 //! and records every request, so each test asserts the exact method, path, query and body
-//! that ops (`ops/pebble.py`) would send.
+//! that ops (`ops/pebble.py`) would send; and against raw servers whose answers never end, for
+//! the bounds on what is read.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::error::Error;
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,10 +17,11 @@ use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use juju_charm::pebble::{
-    Check, CheckLevel, FileOptions, HttpCheck, Layer, Override, Pebble, PebbleError, Plan, Service,
-    ServiceAction, Startup,
+    Check, CheckLevel, FileOptions, HttpCheck, Layer, MAX_RESPONSE_BYTES, Override, Pebble,
+    PebbleError, Plan, Service, ServiceAction, Startup,
 };
 use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::UnixListener;
 
 type TestResult = Result<(), Box<dyn Error>>;
@@ -682,9 +684,12 @@ async fn pull_reads_the_multipart_answer() -> TestResult {
         })
     })?;
     let client = pebble.client();
-    assert_eq!(client.pull("/config/qBittorrent.conf").await?, content);
+    assert_eq!(
+        client.pull("/config/qBittorrent.conf", 1024).await?,
+        content
+    );
     let error = client
-        .pull("/config/missing")
+        .pull("/config/missing", 1024)
         .await
         .err()
         .ok_or("expected error")?;
@@ -699,6 +704,138 @@ async fn pull_reads_the_multipart_answer() -> TestResult {
         "/v1/files?action=read&path=%2Fconfig%2FqBittorrent.conf"
     );
     assert_eq!(seen[0].accept, "multipart/form-data");
+    Ok(())
+}
+
+#[tokio::test]
+async fn pull_refuses_a_file_over_the_callers_bound() -> TestResult {
+    let pebble = FakePebble::start(|seen| {
+        let path = if seen.target.contains("at-bound") {
+            "/config/at-bound"
+        } else if seen.target.contains("over-by-one") {
+            "/config/over-by-one"
+        } else {
+            "/config/huge"
+        };
+        let size = match path {
+            "/config/at-bound" => 1024,
+            "/config/over-by-one" => 1025,
+            // More than the bound and the framing allowance: refused on its Content-Length.
+            _ => 1024 * 1024,
+        };
+        Some(go_multipart_read(path, &vec![b'x'; size], None))
+    })?;
+    let client = pebble.client();
+    assert_eq!(client.pull("/config/at-bound", 1024).await?.len(), 1024);
+    for path in ["/config/over-by-one", "/config/huge"] {
+        let error = client
+            .pull(path, 1024)
+            .await
+            .err()
+            .ok_or("expected error")?;
+        assert!(
+            matches!(&error, PebbleError::TooLarge { op: "pull file", path: p, limit: 1024 } if p == path),
+            "{error:?}"
+        );
+        assert_eq!(
+            error.to_string(),
+            format!("Pebble pull file: {path} is larger than 1024 bytes")
+        );
+        assert!(!error.is_unreachable() && !error.is_path_not_found());
+    }
+    Ok(())
+}
+
+/// A Pebble on `<dir>/<name>.socket` that answers every request 200 with `content_type` and a
+/// body that never ends (chunks of 64 KiB for as long as the client reads), or, with
+/// `announce`, a `Content-Length` of that many bytes and then nothing at all.
+fn endless_pebble(
+    dir: &Path,
+    name: &str,
+    content_type: &'static str,
+    announce: Option<usize>,
+) -> std::io::Result<PathBuf> {
+    let socket = dir.join(format!("{name}.socket"));
+    let listener = UnixListener::bind(&socket)?;
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let framing = announce.map_or_else(
+                    || "Transfer-Encoding: chunked".to_owned(),
+                    |n| format!("Content-Length: {n}"),
+                );
+                let head =
+                    format!("HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\n{framing}\r\n\r\n");
+                if stream.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                if announce.is_some() {
+                    std::future::pending::<()>().await;
+                }
+                let chunk = format!("10000\r\n{}\r\n", "x".repeat(0x10000));
+                // Ends when the client hangs up.
+                while stream.write_all(chunk.as_bytes()).await.is_ok() {}
+            });
+        }
+    });
+    Ok(socket)
+}
+
+#[tokio::test]
+async fn answers_are_read_only_up_to_their_bound() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    // Bodies without end: a client reading the whole body before checking its size would run
+    // into the 30 s deadline (`Timeout`) instead.
+    let client = |socket: PathBuf| Pebble::at_socket(socket).with_timeout(Duration::from_secs(30));
+    let multipart = endless_pebble(
+        dir.path(),
+        "multipart",
+        "multipart/form-data; boundary=b",
+        None,
+    )?;
+    let error = client(multipart)
+        .pull("/config/qBittorrent.conf", 1024 * 1024)
+        .await
+        .err()
+        .ok_or("expected error")?;
+    assert!(
+        matches!(&error, PebbleError::TooLarge { path, limit: 1_048_576, .. } if path == "/config/qBittorrent.conf"),
+        "{error:?}"
+    );
+    let json = endless_pebble(dir.path(), "json", "application/json", None)?;
+    let error = client(json).plan().await.err().ok_or("expected error")?;
+    assert!(
+        matches!(error, PebbleError::ResponseTooLarge { op: "get plan", limit } if limit == MAX_RESPONSE_BYTES),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        format!("Pebble's answer to get plan is larger than {MAX_RESPONSE_BYTES} bytes")
+    );
+    // An announced length over the bound is refused before any of the body is sent.
+    let announced = endless_pebble(
+        dir.path(),
+        "announced",
+        "application/json",
+        Some(MAX_RESPONSE_BYTES + 1),
+    )?;
+    let error = client(announced)
+        .services(&[])
+        .await
+        .err()
+        .ok_or("expected error")?;
+    assert!(
+        matches!(error, PebbleError::ResponseTooLarge { op: "get services", limit } if limit == MAX_RESPONSE_BYTES),
+        "{error:?}"
+    );
     Ok(())
 }
 

@@ -1,5 +1,6 @@
 //! The real process runner against tiny shell-script tools in a temporary directory:
-//! spawned processes, stdout, stdin, exit codes, stderr kept and classified, missing tools.
+//! spawned processes, stdout, stdin, exit codes, stderr kept and classified, missing tools,
+//! and the bounds on stdout and stderr (a tool writing without end is stopped, not read out).
 //!
 //! One test function on purpose: writing an executable while another test thread forks can
 //! make its exec fail with "text file busy", so all scripts are written before any runs.
@@ -7,8 +8,9 @@
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
-use juju_charm::tools::{OutputError, ProcessRunner};
+use juju_charm::tools::{MAX_STDERR_BYTES, MAX_STDOUT_BYTES, OutputError, ProcessRunner, Stream};
 use juju_charm::{ToolError, ToolRunner, Tools};
 
 fn script(dir: &Path, name: &str, body: &str) {
@@ -57,9 +59,101 @@ fn process_runner_against_script_tools() {
         r#"printf '%s|' "$@" >> "$(dirname "$0")/log.txt""#,
     );
 
+    // The bounds: exactly at the bound is read; one byte over, or output without end (on
+    // stdout or stderr, also while the tool still waits for its stdin), is refused.
+    script(
+        d,
+        "stdout-at-bound",
+        &format!("head -c {MAX_STDOUT_BYTES} /dev/zero"),
+    );
+    script(
+        d,
+        "stdout-over-bound",
+        &format!("head -c {} /dev/zero", MAX_STDOUT_BYTES + 1),
+    );
+    script(
+        d,
+        "stderr-at-bound",
+        &format!("head -c {MAX_STDERR_BYTES} /dev/zero >&2; exit 1"),
+    );
+    script(d, "stdout-endless", "exec yes");
+    script(d, "stderr-endless", "exec yes >&2");
+    script(d, "stdout-endless-unread-stdin", "exec yes");
+
     let runner = ProcessRunner::in_dir(d);
     successes(d, &runner);
     failures(d, &runner);
+    bounds(&runner);
+}
+
+/// Runs `f` on its own thread; fails the test (instead of hanging it) when `f` has not
+/// returned within `limit`.
+fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (done, result) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(f());
+    });
+    result
+        .recv_timeout(limit)
+        .unwrap_or_else(|e| panic!("no result within {limit:?}: {e}"))
+}
+
+fn bounds(runner: &ProcessRunner) {
+    let run = |tool: &'static str, stdin: Option<String>| {
+        let runner = runner.clone();
+        within(Duration::from_mins(1), move || {
+            runner.run(tool, &[], stdin.as_deref())
+        })
+    };
+    let too_large = |result: Result<String, ToolError>, name: &str, which: Stream, bound| {
+        let err = result.unwrap_err();
+        assert!(
+            matches!(&err, ToolError::OutputTooLarge { tool, stream, limit }
+                if tool == name && *stream == which && *limit == bound),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            format!("{name} wrote more than {bound} bytes to {which}")
+        );
+    };
+
+    assert_eq!(
+        run("stdout-at-bound", None).unwrap().len(),
+        MAX_STDOUT_BYTES
+    );
+    too_large(
+        run("stdout-over-bound", None),
+        "stdout-over-bound",
+        Stream::Stdout,
+        MAX_STDOUT_BYTES,
+    );
+    // At the bound, stderr is still kept for the failure.
+    let err = run("stderr-at-bound", None).unwrap_err();
+    assert!(
+        matches!(&err, ToolError::Failed { code: Some(1), stderr, .. } if stderr.len() == MAX_STDERR_BYTES),
+        "{err:?}"
+    );
+    // Without end: read only to the bound, then the tool is killed (else these never return).
+    too_large(
+        run("stdout-endless", None),
+        "stdout-endless",
+        Stream::Stdout,
+        MAX_STDOUT_BYTES,
+    );
+    too_large(
+        run("stderr-endless", None),
+        "stderr-endless",
+        Stream::Stderr,
+        MAX_STDERR_BYTES,
+    );
+    // The tool never reads its stdin, larger than a pipe holds: the writer is not left blocked.
+    too_large(
+        run("stdout-endless-unread-stdin", Some("x".repeat(1024 * 1024))),
+        "stdout-endless-unread-stdin",
+        Stream::Stdout,
+        MAX_STDOUT_BYTES,
+    );
 }
 
 fn successes(d: &Path, runner: &ProcessRunner) {

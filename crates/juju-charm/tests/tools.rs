@@ -135,6 +135,43 @@ fn relation_get_non_string_values_are_bad_output() {
 }
 
 #[test]
+fn relation_get_refuses_a_bag_over_the_bound_before_parsing_it() {
+    use juju_charm::tools::Stream;
+    use juju_charm::tools::relation::MAX_DATABAG_BYTES;
+    let (fake, tools) = setup();
+    // A bag exactly at the bound is read; one byte more is refused by its size, even when it
+    // is not JSON at all (so it was never parsed).
+    let prefix = r#"{"config": ""#;
+    let suffix = r#""}"#;
+    let at_bound = format!(
+        "{prefix}{}{suffix}",
+        "x".repeat(MAX_DATABAG_BYTES - prefix.len() - suffix.len())
+    );
+    assert_eq!(at_bound.len(), MAX_DATABAG_BYTES);
+    fake.reply("relation-get", &at_bound)
+        .reply("relation-get", &format!("{at_bound} "))
+        .reply("relation-get", &"[".repeat(MAX_DATABAG_BYTES + 1));
+    let bag = tools.relation_get_app(3, "gluetun").unwrap();
+    assert_eq!(
+        bag["config"].len(),
+        MAX_DATABAG_BYTES - prefix.len() - suffix.len()
+    );
+    for _ in 0..2 {
+        let err = tools.relation_get_app(3, "gluetun").unwrap_err();
+        assert!(
+            matches!(&err, ToolError::OutputTooLarge { tool, stream: Stream::Stdout, limit }
+                if tool == "relation-get" && *limit == MAX_DATABAG_BYTES),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            format!("relation-get wrote more than {MAX_DATABAG_BYTES} bytes to stdout")
+        );
+        assert!(!err.is_transient());
+    }
+}
+
+#[test]
 fn relation_set_passes_data_on_stdin_only() {
     let (fake, tools) = setup();
     let secretish = "p@ss word: yes\nno";

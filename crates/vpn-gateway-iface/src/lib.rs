@@ -8,6 +8,7 @@
 //! - [`gateway`], [`client`], [`wrapper`]: what each side adds to its own StatefulSet, and
 //!   its ConfigMap.
 //! - [`killswitch`]: the NetworkPolicy and CiliumNetworkPolicy.
+//! - [`pod_security`]: whether the namespace's Pod Security level lets our pods run.
 //! - [`statefulset`], [`holds`]: the strategic-merge patches, their emulation, and the
 //!   semantic "already holds" checks that keep an unchanged hook from writing anything.
 //!
@@ -55,6 +56,7 @@ pub mod holds;
 pub mod killswitch;
 pub mod owner;
 pub mod pod;
+pub mod pod_security;
 pub mod settings;
 pub mod smp;
 pub mod statefulset;

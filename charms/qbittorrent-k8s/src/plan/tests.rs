@@ -2,12 +2,16 @@
 
 use juju_charm::StatusLevel;
 use juju_charm::pebble::Plan as PebblePlan;
+use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource};
 use serde_json::json;
 
 use super::*;
 use crate::config::{Config, ConfigError};
 use crate::credentials::Username;
 use crate::inputs::Live;
+use vpn_gateway_iface::client::{
+    CLIENT_HASH_ANNOTATION, GATEWAY_ENV, VPN_ROUTE_INIT, VPN_ROUTE_SIDECAR,
+};
 use vpn_gateway_iface::{AppName, Namespace, StatefulSetJson};
 
 const APP: &str = "qbittorrent";
@@ -755,14 +759,312 @@ fn pod_with_stale_hash_or_foreign_gateway_is_not_routed() {
     let live = live_routed(&d, false);
     let pod = pod_from(live.statefulset.as_ref().unwrap());
     let additions = client_additions(&owner().app, &d);
-    assert!(pod_routed(&pod, &additions));
+    assert_eq!(
+        pod_routed(&pod, &additions),
+        PodRouted::Yes { other_image: None }
+    );
     let other = client_additions(&owner().app, &data(&json!({"vxlan_id": 9})));
-    assert!(!pod_routed(&pod, &other), "hash differs");
+    assert!(!pod_routed(&pod, &other).is_routed(), "hash differs");
     let gw = client_additions(
         &owner().app,
         &data(&json!({"gateway_dns_name": "gw2-endpoints.downloads.svc.cluster.local"})),
     );
-    assert!(!pod_routed(&pod, &gw), "gateway env differs");
+    assert!(!pod_routed(&pod, &gw).is_routed(), "gateway env differs");
+}
+
+/// This unit's Pod after the rollout for `d`, then changed by `mutate` (as an admission
+/// webhook or a hand edit would change it).
+fn routed_pod(d: &ProviderData, mutate: impl FnOnce(&mut PodRouting)) -> PodRouting {
+    let mut pod = pod_from(live_routed(d, false).statefulset.as_ref().unwrap());
+    mutate(&mut pod);
+    pod
+}
+
+/// Our (init) container `name` in `pod`.
+fn ours<'a>(pod: &'a mut PodRouting, name: &str) -> &'a mut RoutedContainer {
+    let spec = pod.spec.as_mut().unwrap();
+    spec.init_containers
+        .iter_mut()
+        .flatten()
+        .chain(spec.containers.iter_mut())
+        .find(|c| c.name == name)
+        .unwrap()
+}
+
+fn var(name: &str, value: &str) -> EnvVar {
+    EnvVar {
+        name: name.into(),
+        value: Some(value.into()),
+        ..EnvVar::default()
+    }
+}
+
+/// The steady leader, its Pod replaced by `pod`.
+fn plan_with_pod(d: &ProviderData, pod: PodRouting) -> Plan {
+    let mut inputs = steady(d);
+    inputs.pod = PodView::Read(Some(Box::new(pod)));
+    plan(&inputs)
+}
+
+const MIRROR: &str = "registry.example.com/mirror/angelnu/pod-gateway:v1.13.0";
+
+#[test]
+fn admission_rewritten_image_is_routed_and_reported() {
+    let d = data(&json!({}));
+    let rewrite = |image: Option<&str>| {
+        routed_pod(&d, |pod| {
+            for name in [VPN_ROUTE_INIT, VPN_ROUTE_SIDECAR] {
+                ours(pod, name).image = image.map(Into::into);
+            }
+        })
+    };
+    let p = plan_with_pod(&d, rewrite(Some(MIRROR)));
+    assert!(p.writes_nothing(), "{p:?}");
+    assert_eq!(
+        worst(&p),
+        Status::active(format!(
+            "VPN exit 203.0.113.7 (pod-gateway image rewritten to {MIRROR})"
+        ))
+    );
+    // Stopped before: it starts.
+    let mut inputs = steady(&d);
+    inputs.pod = PodView::Read(Some(Box::new(rewrite(Some(MIRROR)))));
+    inputs.workload = Workload::Reachable {
+        plan: PebblePlan::default(),
+        running: false,
+        conf: Some(steady_conf()),
+    };
+    assert_eq!(plan(&inputs).workload.last(), Some(&WorkloadStep::Restart));
+    // Only the sidecar's rewritten: reported too.
+    let pod = routed_pod(&d, |pod| {
+        ours(pod, VPN_ROUTE_SIDECAR).image = Some(MIRROR.into());
+    });
+    assert!(
+        worst(&plan_with_pod(&d, pod))
+            .message
+            .ends_with(&format!("to {MIRROR})"))
+    );
+    // No external IP: the note is the whole message.
+    let no_ip = data(&json!({"external_ip": null}));
+    let pod = routed_pod(&no_ip, |pod| {
+        ours(pod, VPN_ROUTE_INIT).image = Some(MIRROR.into());
+    });
+    assert_eq!(
+        worst(&plan_with_pod(&no_ip, pod)),
+        Status::active(format!("pod-gateway image rewritten to {MIRROR}"))
+    );
+    // The image is shown only when short and printable ASCII.
+    let at_limit = format!("r/{}", "a".repeat(OtherImage::MAX_SHOWN - 2));
+    let over = format!("r/{}", "a".repeat(OtherImage::MAX_SHOWN - 1));
+    let shown = |image: Option<&str>| worst(&plan_with_pod(&d, rewrite(image))).message;
+    assert_eq!(
+        shown(Some(&at_limit)),
+        format!("VPN exit 203.0.113.7 (pod-gateway image rewritten to {at_limit})")
+    );
+    for hidden in [
+        Some(over.as_str()),
+        Some("evil\nX=1"),
+        Some("evil\u{1b}[31m"),
+        Some("evil image"),
+        Some("régistry/pod-gateway"),
+        Some(""),
+        None,
+    ] {
+        assert_eq!(
+            shown(hidden),
+            "VPN exit 203.0.113.7 (pod-gateway image rewritten)",
+            "{hidden:?}"
+        );
+    }
+}
+
+#[test]
+fn admission_additions_are_tolerated() {
+    let d = data(&json!({}));
+    let sidecar = RoutedContainer {
+        name: "istio-proxy".into(),
+        image: Some("istio/proxyv2".into()),
+        ..RoutedContainer::default()
+    };
+    let cases: Vec<(&str, PodRouting)> = vec![
+        (
+            "extra env",
+            routed_pod(&d, |pod| {
+                for name in [VPN_ROUTE_INIT, VPN_ROUTE_SIDECAR] {
+                    let env = ours(pod, name).env.get_or_insert_with(Vec::new);
+                    env.push(var("HTTP_PROXY", "http://proxy:3128"));
+                    env.insert(0, var("TZ", "Etc/UTC"));
+                }
+            }),
+        ),
+        (
+            "an earlier entry of our name (ours wins)",
+            routed_pod(&d, |pod| {
+                let env = ours(pod, VPN_ROUTE_INIT).env.get_or_insert_with(Vec::new);
+                env.insert(0, var(GATEWAY_ENV, "evil.example.com"));
+            }),
+        ),
+        (
+            "extra containers",
+            routed_pod(&d, |pod| {
+                let spec = pod.spec.as_mut().unwrap();
+                spec.containers.insert(0, sidecar.clone());
+                spec.init_containers
+                    .get_or_insert_with(Vec::new)
+                    .push(RoutedContainer {
+                        name: "istio-init".into(),
+                        ..sidecar.clone()
+                    });
+            }),
+        ),
+        (
+            "extra annotation",
+            routed_pod(&d, |pod| {
+                pod.metadata
+                    .get_or_insert_with(Default::default)
+                    .annotations
+                    .get_or_insert_with(Default::default)
+                    .insert("sidecar.istio.io/status".into(), "{}".into());
+            }),
+        ),
+    ];
+    for (case, pod) in cases {
+        assert_eq!(
+            pod_routed(&pod, &client_additions(&owner().app, &d)),
+            PodRouted::Yes { other_image: None },
+            "{case}"
+        );
+        let p = plan_with_pod(&d, pod);
+        assert!(p.writes_nothing(), "{case}: {p:?}");
+        assert_eq!(worst(&p), Status::active("VPN exit 203.0.113.7"), "{case}");
+    }
+}
+
+#[test]
+#[allow(clippy::too_many_lines)] // one table of cases
+fn changed_routing_in_the_pod_is_not_routed() {
+    let d = data(&json!({}));
+    let init = VPN_ROUTE_INIT;
+    let side = VPN_ROUTE_SIDECAR;
+    let cases: Vec<(&str, PodRouting)> = vec![
+        (
+            "our env value changed",
+            routed_pod(&d, |pod| {
+                ours(pod, init).env = Some(vec![var(GATEWAY_ENV, "evil.example.com")]);
+            }),
+        ),
+        (
+            "our env entry removed (others kept)",
+            routed_pod(&d, |pod| {
+                ours(pod, side).env = Some(vec![var("TZ", "Etc/UTC")]);
+            }),
+        ),
+        (
+            "env removed",
+            routed_pod(&d, |pod| ours(pod, init).env = None),
+        ),
+        (
+            "a later entry of our name overrides ours",
+            routed_pod(&d, |pod| {
+                let env = ours(pod, side).env.get_or_insert_with(Vec::new);
+                env.push(var(GATEWAY_ENV, "evil.example.com"));
+            }),
+        ),
+        (
+            "our value from a ConfigMap instead",
+            routed_pod(&d, |pod| {
+                let env = ours(pod, init).env.as_mut().unwrap();
+                env[0].value_from = Some(EnvVarSource::default());
+            }),
+        ),
+        (
+            "init command changed",
+            routed_pod(&d, |pod| {
+                ours(pod, init).command = Some(vec!["/bin/client_init.sh".into()]);
+            }),
+        ),
+        (
+            "sidecar command changed",
+            routed_pod(&d, |pod| {
+                ours(pod, side)
+                    .command
+                    .as_mut()
+                    .unwrap()
+                    .push("--no-watch".into());
+            }),
+        ),
+        (
+            "command removed (the image's entrypoint runs)",
+            routed_pod(&d, |pod| ours(pod, side).command = None),
+        ),
+        (
+            "hash changed",
+            routed_pod(&d, |pod| {
+                let annotations = pod.metadata.as_mut().unwrap().annotations.as_mut();
+                annotations
+                    .unwrap()
+                    .insert(CLIENT_HASH_ANNOTATION.into(), "0".repeat(64));
+            }),
+        ),
+        (
+            "hash annotation removed",
+            routed_pod(&d, |pod| {
+                let annotations = pod.metadata.as_mut().unwrap().annotations.as_mut();
+                annotations.unwrap().remove(CLIENT_HASH_ANNOTATION);
+            }),
+        ),
+        ("no annotations", routed_pod(&d, |pod| pod.metadata = None)),
+        (
+            "init container missing",
+            routed_pod(&d, |pod| {
+                pod.spec.as_mut().unwrap().init_containers = None;
+            }),
+        ),
+        (
+            "sidecar missing",
+            routed_pod(&d, |pod| {
+                pod.spec
+                    .as_mut()
+                    .unwrap()
+                    .containers
+                    .retain(|c| c.name != side);
+            }),
+        ),
+        (
+            "sidecar renamed",
+            routed_pod(&d, |pod| ours(pod, side).name = "vpn-route".into()),
+        ),
+        (
+            "our sidecar as an init container",
+            routed_pod(&d, |pod| {
+                let spec = pod.spec.as_mut().unwrap();
+                let at = spec.containers.iter().position(|c| c.name == side).unwrap();
+                let moved = spec.containers.remove(at);
+                spec.init_containers
+                    .get_or_insert_with(Vec::new)
+                    .push(moved);
+            }),
+        ),
+        ("no spec", routed_pod(&d, |pod| pod.spec = None)),
+        (
+            "image rewritten and env changed",
+            routed_pod(&d, |pod| {
+                ours(pod, init).image = Some(MIRROR.into());
+                ours(pod, side).env = None;
+            }),
+        ),
+    ];
+    for (case, pod) in cases {
+        assert_eq!(
+            pod_routed(&pod, &client_additions(&owner().app, &d)),
+            PodRouted::No,
+            "{case}"
+        );
+        let p = plan_with_pod(&d, pod);
+        assert_stopped(&p);
+        assert!(p.kube.is_empty(), "{case}: the template still holds");
+        assert_eq!(worst(&p), Status::waiting(MSG_POD_NOT_ROUTED), "{case}");
+    }
 }
 
 #[test]
@@ -869,4 +1171,62 @@ fn unsafe_mode_still_reports_bad_gateway_data_but_runs() {
     let p = plan(&inputs);
     assert!(p.workload.contains(&WorkloadStep::Restart));
     assert!(worst(&p).message.contains("NOT routed"), "{}", worst(&p));
+}
+
+fn enforcing(inputs: &mut Inputs, level: &str) {
+    if let Cluster::Live(live) = &mut inputs.cluster {
+        live.namespace_labels
+            .insert(pod_security::ENFORCE_LABEL.into(), level.into());
+    }
+}
+
+#[test]
+fn pod_security_that_refuses_the_routing_blocks_before_any_kubernetes_write() {
+    let d = data(&json!({}));
+    for level in ["baseline", "restricted", "Privileged"] {
+        let mut inputs = leader_inputs(joined(&d));
+        inputs.workload = Workload::Reachable {
+            plan: pebble_plan_for(&config(false), Startup::Enabled),
+            running: true,
+            conf: Some(steady_conf()),
+        };
+        enforcing(&mut inputs, level);
+        let p = plan(&inputs);
+        assert!(p.kube.is_empty(), "{level}: {:?}", p.kube);
+        let status = worst(&p);
+        assert_eq!(status.level, StatusLevel::Blocked, "{level}");
+        assert!(
+            status.message.contains(
+                "kubectl label namespace downloads pod-security.kubernetes.io/enforce=privileged"
+            ),
+            "{level}: {}",
+            status.message
+        );
+        // Fail closed: the pod is not routed, so qBittorrent is stopped, never started.
+        assert_eq!(p.workload.first(), Some(&WorkloadStep::Stop), "{level}");
+        assert!(!p.workload.contains(&WorkloadStep::Restart), "{level}");
+    }
+    let mut inputs = leader_inputs(joined(&d));
+    enforcing(&mut inputs, "privileged");
+    assert!(labels(&plan(&inputs)).contains(&"patch statefulset qbittorrent: add routing".into()));
+}
+
+#[test]
+fn pod_security_neither_stops_a_routed_pod_nor_the_removal_of_routing() {
+    let d = data(&json!({}));
+    // Labelled after our patch: nothing to patch, the routed workload keeps running.
+    let mut inputs = steady(&d);
+    enforcing(&mut inputs, "restricted");
+    let p = plan(&inputs);
+    assert!(p.writes_nothing(), "{p:?}");
+    assert_eq!(worst(&p).level, StatusLevel::Active);
+    // Removing the routing makes the pod admissible again: always allowed.
+    inputs.relation = Relation::Absent;
+    assert_eq!(
+        labels(&plan(&inputs)),
+        [
+            "patch statefulset qbittorrent: remove routing",
+            "delete configmap qbittorrent-gateway-client-config"
+        ]
+    );
 }

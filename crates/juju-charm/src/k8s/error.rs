@@ -37,6 +37,13 @@ pub enum Failure {
     /// The hook's time budget was already used up before this request.
     #[error("the hook's Kubernetes time budget is used up; Juju will retry the hook")]
     BudgetExhausted,
+    /// The answer's body is larger than [`MAX_ANSWER_BYTES`](super::MAX_ANSWER_BYTES); it was
+    /// not read further. Not retried: the same request would get the same answer.
+    #[error("the server's answer is larger than {limit} bytes")]
+    TooLarge {
+        /// The bound, in bytes.
+        limit: usize,
+    },
     /// The answer was not the JSON we expected.
     #[error("cannot decode the server's answer")]
     Decode(#[source] serde_json::Error),

@@ -63,16 +63,18 @@
 //! [`Failure::Rejected`] with the server's message. Requests are built with
 //! `kube::core::Request` and sent with hyper over rustls, so that status codes and headers
 //! (`Retry-After`) are ours to interpret and no retry of a library can outlive the budget.
+//! No answer is read past [`MAX_ANSWER_BYTES`] ([`Failure::TooLarge`], not retried).
 //! kube's own client is not linked (docs/adr/0024).
 //!
 //! The parts, each using only those listed before it: `error` (what a failure reports),
 //! `decode` (one JSON deserializer for everything), `retry` (bounds, budget and the retry
 //! loop), `transport` (configuration, connection, the client), `api` (the handles and their
-//! requests).
+//! requests), `namespace` (a namespace's labels, over `api`).
 
 mod api;
 mod decode;
 mod error;
+mod namespace;
 mod retry;
 mod transport;
 
@@ -80,4 +82,4 @@ pub use api::{Api, Outcome};
 pub use decode::{from_json_value, parse_manifest};
 pub use error::{Failure, KubeError, waiting_for_statefulset};
 pub use retry::RetryPolicy;
-pub use transport::{Kube, Reads};
+pub use transport::{Kube, MAX_ANSWER_BYTES, Reads};

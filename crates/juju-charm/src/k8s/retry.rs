@@ -163,10 +163,23 @@ impl AttemptError {
 /// A whole answer: status and headers, body.
 pub(super) type Answer = (http::response::Parts, Vec<u8>);
 
+/// Why one exchange produced no [`Answer`].
+#[derive(Debug)]
+pub(super) enum SendError {
+    /// Connection refused or dropped, TLS, a broken body (its description): retried.
+    Transport(String),
+    /// The answer's body passed `limit` bytes and was not read further: final (the same
+    /// request would be answered the same way).
+    TooLarge {
+        /// The bound, in bytes.
+        limit: usize,
+    },
+}
+
 /// Sends `request` with `send` (one copy per attempt), retrying transient failures with
-/// backoff within `budget`. Returns the body of a 2xx answer. `send` fails with the transport
-/// failure's description (connection refused or dropped, TLS, a broken body): every such
-/// failure is retried, and the last one is named when we give up.
+/// backoff within `budget`. Returns the body of a 2xx answer. `send` fails with a
+/// [`SendError`]: every transport failure is retried, and the last one is named when we give
+/// up; an answer too large to read is [`Failure::TooLarge`] at once.
 pub(super) async fn send_with_retries<F, Fut>(
     policy: &RetryPolicy,
     budget: Budget,
@@ -177,7 +190,7 @@ pub(super) async fn send_with_retries<F, Fut>(
 ) -> Result<Vec<u8>, AttemptError>
 where
     F: FnMut(http::Request<Vec<u8>>) -> Fut,
-    Fut: Future<Output = Result<Answer, String>>,
+    Fut: Future<Output = Result<Answer, SendError>>,
 {
     let started = Instant::now();
     let mut backoff = policy.first_backoff;
@@ -195,7 +208,12 @@ where
         let timeout = policy.request_timeout.min(remaining);
         let failure = match tokio::time::timeout(timeout, send(clone_request(request))).await {
             Err(_) => (None, format!("no answer within {timeout:?}")),
-            Ok(Err(what)) => (None, what),
+            Ok(Err(SendError::Transport(what))) => (None, what),
+            Ok(Err(SendError::TooLarge { limit })) => {
+                return Err(AttemptError::Final(
+                    target.error(step, Failure::TooLarge { limit }),
+                ));
+            }
             Ok(Ok((parts, body))) => match classify(step, target, &parts, body) {
                 Ok(body) => return Ok(body),
                 Err(AttemptError::Transient { wait, what }) => (wait, what),

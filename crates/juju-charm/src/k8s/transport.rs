@@ -6,7 +6,7 @@
 use std::fmt::Debug;
 use std::time::Duration;
 
-use http_body_util::{BodyExt as _, Full};
+use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper::http;
 use hyper_rustls::HttpsConnector;
@@ -17,8 +17,20 @@ use kube::core::params::GetParams;
 use secrecy::{ExposeSecret as _, SecretString};
 
 use super::error::{Failure, KubeError};
-use super::retry::{Answer, AttemptError, Budget, RetryPolicy, Step, Target, send_with_retries};
+use super::retry::{
+    Answer, AttemptError, Budget, RetryPolicy, SendError, Step, Target, send_with_retries,
+};
+use crate::http::{BodyError, read_body};
 use crate::log::error_chain;
+
+/// Largest answer body read from the API server: 8 MiB. The charms read single objects, never
+/// lists: a StatefulSet or Pod (a few KiB to tens of KiB), a ConfigMap or NetworkPolicy of
+/// ours, a CustomResourceDefinition's metadata only ([`Api::exists`](super::Api::exists)).
+/// No stored object can be much larger than etcd's request limit (1.5 MiB by default,
+/// `--max-request-bytes`), and its JSON is at most a few times its stored form; 8 MiB is
+/// above any of them and still bounds what a hook holds when a proxy or a broken server
+/// streams without end (docs/adr/0031).
+pub const MAX_ANSWER_BYTES: usize = 8 * 1024 * 1024;
 
 /// Where the reads of [`Api::get`](super::Api::get) and
 /// [`Api::exists`](super::Api::exists) are served from. The GETs that decide a write
@@ -201,18 +213,25 @@ impl Kube {
         .await
     }
 
-    /// One request and its whole answer; a transport failure (connection refused or dropped,
-    /// TLS, a broken body) as its description.
-    async fn exchange(&self, request: http::Request<Vec<u8>>) -> Result<Answer, String> {
+    /// One request and its whole answer, read up to [`MAX_ANSWER_BYTES`]; a transport failure
+    /// (connection refused or dropped, TLS, a broken body) as its description.
+    async fn exchange(&self, request: http::Request<Vec<u8>>) -> Result<Answer, SendError> {
         let request = request.map(|body| Full::new(Bytes::from(body)));
         let response = self
             .http
             .request(request)
             .await
-            .map_err(|e| error_chain(&e))?;
+            .map_err(|e| SendError::Transport(error_chain(&e)))?;
         let (parts, body) = response.into_parts();
-        let body = body.collect().await.map_err(|e| error_chain(&e))?;
-        Ok((parts, body.to_bytes().to_vec()))
+        let body = read_body(body, MAX_ANSWER_BYTES)
+            .await
+            .map_err(|e| match e {
+                BodyError::TooLarge => SendError::TooLarge {
+                    limit: MAX_ANSWER_BYTES,
+                },
+                BodyError::Read(e) => SendError::Transport(error_chain(&e)),
+            })?;
+        Ok((parts, body))
     }
 }
 

@@ -399,6 +399,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn service_ownership_uses_pebbles_field_names() {
+        let service = Service {
+            user_id: Some(1000),
+            user: Some("u".to_owned()),
+            group_id: Some(1001),
+            group: Some("g".to_owned()),
+            ..Service::default()
+        };
+        assert_eq!(
+            serde_json::to_value(&service).unwrap(),
+            serde_json::json!({"user-id": 1000, "user": "u", "group-id": 1001, "group": "g"})
+        );
+        let plan =
+            Plan::from_yaml("services:\n  s:\n    user-id: 1000\n    group-id: 1001\n").unwrap();
+        let layer = |user_id| Layer {
+            services: BTreeMap::from([(
+                "s".to_owned(),
+                Service {
+                    user_id: Some(user_id),
+                    group_id: Some(1001),
+                    ..Service::default()
+                },
+            )]),
+            ..Layer::default()
+        };
+        assert!(plan.holds(&layer(1000)));
+        assert!(!plan.holds(&layer(0)));
+    }
+
+    #[test]
     fn durations_compare_by_value() {
         assert_eq!(go_duration_nanos("1m"), go_duration_nanos("1m0s"));
         assert_eq!(go_duration_nanos("1.5s"), Some(1_500_000_000));

@@ -1,5 +1,6 @@
-//! HTTP/1.1 over Pebble's Unix socket: one connection per request, a deadline on all of it,
-//! plus the two encodings Pebble's file API needs (query strings and `multipart/form-data`).
+//! HTTP/1.1 over Pebble's Unix socket: one connection per request, a deadline and a size
+//! bound on all of it, plus the two encodings Pebble's file API needs (query strings and
+//! `multipart/form-data`).
 //!
 //! Pebble serves plain HTTP/1.1 on `<base>/<container>/pebble.socket`; ops opens a fresh
 //! connection per request too (`urllib` with a Unix-socket handler, `ops/pebble.py`).
@@ -7,11 +8,13 @@
 use std::path::Path;
 use std::time::Duration;
 
-use http_body_util::{BodyExt as _, Full};
+use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::UnixStream;
+
+use crate::http::BodyError;
 
 /// What went wrong below Pebble's JSON envelope.
 #[derive(Debug)]
@@ -22,6 +25,9 @@ pub(crate) enum TransportError {
     Timeout,
     /// HTTP-level failure (handshake, dropped connection, malformed response).
     Http(hyper::Error),
+    /// The answer's body is larger than the bound given to [`round_trip`]; reading stopped
+    /// there.
+    TooLarge,
     /// The request itself could not be built (a bug in this module's callers).
     Build(hyper::http::Error),
 }
@@ -30,10 +36,12 @@ pub(crate) enum TransportError {
 pub(crate) struct RawResponse {
     pub status: StatusCode,
     pub content_type: String,
-    pub body: Bytes,
+    pub body: Vec<u8>,
 }
 
-/// Sends one request on a fresh connection and reads the whole answer, all within `deadline`.
+/// Sends one request on a fresh connection and reads the whole answer, all within `deadline`;
+/// a body over `max_body` bytes is [`TransportError::TooLarge`], refused as soon as it is
+/// announced or read past the bound (never buffered whole first).
 pub(crate) async fn round_trip(
     socket: &Path,
     method: Method,
@@ -41,6 +49,7 @@ pub(crate) async fn round_trip(
     headers: &[(&str, String)],
     body: Vec<u8>,
     deadline: Duration,
+    max_body: usize,
 ) -> Result<RawResponse, TransportError> {
     let exchange = async {
         let stream = UnixStream::connect(socket)
@@ -77,12 +86,12 @@ pub(crate) async fn round_trip(
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or_default()
                 .to_owned();
-            let body = response
-                .into_body()
-                .collect()
+            let body = crate::http::read_body(response.into_body(), max_body)
                 .await
-                .map_err(TransportError::Http)?
-                .to_bytes();
+                .map_err(|e| match e {
+                    BodyError::TooLarge => TransportError::TooLarge,
+                    BodyError::Read(e) => TransportError::Http(e),
+                })?;
             Ok(RawResponse {
                 status,
                 content_type,

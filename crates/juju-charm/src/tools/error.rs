@@ -63,6 +63,18 @@ pub enum ToolError {
         #[source]
         source: OutputError,
     },
+    /// The tool wrote more than the runtime reads from it: reading stopped at `limit` and the
+    /// tool was killed ([`ProcessRunner`](super::ProcessRunner)), or a wrapper refused to parse
+    /// an answer that large (`relation-get`, [`MAX_DATABAG_BYTES`](super::relation::MAX_DATABAG_BYTES)).
+    #[error("{tool} wrote more than {limit} bytes to {stream}")]
+    OutputTooLarge {
+        /// The tool.
+        tool: String,
+        /// Which output.
+        stream: Stream,
+        /// The bound, in bytes.
+        limit: usize,
+    },
     /// The caller asked for something the tool cannot express (caught before running it).
     #[error("invalid arguments for {tool}: {reason}")]
     InvalidArgument {
@@ -80,6 +92,24 @@ pub enum ToolError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// One of a tool's outputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    /// Standard output: the answer.
+    Stdout,
+    /// Standard error: Juju's message when the tool fails.
+    Stderr,
+}
+
+impl std::fmt::Display for Stream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Stdout => "stdout",
+            Self::Stderr => "stderr",
+        })
+    }
 }
 
 /// Why a tool's output could not be used.

@@ -5,10 +5,20 @@
 
 use std::collections::BTreeMap;
 
-use super::{OutputError, ToolError, Tools, argv};
+use super::{OutputError, Stream, ToolError, Tools, argv, parse_json};
 
 /// A relation's data bag: keys to string values.
 pub type Databag = BTreeMap<String, String>;
+
+/// Largest `relation-get` answer parsed: 512 KiB, checked on the raw output before any JSON
+/// is parsed. A bag holds the interface's keys, plus on unit bags the few addresses Juju adds
+/// (`ingress-address`, `egress-subnets`, `private-address`). The largest value our interfaces
+/// define is vpn-gateway's `config`, at most 64 KiB (`vpn_gateway_iface::wire::MAX_CONFIG_BYTES`),
+/// which JSON escaping (`\u00XX`, what Go's encoder writes for `<`, `>`, `&` and control
+/// characters) can grow at most six-fold: 384 KiB. A larger bag is no value the interfaces
+/// accept; refusing it unparsed keeps a remote application (the other side of a relation,
+/// possibly in another model) from making every hook parse megabytes of JSON.
+pub const MAX_DATABAG_BYTES: usize = 512 * 1024;
 
 impl Tools {
     /// The ids of the relations on `endpoint`.
@@ -68,14 +78,24 @@ impl Tools {
         self.relation_get_bag(id, app, true)
     }
 
+    /// Refuses an answer over [`MAX_DATABAG_BYTES`] before parsing it.
     fn relation_get_bag(&self, id: u64, member: &str, app: bool) -> Result<Databag, ToolError> {
+        const TOOL: &str = "relation-get";
         let mut args = argv(["--format=json".to_owned(), "-r".to_owned(), id.to_string()]);
         if app {
             args.push("--app".to_owned());
         }
         args.extend(argv(["-", member]));
+        let stdout = self.run(TOOL, &args)?;
+        if stdout.len() > MAX_DATABAG_BYTES {
+            return Err(ToolError::OutputTooLarge {
+                tool: TOOL.to_owned(),
+                stream: Stream::Stdout,
+                limit: MAX_DATABAG_BYTES,
+            });
+        }
         // An empty bag may print as `null`.
-        let bag: Option<Databag> = self.run_json("relation-get", &args)?;
+        let bag: Option<Databag> = parse_json(TOOL, &stdout)?;
         Ok(bag.unwrap_or_default())
     }
 
