@@ -1,7 +1,7 @@
 # Targets are one or two lines: logic lives in Rust (or, for system recipes, in a named script).
 CARGO ?= cargo
 
-.PHONY: build test lint fmt testbed charms charms-lint demo bench
+.PHONY: build test lint fmt testbed tools charms charms-lint demo bench
 build:
 	$(CARGO) build --workspace --locked
 
@@ -9,7 +9,11 @@ build:
 testbed:
 	crates/kube-testbed/build-apiserver.sh
 
-test: testbed
+# The Debian packages the tests and the demo use (busybox, unzip, iproute2, iptables, dnsmasq, ...).
+tools:
+	tests/install-tools.sh
+
+test: testbed tools
 	$(CARGO) test --workspace --locked
 
 lint:
@@ -37,7 +41,7 @@ charms-lint: charms
 
 # The main job: the README's story (deploy, secret, relate, VPN drop, relation removed) on the
 # simulator and the real test API server, deploying the .charm files built above.
-demo: testbed charms
+demo: testbed tools charms
 	$(CARGO) build --locked -p juju-sim -p charmarr-tests --bins
 	target/debug/demo --sim target/debug/juju-sim --gateway build/gluetun-k8s_amd64.charm --client build/qbittorrent-k8s_amd64.charm
 

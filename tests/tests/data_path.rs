@@ -1,0 +1,553 @@
+//! The VPN data path with real packets (issue 17): a gateway pod and a client pod are network
+//! namespaces (pod-net, docs/adr/0033), running pod-gateway v1.13.0's own scripts with
+//! exactly the commands, args, env and ConfigMaps our charms render. The gateway's tunnel and
+//! the internet behind it are pod-net's stand-ins; the cluster DNS is dnsmasq.
+//!
+//! Needs root, iproute2, util-linux, busybox, dnsmasq, dig, iptables, tcpdump, inotify-tools
+//! and pod-gateway's source tree (`POD_GATEWAY_SRC`, default
+//! `../shared/third_party/pod-gateway-v1.13.0` from the workspace root); skipped otherwise.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use pod_net::{
+    Capture, Cluster, ClusterDns, ClusterSpec, Container, Image, Internet, InternetSpec, Pod,
+    PodSpec, Volume, Whoami, tcp_whoami,
+};
+use serde_json::{Value, json};
+
+const MODEL: &str = "charmarr-downloads";
+const GATEWAY_APP: &str = "vpnarr";
+const CLIENT_APP: &str = "qbittorrent";
+const PORT: u16 = 8080;
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is inside the workspace")
+        .to_path_buf()
+}
+
+fn pod_gateway_src() -> PathBuf {
+    std::env::var_os("POD_GATEWAY_SRC").map_or_else(
+        || workspace_root().join("../shared/third_party/pod-gateway-v1.13.0"),
+        PathBuf::from,
+    )
+}
+
+/// Why this test cannot run here, if it cannot.
+fn unavailable() -> Option<String> {
+    if !rustix_is_root() {
+        return Some("not root (network namespaces need it)".into());
+    }
+    let tools = [
+        "ip",
+        "bridge",
+        "ss",
+        "nsenter",
+        "unshare",
+        "chroot",
+        "busybox",
+        "bash",
+        "timeout",
+        "dnsmasq",
+        "dig",
+        "iptables",
+        "tcpdump",
+        "inotifywait",
+    ];
+    for tool in tools {
+        let found = std::env::var_os("PATH")
+            .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()));
+        if !found {
+            return Some(format!("{tool} is not installed"));
+        }
+    }
+    let src = pod_gateway_src();
+    if !src.join("bin/client_init.sh").is_file() {
+        return Some(format!(
+            "pod-gateway's source is not at {} (set POD_GATEWAY_SRC)",
+            src.display()
+        ));
+    }
+    None
+}
+
+fn rustix_is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines()
+            .find(|l| l.starts_with("Uid:"))
+            .and_then(|l| l.split_whitespace().nth(2))
+            == Some("0")
+    })
+}
+
+macro_rules! require_prerequisites {
+    () => {
+        if let Some(reason) = unavailable() {
+            eprintln!("skipping: {reason}");
+            return;
+        }
+    };
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
+}
+
+/// gluetun-k8s's render, connected, for a cluster with `spec`'s address plan.
+fn gateway_render(dir: &Path, spec: &ClusterSpec, exit_ip: Ipv4Addr) -> Value {
+    let config = dir.join("gluetun-config.json");
+    let options = json!({
+        "cluster-cidrs": format!("{},{}", spec.pod_cidr, spec.service_cidr),
+        "vpn-provider": "mullvad",
+        "wireguard-addresses": "10.64.222.21/32",
+        "wireguard-private-key-secret": "secret:d0f6t2fmp25c77ggkdsg",
+    });
+    std::fs::write(&config, options.to_string()).expect("write config");
+    juju_charm::render::output::<gluetun_k8s::GluetunK8s>(&gluetun_k8s::render::RenderArgs {
+        app: GATEWAY_APP.into(),
+        model: MODEL.into(),
+        statefulset: fixture("statefulset-vpnarr.json"),
+        config,
+        cluster_dns_ip: IpAddr::V4(spec.dns_ip),
+        vpn_connected: true,
+        external_ip: Some(IpAddr::V4(exit_ip)),
+    })
+    .expect("gateway renders")
+}
+
+/// qbittorrent-k8s's render with the gateway's databag value as it reads it from the relation.
+fn client_render(dir: &Path, databag: &str) -> Value {
+    let data = dir.join("gateway-data.json");
+    std::fs::write(&data, databag).expect("write gateway data");
+    juju_charm::render::output::<qbittorrent_k8s::QbittorrentK8s>(
+        &qbittorrent_k8s::render::RenderArgs {
+            app: CLIENT_APP.into(),
+            model: MODEL.into(),
+            statefulset: fixture("statefulset-qbittorrent.json"),
+            gateway_data: Some(data),
+            cilium: false,
+        },
+    )
+    .expect("client renders")
+}
+
+/// A rendered object by kind and name.
+fn object<'a>(rendered: &'a Value, kind: &str, name: &str) -> &'a Value {
+    rendered["objects"]
+        .as_array()
+        .expect("objects")
+        .iter()
+        .find(|o| o["kind"] == kind && o["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("no {kind} {name} in {rendered:#}"))
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    value.as_array().map_or_else(Vec::new, |a| {
+        a.iter()
+            .map(|s| s.as_str().expect("a string").to_owned())
+            .collect()
+    })
+}
+
+/// Container `name` of the rendered StatefulSet `app` (`list`: `initContainers` or
+/// `containers`) as pod-net runs it: its command, args and env, and each ConfigMap volume
+/// with that ConfigMap's rendered data.
+fn rendered_container(rendered: &Value, app: &str, list: &str, name: &str) -> Container {
+    let pod_spec = &object(rendered, "StatefulSet", app)["spec"]["template"]["spec"];
+    let container = pod_spec[list]
+        .as_array()
+        .expect("container list")
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no {list} {name} in {pod_spec:#}"));
+    let env = container["env"].as_array().map_or_else(Vec::new, |env| {
+        env.iter()
+            .map(|e| {
+                let value = e["value"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("env without a literal value: {e}"));
+                (
+                    e["name"].as_str().expect("env name").to_owned(),
+                    value.to_owned(),
+                )
+            })
+            .collect()
+    });
+    let volumes = container["volumeMounts"]
+        .as_array()
+        .map_or_else(Vec::new, |mounts| {
+            mounts
+                .iter()
+                .map(|m| {
+                    let volume = pod_spec["volumes"]
+                        .as_array()
+                        .expect("volumes")
+                        .iter()
+                        .find(|v| v["name"] == m["name"])
+                        .expect("mounted volume exists");
+                    let cm_name = volume["configMap"]["name"]
+                        .as_str()
+                        .unwrap_or_else(|| panic!("not a ConfigMap volume: {volume}"));
+                    let data = &object(rendered, "ConfigMap", cm_name)["data"];
+                    let files: BTreeMap<String, String> = data
+                        .as_object()
+                        .expect("ConfigMap data")
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.as_str().expect("data value").to_owned()))
+                        .collect();
+                    Volume {
+                        mount_path: m["mountPath"].as_str().expect("mountPath").to_owned(),
+                        files,
+                    }
+                })
+                .collect()
+        });
+    Container {
+        name: name.to_owned(),
+        command: strings(&container["command"]),
+        args: strings(&container["args"]),
+        env,
+        volumes,
+    }
+}
+
+fn scratch() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("charmarr-data-path-")
+        .tempdir()
+        .expect("temp dir")
+}
+
+fn show(exited: &pod_net::Exited) -> String {
+    format!(
+        "exit {:?} after {:?} (timed out: {})\n--- stdout\n{}\n--- stderr\n{}",
+        exited.code, exited.elapsed, exited.timed_out, exited.stdout, exited.stderr
+    )
+}
+
+/// Everything of one run: dropped in reverse order of declaration, pods before the cluster.
+struct Bench {
+    client: Pod,
+    peer: Pod,
+    _peer_whoami: Whoami,
+    internet_whoami: Whoami,
+    internet: Internet,
+    gateway: Pod,
+    _dns: ClusterDns,
+    image: Image,
+    client_rendered: Value,
+    gateway_dns_name: String,
+    cluster: Cluster,
+    _scratch: tempfile::TempDir,
+}
+
+impl Bench {
+    /// The cluster, the gateway pod run as Kubernetes would (gateway-init, then the tunnel
+    /// and gateway-sidecar), and an unrouted peer pod; the client pod exists but runs nothing.
+    fn new(register_gateway_dns: bool) -> Self {
+        let scratch = scratch();
+        let cluster = Cluster::new(ClusterSpec::default()).expect("cluster");
+        let internet_spec = InternetSpec::default();
+        let gateway_rendered =
+            gateway_render(scratch.path(), cluster.spec(), internet_spec.tunnel_addr);
+        let databag = gateway_rendered["relation_data"]["config"]
+            .as_str()
+            .expect("config is a JSON string")
+            .to_owned();
+        let client_rendered = client_render(scratch.path(), &databag);
+        let provider: Value = serde_json::from_str(&databag).expect("databag is JSON");
+        let gateway_dns_name = provider["gateway_dns_name"]
+            .as_str()
+            .expect("gateway_dns_name")
+            .to_owned();
+
+        let gateway = cluster
+            .add_pod(PodSpec::new(format!("{GATEWAY_APP}-0"), MODEL))
+            .expect("gateway pod");
+        let records: Vec<(&str, Ipv4Addr)> = if register_gateway_dns {
+            vec![(gateway_dns_name.as_str(), gateway.ip())]
+        } else {
+            Vec::new()
+        };
+        let dns = ClusterDns::start(&cluster, &records).expect("cluster DNS");
+        let image = pod_net::pod_gateway::image(&pod_gateway_src()).expect("pod-gateway image");
+
+        let init = rendered_container(
+            &gateway_rendered,
+            GATEWAY_APP,
+            "initContainers",
+            "gateway-init",
+        );
+        let exited = gateway
+            .run(&image, &init, Duration::from_mins(1))
+            .expect("gateway-init runs");
+        assert!(exited.success(), "gateway-init: {}", show(&exited));
+        // gluetun starts with the pod's containers, after the init containers.
+        let internet = Internet::attach(&cluster, &gateway, internet_spec).expect("tunnel");
+        let sidecar = rendered_container(
+            &gateway_rendered,
+            GATEWAY_APP,
+            "containers",
+            "gateway-sidecar",
+        );
+        gateway
+            .start(&image, &sidecar)
+            .expect("gateway-sidecar starts");
+        if let Err(e) = gateway.wait_listening("udp", 67, Duration::from_secs(20)) {
+            panic!(
+                "gateway-sidecar's DHCP server: {e}: {:?}",
+                gateway.logs("gateway-sidecar")
+            );
+        }
+        let internet_whoami = internet.whoami(PORT).expect("internet listener");
+
+        let peer = cluster
+            .add_pod(PodSpec::new("sonarr-0", MODEL))
+            .expect("peer pod");
+        let peer_whoami =
+            Whoami::start(peer.netns(), SocketAddrV4::new(peer.ip(), PORT)).expect("peer listener");
+        let client = cluster
+            .add_pod(PodSpec::new(format!("{CLIENT_APP}-0"), MODEL))
+            .expect("client pod");
+        Self {
+            client,
+            peer,
+            _peer_whoami: peer_whoami,
+            internet_whoami,
+            internet,
+            gateway,
+            _dns: dns,
+            image,
+            gateway_dns_name,
+            client_rendered,
+            cluster,
+            _scratch: scratch,
+        }
+    }
+
+    fn client_container(&self, list: &str, name: &str) -> Container {
+        rendered_container(&self.client_rendered, CLIENT_APP, list, name)
+    }
+
+    fn internet_host(&self) -> SocketAddrV4 {
+        SocketAddrV4::new(self.internet.spec().hosts[0], PORT)
+    }
+}
+
+fn route_get(pod: &Pod, addr: Ipv4Addr) -> String {
+    pod.netns_output("ip", &["route", "get", &addr.to_string()])
+        .expect("ip route get")
+}
+
+/// The client's NOT_ROUTED_TO_GATEWAY_CIDRS, from its rendered ConfigMap.
+fn not_routed_cidrs(client_rendered: &Value) -> Vec<ipnet::Ipv4Net> {
+    let settings = object(
+        client_rendered,
+        "ConfigMap",
+        &format!("{CLIENT_APP}-gateway-client-config"),
+    )["data"]["settings.sh"]
+        .as_str()
+        .expect("settings.sh");
+    let line = settings
+        .lines()
+        .find_map(|l| l.strip_prefix("NOT_ROUTED_TO_GATEWAY_CIDRS="))
+        .expect("NOT_ROUTED_TO_GATEWAY_CIDRS");
+    line.trim_matches('"')
+        .split_whitespace()
+        .map(|c| c.parse().expect("a CIDR"))
+        .collect()
+}
+
+const PROBE: Duration = Duration::from_secs(3);
+
+#[test]
+fn client_traffic_leaves_through_the_tunnel_cluster_traffic_stays_direct_and_nothing_leaks_when_it_is_down()
+ {
+    require_prerequisites!();
+    let started = Instant::now();
+    let bench = Bench::new(true);
+    let (client, gateway) = (&bench.client, &bench.gateway);
+
+    // vpn-route-init: the rendered wrapper under the image's /bin/sh, then the sidecar.
+    let init = bench.client_container("initContainers", "vpn-route-init");
+    let exited = client
+        .run(&bench.image, &init, Duration::from_secs(200))
+        .expect("vpn-route-init runs");
+    assert!(exited.success(), "vpn-route-init: {}", show(&exited));
+    assert!(
+        exited.stdout.contains("Gateway ready and reachable"),
+        "client_init.sh did not finish: {}",
+        show(&exited)
+    );
+    let sidecar = bench.client_container("containers", "vpn-route-sidecar");
+    client
+        .start(&bench.image, &sidecar)
+        .expect("vpn-route-sidecar starts");
+
+    // Routes: default via the overlay; every cluster CIDR on eth0 via the node.
+    let default = client
+        .netns_output("ip", &["route", "show", "default"])
+        .expect("ip route");
+    assert!(default.contains("dev vxlan0"), "default route: {default}");
+    assert!(
+        route_get(client, bench.internet.spec().hosts[0]).contains("dev vxlan0"),
+        "internet not via vxlan0"
+    );
+    let cidrs = not_routed_cidrs(&bench.client_rendered);
+    assert!(cidrs.contains(&bench.cluster.spec().pod_cidr), "{cidrs:?}");
+    for cidr in &cidrs {
+        let addr = cidr.hosts().last().unwrap_or(cidr.addr());
+        let route = route_get(client, addr);
+        assert!(route.contains("dev eth0"), "{cidr} not on eth0: {route}");
+    }
+    // DHCP through the gateway also moved the pod's DNS to the gateway.
+    let resolv = client.resolv_conf().expect("resolv.conf");
+    assert!(resolv.contains("nameserver 172.16.0.1"), "{resolv}");
+
+    // Cluster names still resolve through the gateway's dnsmasq (DNS_LOCAL_CIDRS="local"
+    // forwards them to the cluster DNS).
+    let name = bench.gateway_dns_name.as_str();
+    let answer = client
+        .netns_output(
+            "dig",
+            &["+short", "+time=2", "+tries=1", "@172.16.0.1", name],
+        )
+        .expect("dig through the gateway");
+    assert_eq!(answer.trim(), gateway.ip().to_string(), "{name}");
+
+    // Internet traffic arrives from the tunnel's address (MASQUERADE on tun0).
+    let tunnel_addr = IpAddr::V4(bench.internet.spec().tunnel_addr);
+    let seen = tcp_whoami(client.netns(), bench.internet_host(), PROBE)
+        .expect("probe runs")
+        .expect("the internet answers through the tunnel");
+    assert_eq!(seen, tunnel_addr);
+    assert_eq!(
+        bench
+            .internet_whoami
+            .seen()
+            .last()
+            .map(std::net::SocketAddr::ip),
+        Some(tunnel_addr)
+    );
+
+    // A pod in a cluster CIDR is reached directly: it sees the client's own address.
+    let peer_addr = SocketAddrV4::new(bench.peer.ip(), PORT);
+    let seen = tcp_whoami(client.netns(), peer_addr, PROBE)
+        .expect("probe runs")
+        .expect("the peer pod answers");
+    assert_eq!(seen, IpAddr::V4(client.ip()));
+
+    assert_nothing_leaves_with_the_tunnel_down(&bench, peer_addr);
+
+    // Tunnel back: the same client reaches the internet again, no restart needed.
+    bench.internet.up().expect("tunnel up");
+    let seen = tcp_whoami(client.netns(), bench.internet_host(), PROBE)
+        .expect("probe runs")
+        .expect("the internet answers again");
+    assert_eq!(seen, tunnel_addr);
+    assert!(
+        client.is_running("vpn-route-sidecar"),
+        "{:?}",
+        client.logs("vpn-route-sidecar")
+    );
+    assert!(
+        gateway.is_running("gateway-sidecar"),
+        "{:?}",
+        gateway.logs("gateway-sidecar")
+    );
+    eprintln!("data path checked in {:?}", started.elapsed());
+}
+
+#[test]
+fn vpn_route_init_ends_in_bounded_time_when_the_gateway_is_unreachable() {
+    require_prerequisites!();
+    // The gateway's name does not resolve (its headless Service has no ready endpoint).
+    let bench = Bench::new(false);
+    let client = &bench.client;
+    let init = bench.client_container("initContainers", "vpn-route-init");
+    let exited = client
+        .run(&bench.image, &init, Duration::from_secs(200))
+        .expect("vpn-route-init runs");
+    // ADR 0021: three bounded attempts 5 s apart, then exit 0 so the pod starts.
+    assert!(exited.success(), "{}", show(&exited));
+    assert!(
+        exited.elapsed < Duration::from_secs(130),
+        "{}",
+        show(&exited)
+    );
+    assert_eq!(
+        exited.stdout.matches("vpn-route-init: attempt").count(),
+        3,
+        "{}",
+        show(&exited)
+    );
+    assert!(
+        exited
+            .stderr
+            .contains("gateway unreachable after 3 attempts"),
+        "{}",
+        show(&exited)
+    );
+    // The state it leaves: the default route restored via the node on eth0, no overlay.
+    let default = client
+        .netns_output("ip", &["route", "show", "default"])
+        .expect("ip route");
+    assert!(
+        default.contains(&format!("via {} dev eth0", client.node_ip())),
+        "default route: {default:?}; routes: {:?}; {}",
+        client.netns_output("ip", &["route"]),
+        show(&exited)
+    );
+    assert!(
+        client
+            .netns_output("ip", &["link", "show", "vxlan0"])
+            .is_err(),
+        "vxlan0 exists"
+    );
+    eprintln!("vpn-route-init gave up after {:?}", exited.elapsed);
+}
+
+/// Tunnel down: nothing outside the cluster answers, and no packet to the internet host
+/// leaves the client's eth0 or the gateway's eth0 — while the client's packets do reach the
+/// gateway over the overlay (the captures work). Cluster traffic is unaffected.
+fn assert_nothing_leaves_with_the_tunnel_down(bench: &Bench, peer_addr: SocketAddrV4) {
+    let (client, gateway) = (&bench.client, &bench.gateway);
+    bench.internet.down().expect("tunnel down");
+    let filter = format!("host {}", bench.internet.spec().hosts[0]);
+    let client_eth0 = Capture::start(client.netns(), "eth0", &filter).expect("capture");
+    let gateway_eth0 = Capture::start(gateway.netns(), "eth0", &filter).expect("capture");
+    let gateway_vxlan0 = Capture::start(gateway.netns(), "vxlan0", &filter).expect("capture");
+    let outcome = tcp_whoami(client.netns(), bench.internet_host(), PROBE).expect("probe runs");
+    assert!(
+        outcome.is_err(),
+        "reached the internet with the tunnel down: {outcome:?}"
+    );
+    let (client_eth0, gateway_eth0, gateway_vxlan0) = (
+        client_eth0.finish(),
+        gateway_eth0.finish(),
+        gateway_vxlan0.finish(),
+    );
+    assert!(
+        !gateway_vxlan0.packets.is_empty(),
+        "the client's packets never reached the gateway: {gateway_vxlan0:?}"
+    );
+    assert!(
+        client_eth0.packets.is_empty(),
+        "leaked from the client: {client_eth0:?}"
+    );
+    assert!(
+        gateway_eth0.packets.is_empty(),
+        "leaked from the gateway: {gateway_eth0:?}"
+    );
+    // Cluster traffic does not depend on the tunnel.
+    let seen = tcp_whoami(client.netns(), peer_addr, PROBE)
+        .expect("probe runs")
+        .expect("the peer pod answers with the tunnel down");
+    assert_eq!(seen, IpAddr::V4(client.ip()));
+}
