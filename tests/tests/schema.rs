@@ -67,6 +67,14 @@ fn everything() -> Vec<Value> {
         .expect("emulates");
     let unrouted = cl.names().emulate_remove(&routed).expect("emulates");
     let cidrs = &data.cluster_cidrs;
+    // The API server's rule too (an IPv4 and an IPv6 address, MicroK8s' port).
+    let api_server = vpn_gateway_iface::api_server::ApiServerEndpoints::from_endpoints(
+        &serde_json::json!({"subsets": [{
+            "addresses": [{"ip": "192.168.1.10"}, {"ip": "fd00::10"}],
+            "ports": [{"name": "https", "port": 16443, "protocol": "TCP"}]
+        }]}),
+    )
+    .expect("valid endpoints");
 
     let mut all = vec![
         to_json(&gw_sts),
@@ -74,7 +82,7 @@ fn everything() -> Vec<Value> {
         to_json(&routed),
         to_json(&unrouted),
         to_json(&client::client_config_map(&qb_owner, &data)),
-        to_json(&killswitch::network_policy(&qb_owner, cidrs)),
+        to_json(&killswitch::network_policy(&qb_owner, cidrs, &api_server)),
     ];
     // k8s-openapi's Serialize adds apiVersion/kind for typed objects; check we did not lose them.
     for obj in &all {

@@ -1,5 +1,6 @@
 //! Reads everything one hook needs into [`Inputs`]: config, leadership, the `vpn-gateway`
-//! relation, our Kubernetes objects and the namespace's labels (leader), this unit's Pod, the workload through Pebble,
+//! relation, our Kubernetes objects, the namespace's labels and the API server's endpoints
+//! (leader), this unit's Pod, the workload through Pebble,
 //! the credentials secret and the opened ports. Reads only: nothing here changes anything.
 //!
 //! The one derivation that is not a read is the password hash: the stored
@@ -16,23 +17,26 @@ use juju_charm::tools::secret::{Revision, SecretContent, SecretRef};
 use juju_charm::tools::unit::ApplicationStatus;
 use juju_charm::{Juju, Tools};
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{ConfigMap, Pod};
+use k8s_openapi::api::core::v1::{ConfigMap, Endpoints, Pod};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::core::DynamicObject;
 use ring::rand::{SecureRandom, SystemRandom};
 use serde_json::{Map, Value};
-use vpn_gateway_iface::StatefulSetJson;
 use vpn_gateway_iface::client::client_config_map_name;
 use vpn_gateway_iface::killswitch::{CILIUM_CRD, cilium_policy_name, network_policy_name};
 use vpn_gateway_iface::wire::DATABAG_KEY;
 use vpn_gateway_iface::{AppName, InvalidField, juju_names};
+use vpn_gateway_iface::{StatefulSetJson, api_server};
 
 use crate::conf;
 use crate::config::Config;
 use crate::constants::{CONF_PATH, CONTAINER, ENDPOINT, HASH_KEY, SECRET_LABEL, cilium_resource};
 use crate::credentials::{self, CredentialsError, DEFAULT_USERNAME, Password, Username};
-use crate::inputs::{Cluster, Credentials, Inputs, Live, PodRouting, PodView, Relation, Workload};
+use crate::inputs::{
+    ApiServerObject, Cluster, Credentials, Inputs, Live, PodRouting, PodView, Relation, Workload,
+};
 use crate::workload::SERVICE;
 
 /// A read failed in a way Juju should retry (403s are not errors: they become statuses).
@@ -282,6 +286,23 @@ async fn read_cluster(kube: &Kube, name: &AppName) -> Result<Cluster, GatherErro
         None
     };
     let namespace_labels = read_or_forbidden!(kube.namespace_labels(kube.namespace()));
+    let slice: Option<Value> = read_or_forbidden!(
+        kube.api::<EndpointSlice>()
+            .in_namespace(api_server::NAMESPACE)
+            .view::<Value>()
+            .get(api_server::NAME)
+    );
+    let api_server = if let Some(slice) = slice {
+        ApiServerObject::Slice(slice)
+    } else {
+        let endpoints: Option<Value> = read_or_forbidden!(
+            kube.api::<Endpoints>()
+                .in_namespace(api_server::NAMESPACE)
+                .view::<Value>()
+                .get(api_server::NAME)
+        );
+        endpoints.map_or(ApiServerObject::Absent, ApiServerObject::Endpoints)
+    };
     Ok(Cluster::Live(Box::new(Live {
         statefulset,
         network_policy,
@@ -289,6 +310,7 @@ async fn read_cluster(kube: &Kube, name: &AppName) -> Result<Cluster, GatherErro
         cilium_policy,
         config_map,
         namespace_labels,
+        api_server,
     })))
 }
 

@@ -85,6 +85,21 @@ pub struct Live {
     pub config_map: Option<ConfigMap>,
     /// The model namespace's labels (its Pod Security level).
     pub namespace_labels: BTreeMap<String, String>,
+    /// The API server's endpoints, as read.
+    pub api_server: ApiServerObject,
+}
+
+/// `default/kubernetes` as read (untrusted JSON, checked by the plan): its EndpointSlice, else
+/// its Endpoints (vpn_gateway_iface::api_server).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum ApiServerObject {
+    /// Neither exists.
+    #[default]
+    Absent,
+    /// The EndpointSlice (`discovery.k8s.io/v1`).
+    Slice(Value),
+    /// The Endpoints (`v1`), read when there is no EndpointSlice.
+    Endpoints(Value),
 }
 
 /// This unit's Pod.

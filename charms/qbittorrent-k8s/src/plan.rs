@@ -20,6 +20,7 @@ use juju_charm::{Planned, Status};
 use k8s_openapi::api::core::v1::{ConfigMap, Container};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use serde_json::Value;
+use vpn_gateway_iface::api_server::{self, ApiServerEndpoints};
 use vpn_gateway_iface::client::{
     client_additions, client_config_map, client_config_map_name, client_owned_names,
 };
@@ -38,7 +39,8 @@ use crate::constants::{
 };
 use crate::credentials::{Password, Username};
 use crate::inputs::{
-    Cluster, Credentials, Inputs, PodRouting, PodView, Relation, RoutedContainer, Workload,
+    ApiServerObject, Cluster, Credentials, Inputs, PodRouting, PodView, Relation, RoutedContainer,
+    Workload,
 };
 use crate::workload;
 
@@ -284,7 +286,14 @@ fn routing(
                 plan.statuses.push(Status::blocked(message));
                 return;
             }
-            let np = network_policy(owner, &data.cluster_cidrs);
+            let api_server = match api_server_endpoints(&live.api_server) {
+                Ok(endpoints) => endpoints,
+                Err(message) => {
+                    plan.statuses.push(Status::blocked(message));
+                    return;
+                }
+            };
+            let np = network_policy(owner, &data.cluster_cidrs, &api_server);
             if !live
                 .network_policy
                 .as_ref()
@@ -345,6 +354,23 @@ fn routing(
             }
         }
     }
+}
+
+/// The API server's endpoints the kill switch lets out (ADR 0036), or the Blocked message
+/// naming the bad field of `default/kubernetes`.
+fn api_server_endpoints(object: &ApiServerObject) -> Result<ApiServerEndpoints, String> {
+    let (parsed, kind) = match object {
+        ApiServerObject::Absent => return Ok(ApiServerEndpoints::none()),
+        ApiServerObject::Slice(v) => (ApiServerEndpoints::from_endpoint_slice(v), "EndpointSlice"),
+        ApiServerObject::Endpoints(v) => (ApiServerEndpoints::from_endpoints(v), "Endpoints"),
+    };
+    parsed.map_err(|e| {
+        format!(
+            "{kind} {}/{}: {e}; the kill switch cannot let the API server through",
+            api_server::NAMESPACE,
+            api_server::NAME
+        )
+    })
 }
 
 /// Whether this unit's pod is routed through the gateway (and with which image), and if

@@ -37,7 +37,12 @@ fn reference_objects_are_adopted_without_a_rollout() -> TestResult {
         namespace: Namespace::parse(MODEL)?,
         field_manager: REFERENCE,
     };
-    let np = network_policy(&owner, &data.cluster_cidrs);
+    // The reference writes no API-server rule: ours adds it onto the adopted object.
+    let np = network_policy(
+        &owner,
+        &data.cluster_cidrs,
+        &vpn_gateway_iface::api_server::ApiServerEndpoints::none(),
+    );
     let cm = client_config_map(&owner, &data);
     let additions = client_additions(&owner.app, &data);
     let written: Result<(), kube::Error> = model.with_admin(|c| async move {

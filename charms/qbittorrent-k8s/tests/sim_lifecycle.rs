@@ -116,6 +116,19 @@ fn lifecycle() -> TestResult {
     assert!(pod_reads(&requests).1 > 0, "{requests:#?}");
     let objects = Objects::read(&model);
     assert!(objects.network_policy.is_some() && objects.config_map.is_some());
+    // The kill switch lets out the API server's endpoint as `default/kubernetes` lists it on
+    // the test cluster (read from the Endpoints: the 1.20 server serves no v1 EndpointSlice).
+    let np = serde_json::to_value(objects.network_policy.as_ref()).unwrap_or_default();
+    let api_block = format!("{}/32", kube_testbed::API_SERVER_NODE_ADDRESS);
+    assert!(
+        np["spec"]["egress"]
+            .as_array()
+            .is_some_and(|rules| rules.iter().any(|r| {
+                r["to"][0]["ipBlock"]["cidr"] == api_block.as_str()
+                    && r["ports"][0]["protocol"] == "TCP"
+            })),
+        "{np:#}"
+    );
     assert!(objects.routed_template() && objects.routed_pod());
     assert_eq!(service(&model, UNIT).as_deref(), Some("active"));
     assert_eq!(

@@ -12,7 +12,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
-use k8s_openapi::api::core::v1::{Namespace, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{Endpoints, Namespace, Service, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, Role, RoleBinding};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Api;
@@ -30,6 +30,9 @@ pub const APISERVER_VERSION: &str = "v1.20.2";
 pub const APISERVER_CACHE_KEY: &str = "kube-apiserver-v1.20.2-stsvalidate";
 /// Environment variable naming the kube-apiserver binary, overriding the cache.
 pub const APISERVER_ENV: &str = "KUBE_TESTBED_APISERVER";
+/// The address Endpoints `default/kubernetes` gives the API server, as a node's address on a
+/// real cluster (TEST-NET-1: nothing connects to it; the API server refuses loopback there).
+pub const API_SERVER_NODE_ADDRESS: &str = "192.0.2.10";
 /// The ClusterIP of Service `kube-system/kube-dns` (service range `10.0.0.0/24`).
 pub const KUBE_DNS_IP: &str = "10.0.0.10";
 /// The service ClusterIP range passed to the API server.
@@ -303,7 +306,7 @@ impl Cluster {
         run_sync(|| async move {
             let client = wait_readyz(&kc, &ca, child, &log, timeout).await?;
             tracing::debug!(elapsed = ?started.elapsed(), "kube-apiserver ready");
-            bootstrap(&client).await
+            bootstrap(&client, secure).await
         })
     }
 
@@ -676,8 +679,11 @@ async fn wait_readyz(
     }
 }
 
-/// What every cluster has: the system namespaces labelled, and `kube-system/kube-dns`.
-async fn bootstrap(client: &kube::Client) -> Result<()> {
+/// What every cluster has: the system namespaces labelled, `kube-system/kube-dns`, and the
+/// API server's endpoint in Endpoints `default/kubernetes` (a real API server's endpoint
+/// reconciler writes it; ours runs with `--endpoint-reconciler-type=none`, so it is written
+/// once here: [`API_SERVER_NODE_ADDRESS`] and the secure port).
+async fn bootstrap(client: &kube::Client, secure_port: u16) -> Result<()> {
     for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
         ensure_namespace(client, ns).await?;
     }
@@ -697,6 +703,20 @@ async fn bootstrap(client: &kube::Client) -> Result<()> {
         &Api::<Service>::namespaced(client.clone(), "kube-system"),
         "kube-dns",
         &svc,
+    )
+    .await?;
+    let endpoints: Endpoints = from_json(json!({
+        "apiVersion": "v1", "kind": "Endpoints",
+        "metadata": {"name": "kubernetes", "namespace": "default"},
+        "subsets": [{
+            "addresses": [{"ip": API_SERVER_NODE_ADDRESS}],
+            "ports": [{"name": "https", "port": secure_port, "protocol": "TCP"}],
+        }],
+    }))?;
+    apply(
+        &Api::<Endpoints>::namespaced(client.clone(), "default"),
+        "kubernetes",
+        &endpoints,
     )
     .await
 }

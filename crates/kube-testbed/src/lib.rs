@@ -48,9 +48,9 @@ mod proxy;
 mod rbac;
 
 pub use cluster::{
-    APISERVER_CACHE_KEY, APISERVER_ENV, APISERVER_VERSION, CILIUM_CRD, Cluster, ClusterOptions,
-    KUBE_DNS_IP, NAMESPACE_NAME_LABEL, SERVICE_CIDR, apiserver_binary, pid_alive, running_in_dir,
-    stop_dir,
+    API_SERVER_NODE_ADDRESS, APISERVER_CACHE_KEY, APISERVER_ENV, APISERVER_VERSION, CILIUM_CRD,
+    Cluster, ClusterOptions, KUBE_DNS_IP, NAMESPACE_NAME_LABEL, SERVICE_CIDR, apiserver_binary,
+    pid_alive, running_in_dir, stop_dir,
 };
 pub use error::{Error, Result};
 pub use kubeconfig::{Identity, client_for};

@@ -83,6 +83,17 @@ pub enum Problem {
     },
     /// Not an IPv4 or IPv6 address.
     BadIp,
+    /// An address that cannot be a peer we let out to: unspecified, multicast, broadcast or
+    /// the cloud metadata address.
+    NotUnicast {
+        /// The address (safe to show).
+        ip: std::net::IpAddr,
+    },
+    /// A list with more entries than allowed.
+    TooMany {
+        /// The limit.
+        max: usize,
+    },
     /// Not an RFC 1123 DNS name; the text says why.
     BadDnsName(&'static str),
     /// Not a Juju application name (or a Kubernetes namespace name); the text says why.
@@ -120,6 +131,12 @@ impl fmt::Display for Problem {
                 "{ip} is not a private or link-local unicast address (not a cluster address)"
             ),
             Self::BadIp => f.write_str("not a valid IP address"),
+            Self::NotUnicast { ip } => write!(
+                f,
+                "{ip} is not a unicast address we may let out to (unspecified, multicast, \
+                 broadcast or the cloud metadata address)"
+            ),
+            Self::TooMany { max } => write!(f, "more than {max} entries"),
             Self::BadDnsName(why) => write!(f, "not a valid DNS name: {why}"),
             Self::BadName(why) => write!(f, "not a valid name: {why}"),
         }

@@ -1,8 +1,11 @@
 //! The kill switch (docs/interface.md §4): a NetworkPolicy that lets the client pod reach
 //! only the cluster CIDRs, in-cluster pods (by namespace, for CNIs that match pods by
-//! identity) and DNS in `kube-system`; and, where Cilium's CRD exists, a CiliumNetworkPolicy
-//! letting the charm reach the API server (Cilium matches it by identity, not by CIDR).
+//! identity), DNS in `kube-system` and the API server's real endpoints (for CNIs that enforce
+//! after the Service's DNAT; [`crate::api_server`]); and, where Cilium's CRD exists, a
+//! CiliumNetworkPolicy letting the charm reach the API server (Cilium matches it by identity,
+//! not by CIDR).
 
+use ipnet::IpNet;
 use k8s_openapi::api::networking::v1::{
     IPBlock, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyPeer, NetworkPolicyPort,
     NetworkPolicySpec,
@@ -11,6 +14,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::{Value, json};
 
+use crate::api_server::ApiServerEndpoints;
 use crate::cidrs::ClusterCidrs;
 use crate::owner::Owner;
 use crate::types::AppName;
@@ -37,8 +41,14 @@ pub fn cilium_policy_name(app: &AppName) -> String {
 }
 
 /// The kill-switch NetworkPolicy, for server-side apply: egress only, one `ipBlock` rule per
-/// cluster CIDR, one rule to every namespace, one to `kube-system` on port 53 UDP and TCP.
-pub fn network_policy(owner: &Owner, cidrs: &ClusterCidrs) -> NetworkPolicy {
+/// cluster CIDR, one rule to every namespace, one to `kube-system` on port 53 UDP and TCP,
+/// and, when `api_server` is not empty, one to its addresses (each `/32` or `/128`) on its
+/// TCP ports.
+pub fn network_policy(
+    owner: &Owner,
+    cidrs: &ClusterCidrs,
+    api_server: &ApiServerEndpoints,
+) -> NetworkPolicy {
     let mut egress: Vec<NetworkPolicyEgressRule> = cidrs
         .as_slice()
         .iter()
@@ -77,6 +87,32 @@ pub fn network_policy(owner: &Owner, cidrs: &ClusterCidrs) -> NetworkPolicy {
         }]),
         ports: Some(vec![dns_port("UDP"), dns_port("TCP")]),
     });
+    if !api_server.is_empty() {
+        egress.push(NetworkPolicyEgressRule {
+            to: Some(
+                api_server
+                    .addresses()
+                    .map(|ip| NetworkPolicyPeer {
+                        ip_block: Some(IPBlock {
+                            cidr: IpNet::from(ip).to_string(),
+                            ..IPBlock::default()
+                        }),
+                        ..NetworkPolicyPeer::default()
+                    })
+                    .collect(),
+            ),
+            ports: Some(
+                api_server
+                    .ports()
+                    .map(|port| NetworkPolicyPort {
+                        protocol: Some("TCP".to_owned()),
+                        port: Some(IntOrString::Int(i32::from(port))),
+                        ..NetworkPolicyPort::default()
+                    })
+                    .collect(),
+            ),
+        });
+    }
     NetworkPolicy {
         metadata: owner.metadata(network_policy_name(&owner.app)),
         spec: Some(NetworkPolicySpec {

@@ -7,7 +7,8 @@
 //! - [`settings`], [`hash`]: pod-gateway's `settings.sh` / `nat.conf` and the config hash.
 //! - [`gateway`], [`client`], [`wrapper`]: what each side adds to its own StatefulSet, and
 //!   its ConfigMap.
-//! - [`killswitch`]: the NetworkPolicy and CiliumNetworkPolicy.
+//! - [`killswitch`]: the NetworkPolicy and CiliumNetworkPolicy; [`api_server`]: the API
+//!   server's real endpoints the NetworkPolicy always lets out.
 //! - [`pod_security`]: whether the namespace's Pod Security level lets our pods run.
 //! - [`statefulset`], [`holds`]: the strategic-merge patches, their emulation, and the
 //!   semantic "already holds" checks that keep an unchanged hook from writing anything.
@@ -21,6 +22,7 @@
 //! ```
 //! use vpn_gateway_iface::client::{client_additions, client_config_map};
 //! use vpn_gateway_iface::holds::config_map_holds;
+//! use vpn_gateway_iface::api_server::ApiServerEndpoints;
 //! use vpn_gateway_iface::killswitch::network_policy;
 //! use vpn_gateway_iface::{AppName, Namespace, Owner, ProviderData};
 //!
@@ -34,7 +36,8 @@
 //!     namespace: Namespace::parse("m")?,
 //!     field_manager: "qbittorrent-k8s",
 //! };
-//! let kill_switch = network_policy(&owner, &data.cluster_cidrs); // apply first
+//! let api = ApiServerEndpoints::none(); // read from default/kubernetes
+//! let kill_switch = network_policy(&owner, &data.cluster_cidrs, &api); // apply first
 //! let config_map = client_config_map(&owner, &data); // apply unless config_map_holds(..)
 //! assert!(config_map_holds(&config_map, &config_map));
 //! let additions = client_additions(&owner.app, &data);
@@ -47,6 +50,7 @@
 //! # }
 //! ```
 
+pub mod api_server;
 pub mod cidrs;
 pub mod client;
 pub mod error;

@@ -46,7 +46,11 @@ fn names_and_labels() {
     );
     let gw = gateway_config_map(&common::owner("vpnarr", "gluetun-k8s"), &data.vxlan);
     assert_eq!(gw.metadata.name.as_deref(), Some("vpnarr-gateway-settings"));
-    let np = network_policy(&owner, &data.cluster_cidrs);
+    let np = network_policy(
+        &owner,
+        &data.cluster_cidrs,
+        &vpn_gateway_iface::api_server::ApiServerEndpoints::none(),
+    );
     assert_eq!(
         np.metadata.name.as_deref(),
         Some("qbittorrent-vpn-killswitch")
@@ -62,7 +66,11 @@ fn names_and_labels() {
     assert_eq!(body["apiVersion"], ConfigMap::API_VERSION);
     assert_eq!(body["kind"], ConfigMap::KIND);
     assert_eq!(
-        to_value(&network_policy(&owner, &data.cluster_cidrs))["kind"],
+        to_value(&network_policy(
+            &owner,
+            &data.cluster_cidrs,
+            &vpn_gateway_iface::api_server::ApiServerEndpoints::none()
+        ))["kind"],
         NetworkPolicy::KIND
     );
 }
@@ -94,6 +102,7 @@ fn network_policy_holds_despite_defaults_and_not_after_any_change() {
     let desired = network_policy(
         &owner("qbittorrent", "qbittorrent-k8s"),
         &provider_data().cluster_cidrs,
+        &vpn_gateway_iface::api_server::ApiServerEndpoints::none(),
     );
     let live = stored(to_value(&desired));
     assert!(network_policy_holds(&desired, &from_value(live.clone())));

@@ -68,13 +68,23 @@ fn client_objects() {
     assert_eq!(removed, sts);
 }
 
+/// MicroK8s' API server as `default/kubernetes` lists it: the node's address, port 16443.
+fn microk8s_api_server() -> vpn_gateway_iface::api_server::ApiServerEndpoints {
+    vpn_gateway_iface::api_server::ApiServerEndpoints::from_endpoint_slice(&serde_json::json!({
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": ["192.168.1.10"]}],
+        "ports": [{"name": "https", "port": 16443, "protocol": "TCP"}]
+    }))
+    .expect("valid endpoints")
+}
+
 #[test]
 fn kill_switch_objects() {
     let data = provider_data();
     let owner = owner("qbittorrent", "qbittorrent-k8s");
     assert_json_snapshot!(
         "kill_switch_network_policy",
-        network_policy(&owner, &data.cluster_cidrs)
+        network_policy(&owner, &data.cluster_cidrs, &microk8s_api_server())
     );
     assert_json_snapshot!("kill_switch_cilium_policy", cilium_policy(&owner));
 }

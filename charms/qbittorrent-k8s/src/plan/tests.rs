@@ -3,12 +3,13 @@
 use juju_charm::StatusLevel;
 use juju_charm::pebble::Plan as PebblePlan;
 use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::json;
 
 use super::*;
 use crate::config::{Config, ConfigError};
 use crate::credentials::Username;
-use crate::inputs::Live;
+use crate::inputs::{ApiServerObject, Live};
 use vpn_gateway_iface::client::{
     CLIENT_HASH_ANNOTATION, GATEWAY_ENV, VPN_ROUTE_INIT, VPN_ROUTE_SIDECAR,
 };
@@ -1228,5 +1229,95 @@ fn pod_security_neither_stops_a_routed_pod_nor_the_removal_of_routing() {
             "patch statefulset qbittorrent: remove routing",
             "delete configmap qbittorrent-gateway-client-config"
         ]
+    );
+}
+
+fn with_api_server(inputs: &mut Inputs, object: ApiServerObject) {
+    if let Cluster::Live(live) = &mut inputs.cluster {
+        live.api_server = object;
+    }
+}
+
+fn api_rule(np: &k8s_openapi::api::networking::v1::NetworkPolicy) -> Option<Value> {
+    let egress = np.spec.as_ref()?.egress.as_ref()?;
+    egress
+        .iter()
+        .find(|rule| {
+            rule.ports
+                .as_ref()
+                .is_some_and(|ports| ports.iter().any(|p| p.port != Some(IntOrString::Int(53))))
+        })
+        .map(|rule| serde_json::to_value(rule).unwrap())
+}
+
+#[test]
+fn kill_switch_lets_the_api_servers_real_endpoints_out_and_follows_them() {
+    let d = data(&json!({}));
+    let slice = |address: &str| {
+        ApiServerObject::Slice(json!({
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": [address]}],
+            "ports": [{"name": "https", "port": 16443, "protocol": "TCP"}]
+        }))
+    };
+    let mut inputs = leader_inputs(joined(&d));
+    with_api_server(&mut inputs, slice("192.168.1.10"));
+    let p = plan(&inputs);
+    let Some(KubeStep::ApplyNetworkPolicy(np)) = p.kube.first() else {
+        panic!("kill switch first: {:?}", p.kube)
+    };
+    assert_eq!(
+        api_rule(np),
+        Some(json!({"to": [{"ipBlock": {"cidr": "192.168.1.10/32"}}],
+                    "ports": [{"port": 16443, "protocol": "TCP"}]}))
+    );
+
+    // Steady, then the API server moves: only the kill switch is re-applied.
+    let mut inputs = steady(&d);
+    with_api_server(&mut inputs, slice("192.168.1.10"));
+    let mut live = live_routed(&d, false);
+    live.api_server = slice("192.168.1.10");
+    let steps = plan(&inputs).kube;
+    apply_steps(&mut live, &steps);
+    inputs.cluster = Cluster::Live(Box::new(live.clone()));
+    assert!(plan(&inputs).writes_nothing(), "{:?}", plan(&inputs));
+    with_api_server(&mut inputs, slice("192.168.1.11"));
+    assert_eq!(
+        labels(&plan(&inputs)),
+        ["apply networkpolicy qbittorrent-vpn-killswitch"]
+    );
+    // From the Endpoints when there is no EndpointSlice: the same rule.
+    with_api_server(
+        &mut inputs,
+        ApiServerObject::Endpoints(json!({"subsets": [{
+            "addresses": [{"ip": "192.168.1.10"}],
+            "ports": [{"name": "https", "port": 16443}]
+        }]})),
+    );
+    assert!(plan(&inputs).writes_nothing());
+}
+
+#[test]
+fn hostile_api_server_endpoints_block_naming_the_field_and_write_nothing() {
+    let d = data(&json!({}));
+    let mut inputs = leader_inputs(joined(&d));
+    with_api_server(
+        &mut inputs,
+        ApiServerObject::Slice(json!({
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": ["169.254.169.254"]}],
+            "ports": [{"port": 80}]
+        })),
+    );
+    let p = plan(&inputs);
+    assert!(p.kube.is_empty(), "{:?}", p.kube);
+    let status = worst(&p);
+    assert_eq!(status.level, StatusLevel::Blocked);
+    assert!(
+        status
+            .message
+            .starts_with("EndpointSlice default/kubernetes: endpoints.addresses: 169.254.169.254"),
+        "{}",
+        status.message
     );
 }
