@@ -15,14 +15,14 @@ use juju_charm::http::{self, Limits};
 use juju_charm::k8s::{Kube, KubeError, Reads};
 use juju_charm::pebble::{Pebble, PebbleError};
 use juju_charm::tools::secret::{Revision, SecretRef};
-use juju_charm::{Hook, Juju, SecretString, ToolError, Tools};
+use juju_charm::{ContextReadError, Hook, Juju, SecretString, ToolError, Tools};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use ring::rand::{SecureRandom as _, SystemRandom};
 use serde_json::{Map, Value};
 use vpn_gateway_iface::gateway::gateway_config_map_name;
 use vpn_gateway_iface::wire::DATABAG_KEY;
-use vpn_gateway_iface::{AppName, InvalidField, StatefulSetJson, juju_names};
+use vpn_gateway_iface::{AppName, StatefulSetJson, juju_names};
 
 use crate::config::Config;
 use crate::constants::{
@@ -38,18 +38,12 @@ use crate::workload::{self, API_KEY_HEADER, CONTROL_PORT, Health, PUBLIC_IP_ROUT
 /// A read failed in a way the charm cannot turn into a status: the hook fails (Juju retries).
 #[derive(Debug, thiserror::Error)]
 pub enum GatherError {
-    /// The unit's application or model name is not what Juju guarantees.
-    #[error("invalid name in the hook context")]
-    Names(#[source] InvalidField),
-    /// `is-leader` failed.
-    #[error("cannot check leadership")]
-    Leader(#[source] ToolError),
+    /// Names, leadership, config or the Kubernetes connection.
+    #[error(transparent)]
+    Context(#[from] ContextReadError),
     /// `goal-state` failed.
     #[error("cannot read goal-state")]
     GoalState(#[source] ToolError),
-    /// `config-get` failed.
-    #[error("cannot read the config")]
-    Config(#[source] ToolError),
     /// `secret-get` of the WireGuard key failed other than "not found / not granted".
     #[error("cannot read the WireGuard key secret")]
     WireguardKey(#[source] ToolError),
@@ -59,9 +53,6 @@ pub enum GatherError {
     /// The system random generator failed.
     #[error("cannot generate a random API key")]
     Random,
-    /// No Kubernetes client.
-    #[error("cannot connect to Kubernetes")]
-    Connect(#[source] KubeError),
     /// Reading our StatefulSet failed.
     #[error("cannot read our StatefulSet")]
     ReadStatefulSet(#[source] KubeError),
@@ -95,8 +86,8 @@ pub enum GatherError {
 /// the point where the plan stops is used, and its failures do not fail the hook.
 pub async fn gather(juju: &mut Juju, hook: &Hook) -> Result<Inputs, GatherError> {
     let (app, model) = juju_names(juju.context().app_name(), &juju.context().model_name)
-        .map_err(GatherError::Names)?;
-    let leader = juju.is_leader().map_err(GatherError::Leader)?;
+        .map_err(ContextReadError::names)?;
+    let leader = juju.is_leader().map_err(ContextReadError::Leader)?;
     let mut inputs = Inputs::new(app, model, leader);
     if needs(&inputs).is_none() {
         return Ok(inputs);
@@ -180,7 +171,7 @@ fn read_tool_stages(tools: &Tools, mut inputs: Inputs) -> Result<Inputs, GatherE
                 inputs.planned_units = Some(tools.planned_units().map_err(GatherError::GoalState)?);
             }
             Some(Need::Config) => {
-                let raw: Map<String, Value> = tools.config().map_err(GatherError::Config)?;
+                let raw: Map<String, Value> = tools.config().map_err(ContextReadError::Config)?;
                 inputs.config = Some(Config::parse(&raw));
             }
             Some(Need::WireguardKey) => {
@@ -205,7 +196,7 @@ async fn read_cluster_and_workload(
     pebble: Pebble,
 ) -> Result<(Cluster, Result<Workload, GatherError>), GatherError> {
     let cluster = async {
-        let kube = kube.map_err(GatherError::Connect)?;
+        let kube = kube.map_err(ContextReadError::Connect)?;
         // Planning reads come from the API server's cache; apply's writes re-read the
         // latest state (docs/adr/0027).
         read_cluster(&kube.with_reads(Reads::Cached), &app).await

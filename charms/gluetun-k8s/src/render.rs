@@ -22,7 +22,7 @@ use juju_charm::pebble::Plan as PebblePlan;
 use juju_charm::render::{InputError, read_file, read_json};
 use serde_json::{Map, Value, json};
 use vpn_gateway_iface::gateway::GLUETUN_CONTAINER;
-use vpn_gateway_iface::{AppName, EmulateError, InvalidField, StatefulSetJson, juju_names};
+use vpn_gateway_iface::{AppName, EmulateError, StatefulSetJson, juju_names};
 
 use crate::config::{Config, ConfigError};
 use crate::constants::KEY_OPTION;
@@ -35,32 +35,23 @@ const PLACEHOLDER_SECRET: &str = "secret:render-placeholder";
 /// Stands in for the WireGuard key and the API key (never printed: only files hold them).
 const PLACEHOLDER_KEY: &str = "render-placeholder";
 
-/// Print the Kubernetes objects and relation data the charm would write (no I/O besides
-/// reading the given files).
-#[derive(Debug, Clone, argh::FromArgs)]
-#[argh(subcommand, name = "render")]
-pub struct RenderArgs {
-    /// the application name
-    #[argh(option)]
-    pub app: String,
-    /// the model (namespace) name
-    #[argh(option)]
-    pub model: String,
-    /// the current StatefulSet as JSON (`kubectl get statefulset NAME -o json`)
-    #[argh(option)]
-    pub statefulset: PathBuf,
-    /// the charm config as a JSON object keyed by option name
-    #[argh(option)]
-    pub config: PathBuf,
-    /// clusterIP of the cluster DNS Service
-    #[argh(option)]
-    pub cluster_dns_ip: IpAddr,
-    /// render as if the health check found the VPN connected
-    #[argh(switch)]
-    pub vpn_connected: bool,
-    /// the VPN exit IP (requires --vpn-connected)
-    #[argh(option)]
-    pub external_ip: Option<IpAddr>,
+juju_charm::render_args! {
+    /// Print the Kubernetes objects and relation data the charm would write (no I/O besides
+    /// reading the given files).
+    pub struct RenderArgs {
+        /// the charm config as a JSON object keyed by option name
+        #[argh(option)]
+        pub config: PathBuf,
+        /// clusterIP of the cluster DNS Service
+        #[argh(option)]
+        pub cluster_dns_ip: IpAddr,
+        /// render as if the health check found the VPN connected
+        #[argh(switch)]
+        pub vpn_connected: bool,
+        /// the VPN exit IP (requires --vpn-connected)
+        #[argh(option)]
+        pub external_ip: Option<IpAddr>,
+    }
 }
 
 /// Why `render` refused its input.
@@ -69,9 +60,6 @@ pub enum RenderError {
     /// `--external-ip` without `--vpn-connected`.
     #[error("--external-ip requires --vpn-connected")]
     ExternalIpWithoutConnected,
-    /// `--app` or `--model` is not a valid name.
-    #[error("invalid --app or --model")]
-    Names(#[source] InvalidField),
     /// An input file cannot be used.
     #[error(transparent)]
     Input(#[from] InputError),
@@ -120,7 +108,7 @@ pub fn inputs(args: &RenderArgs) -> Result<Inputs, RenderError> {
     if args.external_ip.is_some() && !args.vpn_connected {
         return Err(RenderError::ExternalIpWithoutConnected);
     }
-    let (app, model) = juju_names(&args.app, &args.model).map_err(RenderError::Names)?;
+    let (app, model) = juju_names(&args.app, &args.model).map_err(InputError::names)?;
     let statefulset = read_statefulset(args, &app)?;
     let config = read_config(args)?;
     let key = SecretString::new(PLACEHOLDER_KEY);

@@ -15,7 +15,7 @@ use juju_charm::tools::ToolError;
 use juju_charm::tools::ports::Port;
 use juju_charm::tools::secret::{Revision, SecretContent, SecretRef};
 use juju_charm::tools::unit::ApplicationStatus;
-use juju_charm::{Juju, Tools};
+use juju_charm::{ContextReadError, Juju, Tools};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Endpoints, Pod};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
@@ -27,7 +27,7 @@ use serde_json::{Map, Value};
 use vpn_gateway_iface::client::client_config_map_name;
 use vpn_gateway_iface::killswitch::{CILIUM_CRD, cilium_policy_name, network_policy_name};
 use vpn_gateway_iface::wire::DATABAG_KEY;
-use vpn_gateway_iface::{AppName, InvalidField, juju_names};
+use vpn_gateway_iface::{AppName, juju_names};
 use vpn_gateway_iface::{StatefulSetJson, api_server};
 
 use crate::conf;
@@ -42,18 +42,9 @@ use crate::workload::SERVICE;
 /// A read failed in a way Juju should retry (403s are not errors: they become statuses).
 #[derive(Debug, thiserror::Error)]
 pub enum GatherError {
-    /// The unit's application or model name is not what Juju guarantees.
-    #[error("invalid name in the hook context")]
-    Names(#[source] InvalidField),
-    /// No Kubernetes client.
-    #[error("cannot connect to Kubernetes")]
-    Connect(#[source] KubeError),
-    /// `is-leader`.
-    #[error("cannot check leadership")]
-    ReadLeadership(#[source] ToolError),
-    /// `config-get`.
-    #[error("cannot read the config")]
-    ReadConfig(#[source] ToolError),
+    /// Names, leadership, config or the Kubernetes connection.
+    #[error(transparent)]
+    Context(#[from] ContextReadError),
     /// `relation-ids` / `relation-list`.
     #[error("cannot list the vpn-gateway relation")]
     ListRelation(#[source] ToolError),
@@ -88,8 +79,8 @@ pub enum GatherError {
 /// are read, and Pebble beside them.
 pub async fn gather(juju: &mut Juju, hook: &Hook) -> Result<Inputs, GatherError> {
     let (app, model) = juju_names(juju.context().app_name(), &juju.context().model_name)
-        .map_err(GatherError::Names)?;
-    let connected = juju.kube().map_err(GatherError::Connect)?;
+        .map_err(ContextReadError::names)?;
+    let connected = juju.kube().map_err(ContextReadError::Connect)?;
     // Planning reads come from the API server's cache; the writes re-read the latest state
     // (docs/adr/0027).
     let kube = &connected.with_reads(Reads::Cached);
@@ -107,7 +98,7 @@ pub async fn gather(juju: &mut Juju, hook: &Hook) -> Result<Inputs, GatherError>
         let leader = tools
             .background(Tools::is_leader)
             .await
-            .map_err(GatherError::ReadLeadership)?;
+            .map_err(ContextReadError::Leader)?;
         // The receiver lives until the Kubernetes side has read it (both run in the join).
         let _ = leadership.send(leader);
         let own = tools.background(move |tools| read_own(tools, leader));
@@ -173,7 +164,7 @@ struct Own {
 /// the leader the statuses `set_status` compares with.
 fn read_own(tools: &Tools, leader: bool) -> Result<Own, GatherError> {
     Ok(Own {
-        config: tools.config().map_err(GatherError::ReadConfig)?,
+        config: tools.config().map_err(ContextReadError::Config)?,
         credentials: read_credentials_secret(tools)?,
         opened_ports: tools.opened_ports().map_err(GatherError::ReadPorts)?,
         statuses: leader.then(|| tools.status_get_application()),

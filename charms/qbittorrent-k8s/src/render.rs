@@ -19,26 +19,16 @@ use crate::config::Config;
 use crate::inputs::{Cluster, Credentials, Inputs, Live, PodView, Relation, Workload};
 use crate::plan::{KubeStep, Plan};
 
-/// Print the Kubernetes objects the charm would leave in the cluster, as one JSON object.
-#[derive(Debug, Clone, argh::FromArgs)]
-#[argh(subcommand, name = "render")]
-pub struct RenderArgs {
-    /// the application name (also the StatefulSet's)
-    #[argh(option)]
-    pub app: String,
-    /// the model name (the namespace)
-    #[argh(option)]
-    pub model: String,
-    /// the application's StatefulSet as the API server holds it, as JSON
-    /// (`kubectl get statefulset NAME -o json`)
-    #[argh(option)]
-    pub statefulset: PathBuf,
-    /// the gateway's `config` databag value (a JSON object)
-    #[argh(option)]
-    pub gateway_data: Option<PathBuf>,
-    /// render as if Cilium's CRD existed (adds the CiliumNetworkPolicy)
-    #[argh(switch)]
-    pub cilium: bool,
+juju_charm::render_args! {
+    /// Print the Kubernetes objects the charm would leave in the cluster, as one JSON object.
+    pub struct RenderArgs {
+        /// the gateway's `config` databag value (a JSON object)
+        #[argh(option)]
+        pub gateway_data: Option<PathBuf>,
+        /// render as if Cilium's CRD existed (adds the CiliumNetworkPolicy)
+        #[argh(switch)]
+        pub cilium: bool,
+    }
 }
 
 /// Why `render` printed nothing.
@@ -47,9 +37,6 @@ pub enum RenderError {
     /// An input file cannot be used.
     #[error(transparent)]
     Input(#[from] InputError),
-    /// `--app` or `--model` is not a valid name.
-    #[error("invalid --app or --model")]
-    Names(#[source] InvalidField),
     /// The gateway data is invalid (names the field).
     #[error("invalid gateway data")]
     InvalidGatewayData(#[source] InvalidField),
@@ -64,7 +51,7 @@ pub enum RenderError {
 /// The hook's inputs for these files: the leader, related to a gateway that published
 /// `--gateway-data` (or not related), the StatefulSet and no other object of ours yet.
 pub fn inputs(args: &RenderArgs) -> Result<Inputs, RenderError> {
-    let (app, model) = juju_names(&args.app, &args.model).map_err(RenderError::Names)?;
+    let (app, model) = juju_names(&args.app, &args.model).map_err(InputError::names)?;
     // The gateway data is checked before anything else is parsed: invalid data must name its
     // field whatever else is wrong.
     let relation = match &args.gateway_data {

@@ -39,6 +39,32 @@ use crate::juju::{Juju, KubeSettings};
 use crate::status::Status;
 use crate::tools::ToolError;
 
+/// The reads every charm's `gather` starts with (its names, leadership, config, the
+/// Kubernetes connection), failed: the hook fails and Juju retries. A charm's own gather error
+/// carries it `#[error(transparent)]`, so every charm names these steps alike.
+#[derive(Debug, thiserror::Error)]
+pub enum ContextReadError {
+    /// The unit's application or model name is not what Juju guarantees.
+    #[error("invalid name in the hook context")]
+    Names(#[source] Box<dyn Error + Send + Sync>),
+    /// `is-leader` failed.
+    #[error("cannot check leadership")]
+    Leader(#[source] ToolError),
+    /// `config-get` failed.
+    #[error("cannot read the config")]
+    Config(#[source] ToolError),
+    /// No Kubernetes client.
+    #[error("cannot connect to Kubernetes")]
+    Connect(#[source] crate::k8s::KubeError),
+}
+
+impl ContextReadError {
+    /// [`Self::Names`] from the charm's name validation error.
+    pub fn names(e: impl Error + Send + Sync + 'static) -> Self {
+        Self::Names(Box::new(e))
+    }
+}
+
 /// What a plan tells the runtime.
 pub trait Planned {
     /// The statuses the plan found, folded by the runtime after apply's own.

@@ -43,7 +43,7 @@ pub mod run;
 pub mod status;
 pub mod tools;
 
-pub use charm::{Charm, Planned, main};
+pub use charm::{Charm, ContextReadError, Planned, main};
 pub use context::Context;
 pub use hook::Hook;
 pub use juju::Juju;

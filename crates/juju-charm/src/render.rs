@@ -33,6 +33,9 @@ pub enum InputError {
         /// The file.
         path: PathBuf,
     },
+    /// `--app` or `--model` is not a valid name.
+    #[error("invalid --app or --model")]
+    Names(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// It is not the JSON it should be.
     #[error("{path} is not {what} in JSON")]
     Parse {
@@ -44,6 +47,54 @@ pub enum InputError {
         #[source]
         source: serde_json::Error,
     },
+}
+
+impl InputError {
+    /// [`Self::Names`] from the charm's name validation error.
+    pub fn names(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Names(Box::new(e))
+    }
+}
+
+/// Declares a charm's `render` subcommand (`RenderArgs`, argh): the options every charm's
+/// dry run takes, `--app`, `--model` and `--statefulset` (the StatefulSet's JSON file), then
+/// the charm's own fields. The struct's doc comment is the subcommand's help.
+///
+/// ```ignore
+/// juju_charm::render_args! {
+///     /// Print what the charm would write.
+///     pub struct RenderArgs {
+///         /// render as if Cilium's CRD existed
+///         #[argh(switch)]
+///         pub cilium: bool,
+///     }
+/// }
+/// ```
+#[macro_export]
+macro_rules! render_args {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident { $($fields:tt)* }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, argh::FromArgs)]
+        #[argh(subcommand, name = "render")]
+        pub struct $name {
+            /// the application name (also the StatefulSet's)
+            #[argh(option)]
+            pub app: String,
+            /// the model name (the namespace)
+            #[argh(option)]
+            pub model: String,
+            /// the application's StatefulSet as the API server holds it, as JSON
+            /// (`kubectl get statefulset NAME -o json`)
+            #[argh(option)]
+            pub statefulset: std::path::PathBuf,
+            // Passed on as tokens: argh's derive reads the field types (`Option<_>`, `bool`),
+            // which a `ty` fragment would hide from it.
+            $($fields)*
+        }
+    };
 }
 
 /// The file's text, refused beyond [`MAX_INPUT_BYTES`]. The read itself stops there: a file
