@@ -331,6 +331,16 @@ impl Bench {
         }
     }
 
+    /// Runs the client's first init container, the in-pod filter (kill switch layer 0).
+    fn run_filter(&self) {
+        let filter = self.client_container("initContainers", "vpn-killswitch");
+        let exited = self
+            .client
+            .run(&self.image, &filter, Duration::from_secs(30))
+            .expect("vpn-killswitch runs");
+        assert!(exited.success(), "vpn-killswitch: {}", show(&exited));
+    }
+
     fn client_container(&self, list: &str, name: &str) -> Container {
         rendered_container(&self.client_rendered, CLIENT_APP, list, name)
     }
@@ -374,7 +384,19 @@ fn client_traffic_leaves_through_the_tunnel_cluster_traffic_stays_direct_and_not
     let bench = Bench::new(true);
     let (client, gateway) = (&bench.client, &bench.gateway);
 
-    // vpn-route-init: the rendered wrapper under the image's /bin/sh, then the sidecar.
+    // The init containers in the rendered order: the in-pod filter, then vpn-route-init (the
+    // rendered wrapper under the image's /bin/sh); then the sidecar.
+    bench.run_filter();
+    // Re-entry (a restarted init container) changes nothing: still one jump, one chain.
+    bench.run_filter();
+    let rules = client
+        .netns_output("iptables", &["-S"])
+        .expect("iptables -S");
+    assert_eq!(
+        rules.matches("-j CHARMARR-EGRESS").count(),
+        1,
+        "one jump after two runs: {rules}"
+    );
     let init = bench.client_container("initContainers", "vpn-route-init");
     let exited = client
         .run(&bench.image, &init, Duration::from_secs(200))
@@ -465,7 +487,7 @@ fn client_traffic_leaves_through_the_tunnel_cluster_traffic_stays_direct_and_not
 }
 
 #[test]
-fn vpn_route_init_ends_in_bounded_time_when_the_gateway_is_unreachable() {
+fn vpn_route_init_ends_in_bounded_time_and_the_in_pod_filter_stops_the_leak_it_leaves() {
     require_prerequisites!();
     // The gateway's name does not resolve (its headless Service has no ready endpoint).
     let bench = Bench::new(false);
@@ -511,6 +533,35 @@ fn vpn_route_init_ends_in_bounded_time_when_the_gateway_is_unreachable() {
         "vxlan0 exists"
     );
     eprintln!("vpn-route-init gave up after {:?}", exited.elapsed);
+
+    // That restored default route is the leak of issue 18 on a CNI that ignores the
+    // NetworkPolicy: a connection to the internet leaves the client's eth0 (captured).
+    let internet = bench.internet_host();
+    let filter = format!("host {}", internet.ip());
+    let leak = Capture::start(client.netns(), "eth0", &filter).expect("capture");
+    let outcome = tcp_whoami(client.netns(), internet, PROBE).expect("probe runs");
+    let leak = leak.finish();
+    assert!(outcome.is_err(), "the node routes nowhere: {outcome:?}");
+    assert!(
+        !leak.packets.is_empty(),
+        "without the filter the packet leaves eth0 (control): {leak:?}"
+    );
+    // With the in-pod filter (which the pod runs first) the same connection never leaves.
+    bench.run_filter();
+    let capture = Capture::start(client.netns(), "eth0", &filter).expect("capture");
+    let outcome = tcp_whoami(client.netns(), internet, PROBE).expect("probe runs");
+    let capture = capture.finish();
+    assert!(outcome.is_err(), "{outcome:?}");
+    assert!(
+        capture.packets.is_empty(),
+        "leaked past the in-pod filter: {capture:?}"
+    );
+    // Cluster traffic still flows on eth0 (the charm's API server and the gateway are here).
+    let peer_addr = SocketAddrV4::new(bench.peer.ip(), PORT);
+    let seen = tcp_whoami(client.netns(), peer_addr, PROBE)
+        .expect("probe runs")
+        .expect("the peer pod answers through the filter");
+    assert_eq!(seen, IpAddr::V4(client.ip()));
 }
 
 /// Tunnel down: nothing outside the cluster answers, and no packet to the internet host

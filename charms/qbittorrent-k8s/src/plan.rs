@@ -23,6 +23,7 @@ use serde_json::Value;
 use vpn_gateway_iface::api_server::{self, ApiServerEndpoints};
 use vpn_gateway_iface::client::{
     client_additions, client_config_map, client_config_map_name, client_owned_names,
+    killswitch_owned_names,
 };
 use vpn_gateway_iface::holds::{cilium_policy_holds, config_map_holds, network_policy_holds};
 use vpn_gateway_iface::killswitch::{
@@ -327,7 +328,14 @@ fn routing(
             }
         }
         Provider::Absent => {
-            let names = client_owned_names();
+            // The in-pod filter stays with the kill switch; unsafe-mode removes it in the same
+            // patch as the routing (one rollout), before the NetworkPolicy goes.
+            let mut names = client_owned_names();
+            if unsafe_mode {
+                names
+                    .init_containers
+                    .extend(killswitch_owned_names().init_containers);
+            }
             if !names.is_absent_from(statefulset) {
                 plan.kube
                     .push(KubeStep::RemoveRouting(owner.app.to_string(), names));

@@ -107,9 +107,16 @@ fn without_gateway_data_routing_is_removed() {
     ] {
         assert!(!text.contains(ours), "{ours} left in {text}");
     }
-    // Equal to the StatefulSet we started from (routing removed exactly).
+    // The in-pod filter stays (it goes only with unsafe-mode); without it, the StatefulSet is
+    // the one we started from (routing removed exactly).
+    assert!(text.contains("vpn-killswitch"), "{text}");
+    let mut without_filter = objs[0].clone();
+    let inits = without_filter["spec"]["template"]["spec"]["initContainers"]
+        .as_array_mut()
+        .unwrap_or_else(|| panic!("no init containers in {text}"));
+    inits.retain(|c| c["name"] != "vpn-killswitch");
     let original = objects(&render(&[]));
-    assert_eq!(objs, original);
+    assert_eq!(vec![without_filter], original);
     insta::assert_json_snapshot!("without_gateway_data", objs);
 }
 

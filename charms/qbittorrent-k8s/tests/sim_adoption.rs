@@ -1,6 +1,7 @@
 //! Replacing the reference Python charm in place: the objects it made under the same names
 //! (kill switch, ConfigMap, the routing in the StatefulSet, written with its own field manager)
-//! are adopted — no duplicate, no extra rollout — and removed like ours.
+//! are adopted — no duplicate — and removed like ours. The one thing the reference lacks, the
+//! in-pod filter (ADR 0039), is added in one patch: one rollout.
 
 mod sim_common;
 
@@ -15,6 +16,7 @@ use sim_common::{
     requests_since, service, status, writes,
 };
 use vpn_gateway_iface::client::{client_additions, client_config_map};
+use vpn_gateway_iface::filter;
 use vpn_gateway_iface::killswitch::network_policy;
 use vpn_gateway_iface::{AppName, Namespace, Owner, ProviderData};
 
@@ -44,7 +46,10 @@ fn reference_objects_are_adopted_without_a_rollout() -> TestResult {
         &vpn_gateway_iface::api_server::ApiServerEndpoints::none(),
     );
     let cm = client_config_map(&owner, &data);
-    let additions = client_additions(&owner.app, &data);
+    let mut additions = client_additions(&owner.app, &data);
+    additions
+        .init_containers
+        .retain(|c| c.name != filter::KILLSWITCH_INIT);
     let written: Result<(), kube::Error> = model.with_admin(|c| async move {
         let ssa = PatchParams::apply(REFERENCE).force();
         Api::<NetworkPolicy>::namespaced(c.clone(), MODEL)
@@ -77,17 +82,21 @@ fn reference_objects_are_adopted_without_a_rollout() -> TestResult {
     let restarts = model.state().apps.get(APP).map_or(0, |a| a.restarts);
 
     // The gateway publishes the same data: at most our labels are applied onto the owned
-    // objects; the StatefulSet already holds the routing (no patch, no rollout); qBittorrent
-    // starts in the pod the reference routed.
+    // objects; the StatefulSet holds the reference's routing and gets only the in-pod filter
+    // (one patch, one rollout); qBittorrent starts in the routed pod.
     let from = model.history().len();
     model.config("vpnarr", &kv(&[("data", &data_text)]))?;
     assert_eq!(failures_since(&model, from), Vec::<String>::new());
     let w = writes(&requests_since(&model, UNIT, from));
-    assert!(!w.iter().any(|r| r.contains("statefulsets")), "{w:#?}");
+    assert_eq!(
+        w.iter().filter(|r| r.contains("statefulsets")).count(),
+        1,
+        "{w:#?}"
+    );
     assert_eq!(
         model.state().apps.get(APP).map_or(0, |a| a.restarts),
-        restarts,
-        "no rollout"
+        restarts + 1,
+        "one rollout, for the in-pod filter"
     );
     assert_eq!(service(&model, UNIT).as_deref(), Some("active"));
     assert_eq!(status(&model, UNIT).0, "active");
@@ -99,17 +108,31 @@ fn reference_objects_are_adopted_without_a_rollout() -> TestResult {
         .and_then(|s| s.template.spec.as_ref())
         .and_then(|p| p.init_containers.clone())
         .unwrap_or_default();
-    assert_eq!(
-        inits.iter().filter(|c| c.name == "vpn-route-init").count(),
-        1,
-        "not duplicated"
-    );
+    for name in ["vpn-killswitch", "vpn-route-init"] {
+        assert_eq!(
+            inits.iter().filter(|c| c.name == name).count(),
+            1,
+            "{name} not duplicated"
+        );
+    }
+    assert_eq!(inits[0].name, "vpn-killswitch", "the filter runs first");
 
-    // Relation removed: the adopted routing goes too; the kill switch stays.
+    // Relation removed: the adopted routing goes too; both kill switch layers stay.
     model.remove_relation(APP, "vpnarr")?;
     let objects = Objects::read(&model);
     assert!(!objects.routed_template());
     assert!(objects.config_map.is_none());
     assert!(objects.network_policy.is_some());
+    let inits = objects
+        .statefulset
+        .as_ref()
+        .and_then(|s| s.spec.as_ref())
+        .and_then(|s| s.template.spec.as_ref())
+        .and_then(|p| p.init_containers.clone())
+        .unwrap_or_default();
+    assert!(
+        inits.iter().any(|c| c.name == "vpn-killswitch"),
+        "{inits:?}"
+    );
     Ok(())
 }

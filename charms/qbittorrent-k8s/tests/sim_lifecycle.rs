@@ -273,6 +273,10 @@ fn lifecycle() -> TestResult {
 
     // --- unsafe-mode with no relation: the kill switch is removed last.
     model.remove_relation(APP, "gw2")?;
+    // Relation gone: routing removed, both kill switch layers kept.
+    let objects = Objects::read(&model);
+    assert!(!objects.routed_template() && objects.filtered_template());
+    assert!(objects.network_policy.is_some());
     let from = model.history().len();
     model.config(APP, &kv(&[("unsafe-mode", "true")]))?;
     let w = writes(&requests_since(&model, UNIT, from));
@@ -281,7 +285,12 @@ fn lifecycle() -> TestResult {
             .is_some_and(|r| r.contains("networkpolicies/qbittorrent-vpn-killswitch")),
         "{w:#?}"
     );
-    assert!(Objects::read(&model).network_policy.is_none());
+    let objects = Objects::read(&model);
+    assert!(objects.network_policy.is_none());
+    assert!(
+        !objects.filtered_template(),
+        "unsafe-mode removes the in-pod filter too"
+    );
     assert_eq!(service(&model, UNIT).as_deref(), Some("active"));
     Ok(())
 }

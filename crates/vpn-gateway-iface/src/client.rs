@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Container};
 
+use crate::filter::{KILLSWITCH_INIT, killswitch_container};
 use crate::hash::config_hash;
 use crate::owner::Owner;
 use crate::pod::{POD_GATEWAY_IMAGE, config_map_volume, config_mount, env, net_admin, strings};
@@ -39,8 +40,9 @@ pub fn client_config_map(owner: &Owner, data: &ProviderData) -> ConfigMap {
     }
 }
 
-/// What a client adds to its StatefulSet: `vpn-route-init` (the bounded wrapper),
-/// `vpn-route-sidecar`, the `pod-gateway-config` volume and the hash annotation.
+/// What a client adds to its StatefulSet: the in-pod filter `vpn-killswitch` (first: layer 0,
+/// [`crate::filter`]), `vpn-route-init` (the bounded wrapper), `vpn-route-sidecar`, the
+/// `pod-gateway-config` volume and the hash annotation.
 pub fn client_additions(app: &AppName, data: &ProviderData) -> PodAdditions {
     let gateway = || vec![env(GATEWAY_ENV, data.gateway_dns_name.to_string())];
     let init = Container {
@@ -62,7 +64,7 @@ pub fn client_additions(app: &AppName, data: &ProviderData) -> PodAdditions {
         ..Container::default()
     };
     PodAdditions {
-        init_containers: vec![init],
+        init_containers: vec![killswitch_container(data), init],
         containers: vec![sidecar],
         volumes: vec![config_map_volume(
             CLIENT_VOLUME,
@@ -76,12 +78,23 @@ pub fn client_additions(app: &AppName, data: &ProviderData) -> PodAdditions {
     }
 }
 
-/// The names [`client_additions`] owns: what is removed when the relation goes away.
+/// The routing names [`client_additions`] owns: what is removed when the relation goes
+/// away. The in-pod filter is not among them: it stays ([`killswitch_owned_names`]).
 pub fn client_owned_names() -> OwnedNames {
     OwnedNames {
         init_containers: strings(&[VPN_ROUTE_INIT]),
         containers: strings(&[VPN_ROUTE_SIDECAR]),
         volumes: strings(&[CLIENT_VOLUME]),
         annotations: strings(&[CLIENT_HASH_ANNOTATION]),
+    }
+}
+
+/// The in-pod filter's names: removed only by `unsafe-mode`, last (with the NetworkPolicy).
+pub fn killswitch_owned_names() -> OwnedNames {
+    OwnedNames {
+        init_containers: strings(&[KILLSWITCH_INIT]),
+        containers: Vec::new(),
+        volumes: Vec::new(),
+        annotations: Vec::new(),
     }
 }

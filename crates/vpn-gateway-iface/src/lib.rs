@@ -7,6 +7,8 @@
 //! - [`settings`], [`hash`]: pod-gateway's `settings.sh` / `nat.conf` and the config hash.
 //! - [`gateway`], [`client`], [`wrapper`]: what each side adds to its own StatefulSet, and
 //!   its ConfigMap.
+//! - [`filter`]: the in-pod egress filter (kill switch layer 0) the client's first init
+//!   container installs.
 //! - [`killswitch`]: the NetworkPolicy and CiliumNetworkPolicy; [`api_server`]: the API
 //!   server's real endpoints the NetworkPolicy always lets out.
 //! - [`pod_security`]: whether the namespace's Pod Security level lets our pods run.
@@ -54,6 +56,7 @@ pub mod api_server;
 pub mod cidrs;
 pub mod client;
 pub mod error;
+pub mod filter;
 pub mod gateway;
 pub mod hash;
 pub mod holds;

@@ -12,12 +12,12 @@ use ipnet::IpNet;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use proptest::prelude::*;
 use serde_json::{Value, json};
-use vpn_gateway_iface::client::{client_additions, client_owned_names};
+use vpn_gateway_iface::client::{client_additions, client_owned_names, killswitch_owned_names};
 use vpn_gateway_iface::gateway::{gateway_additions, gateway_owned_names};
 use vpn_gateway_iface::statefulset::emulate_strategic_merge;
 use vpn_gateway_iface::{
-    AppName, ClusterCidrs, DnsName, Namespace, PodAdditions, ProviderData, RequirerData, VxlanId,
-    VxlanNetwork, VxlanPort, VxlanSettings,
+    AppName, ClusterCidrs, DnsName, Namespace, OwnedNames, PodAdditions, ProviderData,
+    RequirerData, VxlanId, VxlanNetwork, VxlanPort, VxlanSettings,
 };
 
 // ---------------------------------------------------------------- generators
@@ -256,6 +256,15 @@ fn with_gluetun_privileged(sts: &StatefulSet) -> StatefulSet {
 
 // ---------------------------------------------------------------- properties
 
+/// Everything a client adds: the routing and the in-pod filter.
+fn every_client_name() -> OwnedNames {
+    let mut names = client_owned_names();
+    names
+        .init_containers
+        .splice(0..0, killswitch_owned_names().init_containers);
+    names
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
@@ -268,7 +277,7 @@ proptest! {
         let twice = ok(additions.emulate_add(&once));
         prop_assert_eq!(&twice, &once);
         prop_assert!(additions.is_held_by(&once));
-        prop_assert_eq!(additions.names(), client_owned_names());
+        prop_assert_eq!(additions.names(), every_client_name());
     }
 
     #[test]
@@ -277,9 +286,14 @@ proptest! {
         prop_assert!(client_owned_names().is_absent_from(&t));
         let added = ok(additions.emulate_add(&t));
         prop_assert!(!client_owned_names().is_absent_from(&added));
-        let removed = ok(client_owned_names().emulate_remove(&added));
+        // The routing goes; the in-pod filter stays, alone.
+        let unrouted = ok(client_owned_names().emulate_remove(&added));
+        prop_assert!(client_owned_names().is_absent_from(&unrouted));
+        prop_assert!(!killswitch_owned_names().is_absent_from(&unrouted));
+        // unsafe-mode removes both: exactly the template we started from.
+        let removed = ok(every_client_name().emulate_remove(&added));
         prop_assert_eq!(&removed, &t);
-        prop_assert!(client_owned_names().is_absent_from(&removed));
+        prop_assert_eq!(ok(killswitch_owned_names().emulate_remove(&unrouted)), removed);
     }
 
     #[test]

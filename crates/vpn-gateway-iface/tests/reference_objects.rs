@@ -34,9 +34,16 @@ fn gateway_patch_is_the_references_plus_gluetun_privileged() {
 }
 
 #[test]
-fn client_patch_is_the_references_except_the_wrapper_script() {
+fn client_patch_is_the_references_plus_the_in_pod_filter_except_the_wrapper_script() {
     let data = provider_data();
     let mut ours = without_metadata(client_additions(&app("qbittorrent"), &data).add_patch("1"));
+    // Ours adds layer 0 of the kill switch as the first init container (ADR 0039); the rest
+    // is the reference's, name for name.
+    let inits = ours["spec"]["template"]["spec"]["initContainers"]
+        .as_array_mut()
+        .unwrap_or_else(|| panic!("no init containers"));
+    let filter = inits.remove(0);
+    assert_eq!(filter["name"], "vpn-killswitch");
     let mut theirs = reference("client_patch");
     let script = "/spec/template/spec/initContainers/0/command/2";
     for patch in [&mut ours, &mut theirs] {

@@ -64,7 +64,10 @@ fn client_objects() {
     let sts = juju_statefulset("qbittorrent", "qbittorrent");
     let added = ok(additions.emulate_add(&sts));
     assert_json_snapshot!("client_statefulset_after_add", added);
-    let removed = ok(client_owned_names().emulate_remove(&added));
+    // Removing the routing keeps the in-pod filter; removing it too gives back Juju's.
+    let unrouted = ok(client_owned_names().emulate_remove(&added));
+    assert_ne!(unrouted, sts);
+    let removed = ok(vpn_gateway_iface::client::killswitch_owned_names().emulate_remove(&unrouted));
     assert_eq!(removed, sts);
 }
 

@@ -207,6 +207,16 @@ impl Objects {
             .is_some_and(|cs| cs.iter().any(|c| c.name == "vpn-route-init"))
     }
 
+    /// Whether the template carries the in-pod filter (kill switch layer 0).
+    pub fn filtered_template(&self) -> bool {
+        self.statefulset
+            .as_ref()
+            .and_then(|s| s.spec.as_ref())
+            .and_then(|s| s.template.spec.as_ref())
+            .and_then(|p| p.init_containers.as_ref())
+            .is_some_and(|cs| cs.iter().any(|c| c.name == "vpn-killswitch"))
+    }
+
     /// Whether the running pod carries our init container.
     pub fn routed_pod(&self) -> bool {
         self.pod
