@@ -54,8 +54,9 @@ fn to_json<T: serde::Serialize>(v: &T) -> Value {
 fn everything() -> Vec<Value> {
     let data = provider_data();
     let gw_owner = owner("vpnarr", "gluetun-k8s");
-    let vxlan = data.vxlan;
-    let gw = gateway::gateway_additions(&gw_owner.app, &vxlan);
+    let gw_settings =
+        vpn_gateway_iface::settings::GatewaySettings::new(data.vxlan, &data.cluster_cidrs);
+    let gw = gateway::gateway_additions(&gw_owner.app, &gw_settings);
     let gw_sts = gw
         .emulate_add(&fixture("statefulset-vpnarr.json"))
         .expect("emulates");
@@ -78,7 +79,7 @@ fn everything() -> Vec<Value> {
 
     let mut all = vec![
         to_json(&gw_sts),
-        to_json(&gateway::gateway_config_map(&gw_owner, &vxlan)),
+        to_json(&gateway::gateway_config_map(&gw_owner, &gw_settings)),
         to_json(&routed),
         to_json(&unrouted),
         to_json(&client::client_config_map(&qb_owner, &data)),

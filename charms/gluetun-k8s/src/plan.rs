@@ -22,6 +22,7 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use vpn_gateway_iface::gateway::{gateway_additions, gateway_config_map};
 use vpn_gateway_iface::holds::config_map_holds;
 use vpn_gateway_iface::pod_security;
+use vpn_gateway_iface::settings::GatewaySettings;
 use vpn_gateway_iface::{
     AppName, GatewayInputs, Namespace, Owner, PodAdditions, ProviderData, StatefulSetJson,
     VxlanSettings,
@@ -186,6 +187,12 @@ pub fn vxlan(config: &Config) -> VxlanSettings {
         id: config.vxlan_id,
         ..VxlanSettings::default()
     }
+}
+
+/// The gateway's pod-gateway settings from config: the overlay, and `cluster-cidrs` as the
+/// only addresses that bypass the tunnel (ADR 0038).
+pub fn gateway_settings(config: &Config) -> GatewaySettings {
+    GatewaySettings::new(vxlan(config), &config.cluster_cidrs)
 }
 
 /// The files pushed into the gluetun container, with their modes.
@@ -358,9 +365,9 @@ fn kube_writes(
     namespace_labels: &BTreeMap<String, String>,
 ) -> Result<KubeWrites, Status> {
     let owner = owner(&inputs.app, &inputs.model);
-    let vxlan = vxlan(config);
-    let desired_config_map = gateway_config_map(&owner, &vxlan);
-    let additions = gateway_additions(&inputs.app, &vxlan);
+    let settings = gateway_settings(config);
+    let desired_config_map = gateway_config_map(&owner, &settings);
+    let additions = gateway_additions(&inputs.app, &settings);
     let kube = KubeWrites {
         statefulset_name: inputs.app.to_string(),
         config_map: live_config_map

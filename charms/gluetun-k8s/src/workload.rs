@@ -56,7 +56,8 @@ pub const VARIABLES: [Variable; 13] = [
     Variable {
         name: "VPN_INTERFACE",
         from: "always tun0",
-        value: |_| Some("tun0".into()),
+        // pod-gateway's VPN_INTERFACE, the one interface it forwards clients to (ADR 0038).
+        value: |_| Some(vpn_gateway_iface::settings::VPN_INTERFACE.into()),
     },
     Variable {
         name: "FIREWALL_OUTBOUND_SUBNETS",

@@ -72,7 +72,7 @@ fn juju_statefulset() -> StatefulSet {
 
 /// What the API server holds after our patch, with server defaults filled in.
 fn patched_statefulset() -> StatefulSet {
-    let additions = gateway_additions(&app(), &gluetun_k8s::plan::vxlan(&config()));
+    let additions = gateway_additions(&app(), &gluetun_k8s::plan::gateway_settings(&config()));
     let patched = additions.emulate_add(&juju_statefulset()).unwrap();
     let mut value = serde_json::to_value(&patched).unwrap();
     for list in ["initContainers", "containers"] {
@@ -98,7 +98,7 @@ fn patched_statefulset() -> StatefulSet {
 
 fn live_config_map() -> ConfigMap {
     let owner = gluetun_k8s::plan::owner(&app(), &model());
-    let mut cm = gateway_config_map(&owner, &gluetun_k8s::plan::vxlan(&config()));
+    let mut cm = gateway_config_map(&owner, &gluetun_k8s::plan::gateway_settings(&config()));
     cm.metadata.resource_version = Some("3".into());
     cm.metadata
         .labels

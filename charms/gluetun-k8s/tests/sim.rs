@@ -169,8 +169,11 @@ fn additions_hold(sts: &StatefulSet, vxlan_id: u32) -> bool {
     ]);
     let config = gluetun_k8s::config::Config::parse(&config).unwrap();
     let app = vpn_gateway_iface::AppName::parse("vpnarr").unwrap();
-    vpn_gateway_iface::gateway::gateway_additions(&app, &gluetun_k8s::plan::vxlan(&config))
-        .is_held_by(sts)
+    vpn_gateway_iface::gateway::gateway_additions(
+        &app,
+        &gluetun_k8s::plan::gateway_settings(&config),
+    )
+    .is_held_by(sts)
 }
 
 /// A gateway `vpnarr` deployed with trust, configured, its secret granted, the VPN up.

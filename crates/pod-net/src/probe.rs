@@ -186,8 +186,21 @@ pub struct Captured {
     pub summary: String,
 }
 
+impl Captured {
+    /// The kernel's count of packets that matched the filter (tcpdump's "N packets received
+    /// by filter" on Linux), whether or not tcpdump printed them: a second witness for an
+    /// empty capture. `None` when tcpdump printed no summary.
+    pub fn received_by_filter(&self) -> Option<u64> {
+        self.summary.split("; ").find_map(|part| {
+            part.strip_suffix(" packets received by filter")
+                .or_else(|| part.strip_suffix(" packet received by filter"))
+                .and_then(|n| n.trim().parse().ok())
+        })
+    }
+}
+
 impl Capture {
-    /// Starts `tcpdump -i <iface> -nn -l <filter>` in network namespace `netns` and waits
+    /// Starts `tcpdump -i <iface> -nn -l --immediate-mode <filter>` in network namespace `netns` and waits
     /// (up to 10 s) until it is capturing.
     pub fn start(netns: &str, iface: &str, filter: &str) -> Result<Self> {
         let dir = tempfile::Builder::new()
@@ -207,7 +220,11 @@ impl Capture {
         };
         let (out, err) = (create(&stdout)?, create(&stderr)?);
         let mut cmd: Command = netns_command(netns, "tcpdump");
-        cmd.args(["-i", iface, "-nn", "-l", "-U"])
+        // --immediate-mode: each packet is handed to tcpdump as it arrives. Without it libpcap
+        // delivers the ring's blocks up to a second late, and the SIGINT of
+        // [`Capture::finish`] drops what was not delivered yet: a packet sent just before the
+        // capture stops would be counted by the kernel but never printed.
+        cmd.args(["-i", iface, "-nn", "-l", "-U", "--immediate-mode"])
             .args(filter.split_whitespace())
             .stdin(Stdio::null())
             .stdout(out)
@@ -259,7 +276,8 @@ impl Capture {
             .collect();
         let summary = read(&self.stderr)
             .lines()
-            .filter(|l| l.contains("packets"))
+            // "1 packet captured", "2 packets captured": tcpdump says the singular for one.
+            .filter(|l| l.contains(" packet"))
             .collect::<Vec<_>>()
             .join("; ");
         Captured { packets, summary }
@@ -278,5 +296,23 @@ impl Drop for Capture {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Captured;
+
+    #[test]
+    fn received_by_filter_reads_tcpdumps_summary() {
+        let captured = |summary: &str| Captured {
+            packets: Vec::new(),
+            summary: summary.to_owned(),
+        };
+        let full = "0 packets captured; 41 packets received by filter; 0 packets dropped by kernel";
+        assert_eq!(captured(full).received_by_filter(), Some(41));
+        let one = "1 packet captured; 1 packet received by filter; 0 packets dropped by kernel";
+        assert_eq!(captured(one).received_by_filter(), Some(1));
+        assert_eq!(captured("").received_by_filter(), None);
     }
 }

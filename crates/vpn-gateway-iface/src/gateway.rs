@@ -1,6 +1,7 @@
 //! The gateway side (gluetun-k8s): what it adds to its own StatefulSet and its ConfigMap
-//! (docs/interface.md §3). Container specs equal the reference's, so the gateway's additions
-//! made by the reference charm already match ours and adopting them writes nothing.
+//! (docs/interface.md §3). Container specs equal the reference's; the ConfigMap's
+//! `settings.sh` sets more than the reference's (ADR 0038), so adopting the reference's
+//! additions rewrites the ConfigMap and the hash annotation once (the pod rolls once).
 
 use std::collections::BTreeMap;
 
@@ -11,10 +12,9 @@ use crate::owner::Owner;
 use crate::pod::{
     POD_GATEWAY_IMAGE, config_map_volume, config_mount, net_admin, privileged, strings,
 };
-use crate::settings::gateway_settings;
+use crate::settings::{GatewaySettings, gateway_settings};
 use crate::statefulset::{OwnedNames, PodAdditions};
 use crate::types::AppName;
-use crate::wire::VxlanSettings;
 
 /// Init container: creates `vxlan0` and the forwarding rules.
 pub const GATEWAY_INIT: &str = "gateway-init";
@@ -33,17 +33,18 @@ pub fn gateway_config_map_name(app: &AppName) -> String {
 }
 
 /// The gateway ConfigMap, for server-side apply.
-pub fn gateway_config_map(owner: &Owner, vxlan: &VxlanSettings) -> ConfigMap {
+pub fn gateway_config_map(owner: &Owner, settings: &GatewaySettings) -> ConfigMap {
     ConfigMap {
         metadata: owner.metadata(gateway_config_map_name(&owner.app)),
-        data: Some(gateway_settings(vxlan)),
+        data: Some(gateway_settings(settings)),
         ..ConfigMap::default()
     }
 }
 
 /// What the gateway adds to its StatefulSet: `gateway-init`, `gateway-sidecar`, the
-/// `gateway-config` volume, the hash annotation and gluetun's `privileged: true`.
-pub fn gateway_additions(app: &AppName, vxlan: &VxlanSettings) -> PodAdditions {
+/// `gateway-config` volume, the hash annotation (of what [`gateway_config_map`] renders from
+/// the same `settings`) and gluetun's `privileged: true`.
+pub fn gateway_additions(app: &AppName, settings: &GatewaySettings) -> PodAdditions {
     let init = Container {
         name: GATEWAY_INIT.to_owned(),
         image: Some(POD_GATEWAY_IMAGE.to_owned()),
@@ -82,7 +83,7 @@ pub fn gateway_additions(app: &AppName, vxlan: &VxlanSettings) -> PodAdditions {
         )],
         annotations: BTreeMap::from([(
             GATEWAY_HASH_ANNOTATION.to_owned(),
-            config_hash(&gateway_settings(vxlan)),
+            config_hash(&gateway_settings(settings)),
         )]),
         container_overrides: vec![gluetun],
     }

@@ -44,7 +44,10 @@ fn names_and_labels() {
         cm.metadata.name.as_deref(),
         Some("qbittorrent-gateway-client-config")
     );
-    let gw = gateway_config_map(&common::owner("vpnarr", "gluetun-k8s"), &data.vxlan);
+    let gw = gateway_config_map(
+        &common::owner("vpnarr", "gluetun-k8s"),
+        &vpn_gateway_iface::settings::GatewaySettings::new(data.vxlan, &data.cluster_cidrs),
+    );
     assert_eq!(gw.metadata.name.as_deref(), Some("vpnarr-gateway-settings"));
     let np = network_policy(
         &owner,

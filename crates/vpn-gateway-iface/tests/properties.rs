@@ -298,7 +298,7 @@ proptest! {
 
     #[test]
     fn remove_undoes_add_for_the_gateway_except_privileged(data in provider(), t in template(true)) {
-        let additions = gateway_additions(&app("vpnarr"), &data.vxlan);
+        let additions = gateway_additions(&app("vpnarr"), &vpn_gateway_iface::settings::GatewaySettings::new(data.vxlan, &data.cluster_cidrs));
         prop_assert_eq!(additions.names(), gateway_owned_names());
         let added = ok(additions.emulate_add(&t));
         prop_assert!(additions.is_held_by(&added));
@@ -335,7 +335,7 @@ proptest! {
 
     #[test]
     fn holds_sees_through_server_defaults_and_juju_reapply(data in provider(), t in template(true)) {
-        for additions in [client_additions(&app("app"), &data), gateway_additions(&app("app"), &data.vxlan)] {
+        for additions in [client_additions(&app("app"), &data), gateway_additions(&app("app"), &vpn_gateway_iface::settings::GatewaySettings::new(data.vxlan, &data.cluster_cidrs))] {
             let live = add_server_defaults(&ok(additions.emulate_add(&t)));
             prop_assert!(additions.is_held_by(&live));
             // Juju GETs, copies its own template in and sends it as a strategic merge.
@@ -350,7 +350,7 @@ proptest! {
         data in provider(), t in template(true), pick in any::<prop::sample::Index>(), gateway in any::<bool>()
     ) {
         let additions = if gateway {
-            gateway_additions(&app("app"), &data.vxlan)
+            gateway_additions(&app("app"), &vpn_gateway_iface::settings::GatewaySettings::new(data.vxlan, &data.cluster_cidrs))
         } else {
             client_additions(&app("app"), &data)
         };

@@ -23,14 +23,31 @@ fn without_metadata(mut patch: Value) -> Value {
 #[test]
 fn gateway_patch_is_the_references_plus_gluetun_privileged() {
     let data = provider_data();
-    let mut ours = without_metadata(gateway_additions(&app("vpnarr"), &data.vxlan).add_patch("1"));
+    // The gateway's own cluster CIDRs (its config), not the published list.
+    let settings = vpn_gateway_iface::settings::GatewaySettings::new(
+        data.vxlan,
+        &ok(vpn_gateway_iface::ClusterCidrs::parse(
+            "10.1.0.0/16,10.152.183.0/24",
+        )),
+    );
+    let mut ours = without_metadata(gateway_additions(&app("vpnarr"), &settings).add_patch("1"));
+    let mut theirs = reference("gateway_patch");
+    // Our settings.sh sets more than the reference's (ADR 0038): the hash differs, the rest
+    // is the reference's.
+    let hash = "/spec/template/metadata/annotations/charmarr.io~1gateway-config-hash";
+    assert_eq!(ours.pointer(hash).and_then(Value::as_str), Some("e547211b"));
+    for patch in [&mut ours, &mut theirs] {
+        *patch
+            .pointer_mut(hash)
+            .unwrap_or_else(|| panic!("no hash annotation")) = Value::Null;
+    }
     let containers = &mut ours["spec"]["template"]["spec"]["containers"];
     let gluetun = containers.as_array_mut().and_then(Vec::pop);
     assert_eq!(
         gluetun,
         Some(serde_json::json!({"name": "gluetun", "securityContext": {"privileged": true}}))
     );
-    assert_eq!(ours, reference("gateway_patch"));
+    assert_eq!(ours, theirs);
 }
 
 #[test]

@@ -1,15 +1,17 @@
 //! Test vectors derived from the reference implementation (`charmarr-lib-vpn` 0.6.4):
 //! what its pydantic writer emits, what its settings renderer writes, and its config hash,
 //! computed with the reference's own code under python3. Our reader must accept what it
-//! writes; our writer must produce what it writes.
+//! writes; our writer must produce what it writes, except the gateway's `settings.sh`, which
+//! is the reference's lines followed by exactly the lines of ADR 0038.
 
 use std::collections::BTreeMap;
 
-use vpn_gateway_iface::gateway::gateway_config_map;
+use vpn_gateway_iface::gateway::{gateway_additions, gateway_config_map};
 use vpn_gateway_iface::hash::config_hash;
-use vpn_gateway_iface::settings::{client_settings, gateway_settings};
+use vpn_gateway_iface::settings::{GatewaySettings, client_settings, gateway_settings};
 use vpn_gateway_iface::{
-    AppName, InvalidField, Namespace, Owner, Problem, ProviderData, RequirerData, VxlanSettings,
+    AppName, ClusterCidrs, InvalidField, Namespace, Owner, Problem, ProviderData, RequirerData,
+    VxlanSettings,
 };
 
 /// `VPNGatewayProviderData(...).model_dump_json()`, every field set.
@@ -281,20 +283,41 @@ fn each_bad_field_is_named() {
     );
 }
 
+/// The reference's gateway `settings.sh` for [`REF_FULL`]'s overlay, byte for byte: four
+/// lines, no trailing newline.
+const REF_GATEWAY_SETTINGS: &str = "VXLAN_ID=\"42\"\nVXLAN_IP_NETWORK=\"172.16.0\"\nVXLAN_PORT=\"4790\"\nVXLAN_GATEWAY_FIRST_DYNAMIC_IP=\"20\"";
+
+/// Exactly what our gateway `settings.sh` adds after the reference's lines (ADR 0038), for a
+/// gateway configured with `cluster-cidrs` `10.1.0.0/16,10.152.183.0/24` (the
+/// [`REF_FULL`] list without the link-local address the gateway adds when publishing).
+const ADDED_GATEWAY_LINES: [&str; 5] = [
+    "VPN_INTERFACE=\"tun0\"",
+    "VPN_BLOCK_OTHER_TRAFFIC=\"true\"",
+    "VPN_TRAFFIC_PORT=\"0\"",
+    "VPN_LOCAL_CIDRS=\"10.1.0.0/16 10.152.183.0/24\"",
+    "IPTABLES_NFT=\"no\"",
+];
+
+fn gateway_config(vxlan: VxlanSettings, cidrs: &str) -> GatewaySettings {
+    GatewaySettings::new(vxlan, &ok(ClusterCidrs::parse(cidrs)))
+}
+
 #[test]
 fn settings_files_match_the_reference_bytes() {
     let data = ok(ProviderData::from_databag(REF_FULL));
-    let gateway = gateway_settings(&data.vxlan);
-    assert_eq!(
-        gateway,
-        BTreeMap::from([
-            ("nat.conf".to_owned(), String::new()),
-            (
-                "settings.sh".to_owned(),
-                "VXLAN_ID=\"42\"\nVXLAN_IP_NETWORK=\"172.16.0\"\nVXLAN_PORT=\"4790\"\nVXLAN_GATEWAY_FIRST_DYNAMIC_IP=\"20\"".to_owned()
-            ),
-        ])
-    );
+    // The gateway: the reference's lines unchanged and first, then exactly ours; nat.conf
+    // as the reference's (empty), and no other file.
+    let gateway = gateway_settings(&gateway_config(data.vxlan, "10.1.0.0/16,10.152.183.0/24"));
+    let settings = gateway
+        .get("settings.sh")
+        .map(String::as_str)
+        .unwrap_or_default();
+    let (reference_part, added) = settings.split_at(REF_GATEWAY_SETTINGS.len());
+    assert_eq!(reference_part, REF_GATEWAY_SETTINGS);
+    assert_eq!(added, format!("\n{}", ADDED_GATEWAY_LINES.join("\n")));
+    assert_eq!(gateway.get("nat.conf").map(String::as_str), Some(""));
+    assert_eq!(gateway.len(), 2);
+    // The client's file is the reference's, byte for byte.
     let client = client_settings(&data);
     assert_eq!(
         client.get("settings.sh").map(String::as_str),
@@ -308,24 +331,43 @@ fn settings_files_match_the_reference_bytes() {
 #[test]
 fn config_hash_matches_the_reference() {
     // hashlib.sha256("".join(f"{k}={v}" for k, v in sorted(d.items())).encode()).hexdigest()[:8]
+    let reference = |settings: &str| {
+        BTreeMap::from([
+            ("nat.conf".to_owned(), String::new()),
+            ("settings.sh".to_owned(), settings.to_owned()),
+        ])
+    };
+    // Our hash function on the reference's gateway data gives the reference's hashes.
+    assert_eq!(config_hash(&reference(REF_GATEWAY_SETTINGS)), "62261539");
+    assert_eq!(
+        config_hash(&reference(
+            "VXLAN_ID=\"7\"\nVXLAN_IP_NETWORK=\"10.99.3\"\nVXLAN_PORT=\"4789\"\nVXLAN_GATEWAY_FIRST_DYNAMIC_IP=\"20\""
+        )),
+        "199c0228"
+    );
     let full = ok(ProviderData::from_databag(REF_FULL));
-    assert_eq!(config_hash(&gateway_settings(&full.vxlan)), "62261539");
     assert_eq!(config_hash(&client_settings(&full)), "05bf9721");
     let defaults = ok(ProviderData::from_databag(REF_DEFAULTS));
     assert_eq!(config_hash(&client_settings(&defaults)), "05bf9721");
     let other = r#"{"gateway_dns_name":"g.x","vxlan_id":7,"vxlan_ip_network":"10.99.3","vxlan_port":4789,"cluster_cidrs":"fd00::/8, 192.168.0.0/16","cluster_dns_ip":"fd00::a","instance_name":"g"}"#;
     let other = ok(ProviderData::from_databag(other));
-    assert_eq!(config_hash(&gateway_settings(&other.vxlan)), "199c0228");
     assert_eq!(config_hash(&client_settings(&other)), "7ba609ba");
-    // The ConfigMap carries exactly the hashed data.
+    // Ours differs from the reference's (the added lines): an adopted gateway rolls once.
+    let ours = gateway_config(full.vxlan, "10.1.0.0/16,10.152.183.0/24");
+    let our_hash = config_hash(&gateway_settings(&ours));
+    assert_eq!(our_hash, "e547211b");
+    assert_ne!(our_hash, "62261539");
+    // The ConfigMap carries exactly the hashed data, and the pod template that hash.
     let owner = Owner {
         app: ok(AppName::parse("vpnarr")),
         namespace: ok(Namespace::parse("charmarr-downloads")),
         field_manager: "gluetun-k8s",
     };
-    let cm = gateway_config_map(&owner, &full.vxlan);
+    let cm = gateway_config_map(&owner, &ours);
+    assert_eq!(cm.data.as_ref().map(config_hash), Some(our_hash.clone()));
+    let additions = gateway_additions(&owner.app, &ours);
     assert_eq!(
-        cm.data.as_ref().map(config_hash).as_deref(),
-        Some("62261539")
+        additions.annotations.get("charmarr.io/gateway-config-hash"),
+        Some(&our_hash)
     );
 }

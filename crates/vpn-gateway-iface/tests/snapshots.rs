@@ -5,12 +5,23 @@ mod common;
 
 use common::{app, juju_statefulset, ok, owner, provider_data};
 use insta::{assert_json_snapshot, assert_snapshot};
-use vpn_gateway_iface::RequirerData;
 use vpn_gateway_iface::client::{client_additions, client_config_map, client_owned_names};
 use vpn_gateway_iface::gateway::{gateway_additions, gateway_config_map, gateway_owned_names};
 use vpn_gateway_iface::killswitch::{cilium_policy, network_policy};
+use vpn_gateway_iface::settings::GatewaySettings;
 use vpn_gateway_iface::settings::{client_settings, gateway_settings};
 use vpn_gateway_iface::wrapper::VPN_ROUTE_INIT_SCRIPT;
+use vpn_gateway_iface::{ClusterCidrs, RequirerData};
+
+/// The gateway's settings for the configured `cluster-cidrs` of [`provider_data`] (which
+/// publishes them with Istio ambient's link-local address added).
+fn gateway_config() -> GatewaySettings {
+    let data = provider_data();
+    GatewaySettings::new(
+        data.vxlan,
+        &ok(ClusterCidrs::parse("10.1.0.0/16,10.152.183.0/24")),
+    )
+}
 
 #[test]
 fn provider_databag() {
@@ -24,7 +35,7 @@ fn provider_databag() {
 #[test]
 fn rendered_files() {
     let data = provider_data();
-    let gateway = gateway_settings(&data.vxlan);
+    let gateway = gateway_settings(&gateway_config());
     assert_snapshot!("gateway_settings_sh", gateway["settings.sh"]);
     assert_snapshot!("client_settings_sh", client_settings(&data)["settings.sh"]);
     assert_snapshot!("vpn_route_init_script", VPN_ROUTE_INIT_SCRIPT);
@@ -32,8 +43,7 @@ fn rendered_files() {
 
 #[test]
 fn gateway_objects() {
-    let data = provider_data();
-    let additions = gateway_additions(&app("vpnarr"), &data.vxlan);
+    let additions = gateway_additions(&app("vpnarr"), &gateway_config());
     assert_json_snapshot!("gateway_add_patch", additions.add_patch("4711"));
     assert_json_snapshot!(
         "gateway_remove_patch",
@@ -41,7 +51,7 @@ fn gateway_objects() {
     );
     assert_json_snapshot!(
         "gateway_config_map",
-        gateway_config_map(&owner("vpnarr", "gluetun-k8s"), &data.vxlan)
+        gateway_config_map(&owner("vpnarr", "gluetun-k8s"), &gateway_config())
     );
     let sts = juju_statefulset("vpnarr", "gluetun");
     assert_json_snapshot!(
