@@ -62,7 +62,7 @@ fn everything() -> Vec<Value> {
         .expect("emulates");
 
     let qb_owner = owner("qbittorrent", "qbittorrent-k8s");
-    let cl = client::client_additions(&qb_owner.app, &data);
+    let cl = client::client_additions(&qb_owner.app, qb_owner.namespace.as_str(), &data);
     let routed = cl
         .emulate_add(&fixture("statefulset-qbittorrent.json"))
         .expect("emulates");

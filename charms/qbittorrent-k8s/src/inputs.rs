@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use juju_charm::pebble::Plan as PebblePlan;
 use juju_charm::tools::ports::Port;
-use k8s_openapi::api::core::v1::{ConfigMap, EnvVar};
+use k8s_openapi::api::core::v1::{ConfigMap, EnvVar, PodDNSConfig};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use serde_json::Value;
 use vpn_gateway_iface::{AppName, Namespace, StatefulSetJson};
@@ -172,6 +172,12 @@ pub struct PodRoutingSpec {
     /// `spec.initContainers`.
     #[serde(rename = "initContainers")]
     pub init_containers: Option<Vec<RoutedContainer>>,
+    /// `spec.dnsPolicy`.
+    #[serde(rename = "dnsPolicy")]
+    pub dns_policy: Option<String>,
+    /// `spec.dnsConfig`.
+    #[serde(rename = "dnsConfig")]
+    pub dns_config: Option<PodDNSConfig>,
 }
 
 /// See [`PodRouting`].

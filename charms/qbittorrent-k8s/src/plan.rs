@@ -30,6 +30,7 @@ use vpn_gateway_iface::killswitch::{
     cilium_policy, cilium_policy_name, network_policy, network_policy_name,
 };
 use vpn_gateway_iface::pod_security;
+use vpn_gateway_iface::statefulset::DNS_POLICY_NONE;
 use vpn_gateway_iface::{
     InvalidField, OwnedNames, Owner, PodAdditions, Problem, ProviderData, RequirerData,
 };
@@ -275,7 +276,7 @@ fn routing(
         // Nothing changes until the gateway says something valid.
         Provider::Pending(_) | Provider::Invalid(_) => {}
         Provider::Valid(data) => {
-            let additions = client_additions(&owner.app, data);
+            let additions = client_additions(&owner.app, owner.namespace.as_str(), data);
             let patch = !additions.is_held_by(statefulset);
             // Pods the namespace's Pod Security level refuses would leave no pod at all, ours
             // included: nothing is written until the operator relabels it (the workload stays
@@ -399,7 +400,10 @@ fn routed(
             PodView::Forbidden(message) => Err(Status::blocked(message.clone())),
             PodView::Read(None) => Err(Status::waiting(MSG_POD_NOT_ROUTED)),
             PodView::Read(Some(pod)) => {
-                match pod_routed(pod, &client_additions(&owner.app, data)) {
+                match pod_routed(
+                    pod,
+                    &client_additions(&owner.app, owner.namespace.as_str(), data),
+                ) {
                     PodRouted::Yes { other_image } => Ok(other_image),
                     PodRouted::No => Err(Status::waiting(MSG_POD_NOT_ROUTED)),
                 }
@@ -469,6 +473,16 @@ pub fn pod_routed(pod: &PodRouting, additions: &PodAdditions) -> PodRouted {
     let (true, Some(spec)) = (annotated, &pod.spec) else {
         return PodRouted::No;
     };
+    // The pod resolves through the gateway, and only there (ADR 0040): an admission that
+    // changes the nameservers is not tolerated.
+    if let Some(ours) = &additions.dns_config {
+        let live = spec.dns_config.as_ref();
+        if spec.dns_policy.as_deref() != Some(DNS_POLICY_NONE)
+            || live.and_then(|d| d.nameservers.as_ref()) != ours.nameservers.as_ref()
+        {
+            return PodRouted::No;
+        }
+    }
     let carries = |ours: &Container, live: &RoutedContainer| {
         let env = live.env.as_deref().unwrap_or_default();
         ours.name == live.name

@@ -46,7 +46,7 @@ fn reference_objects_are_adopted_without_a_rollout() -> TestResult {
         &vpn_gateway_iface::api_server::ApiServerEndpoints::none(),
     );
     let cm = client_config_map(&owner, &data);
-    let mut additions = client_additions(&owner.app, &data);
+    let mut additions = client_additions(&owner.app, owner.namespace.as_str(), &data);
     additions
         .init_containers
         .retain(|c| c.name != filter::KILLSWITCH_INIT);

@@ -189,6 +189,20 @@ pub struct PodSpec {
     pub name: String,
     /// Its Kubernetes namespace (the Juju model), for the resolv.conf search list.
     pub namespace: String,
+    /// `dnsPolicy: None` with this `dnsConfig`; `None` is `ClusterFirst` (the cluster DNS).
+    pub dns: Option<PodDns>,
+}
+
+/// A pod's own DNS settings, as `dnsConfig` gives them with `dnsPolicy: None`: the kubelet
+/// writes exactly these into the pod's `resolv.conf`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PodDns {
+    /// `nameservers`.
+    pub nameservers: Vec<String>,
+    /// `searches`.
+    pub searches: Vec<String>,
+    /// `options`, as `name` or `name:value`.
+    pub options: Vec<String>,
 }
 
 impl PodSpec {
@@ -197,6 +211,16 @@ impl PodSpec {
         Self {
             name: name.into(),
             namespace: namespace.into(),
+            dns: None,
+        }
+    }
+
+    /// The same pod with `dnsPolicy: None` and `dns`.
+    #[must_use]
+    pub fn with_dns(self, dns: PodDns) -> Self {
+        Self {
+            dns: Some(dns),
+            ..self
         }
     }
 }
@@ -322,19 +346,31 @@ impl Pod {
         Ok(())
     }
 
-    /// What the kubelet writes for every pod (dnsPolicy ClusterFirst).
+    /// What the kubelet writes for every pod (`ClusterFirst`, or the pod's own `dnsConfig`).
     fn write_kubelet_files(&self) -> Result<()> {
         let spec = &self.cluster.spec;
         let ns = &self.spec.namespace;
         let domain = &spec.domain;
-        let files = [
-            (
-                "resolv.conf",
-                format!(
-                    "search {ns}.svc.{domain} svc.{domain} {domain}\nnameserver {}\noptions ndots:5\n",
-                    spec.dns_ip
-                ),
+        let resolv = match &self.spec.dns {
+            None => format!(
+                "search {ns}.svc.{domain} svc.{domain} {domain}\nnameserver {}\noptions ndots:5\n",
+                spec.dns_ip
             ),
+            Some(dns) => {
+                let mut lines = Vec::new();
+                if !dns.searches.is_empty() {
+                    lines.push(format!("search {}", dns.searches.join(" ")));
+                }
+                lines.extend(dns.nameservers.iter().map(|s| format!("nameserver {s}")));
+                if !dns.options.is_empty() {
+                    lines.push(format!("options {}", dns.options.join(" ")));
+                }
+                lines.push(String::new());
+                lines.join("\n")
+            }
+        };
+        let files = [
+            ("resolv.conf", resolv),
             (
                 "hosts",
                 format!(

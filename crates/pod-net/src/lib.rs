@@ -34,7 +34,7 @@ pub mod pod_gateway;
 mod probe;
 mod stand_in;
 
-pub use cluster::{Cluster, ClusterSpec, Pod, PodSpec};
+pub use cluster::{Cluster, ClusterSpec, Pod, PodDns, PodSpec};
 pub use container::{Container, Exited, Image, ImageBuilder, Volume};
 pub use error::{CommandError, Error};
 pub use probe::{Capture, Captured, Whoami, in_netns, tcp_whoami};

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{ConfigMap, Container};
+use k8s_openapi::api::core::v1::{ConfigMap, Container, PodDNSConfig, PodDNSConfigOption};
 
 use crate::filter::{KILLSWITCH_INIT, killswitch_container};
 use crate::hash::config_hash;
@@ -40,10 +40,33 @@ pub fn client_config_map(owner: &Owner, data: &ProviderData) -> ConfigMap {
     }
 }
 
+/// The cluster's DNS domain, as in the names the gateway publishes.
+const CLUSTER_DOMAIN: &str = "cluster.local";
+
+/// The client pod's DNS (ADR 0040): the gateway's resolver on the overlay
+/// (`<vxlan network>.1`, pod-gateway's dnsmasq, which forwards cluster names to the cluster
+/// DNS and the rest through the tunnel), with the search list and `ndots` the kubelet gives a
+/// `ClusterFirst` pod, so short cluster names resolve as before.
+pub fn client_dns_config(namespace: &str, data: &ProviderData) -> PodDNSConfig {
+    PodDNSConfig {
+        nameservers: Some(vec![format!("{}.1", data.vxlan.network)]),
+        searches: Some(vec![
+            format!("{namespace}.svc.{CLUSTER_DOMAIN}"),
+            format!("svc.{CLUSTER_DOMAIN}"),
+            CLUSTER_DOMAIN.to_owned(),
+        ]),
+        options: Some(vec![PodDNSConfigOption {
+            name: Some("ndots".to_owned()),
+            value: Some("5".to_owned()),
+        }]),
+    }
+}
+
 /// What a client adds to its StatefulSet: the in-pod filter `vpn-killswitch` (first: layer 0,
 /// [`crate::filter`]), `vpn-route-init` (the bounded wrapper), `vpn-route-sidecar`, the
-/// `pod-gateway-config` volume and the hash annotation.
-pub fn client_additions(app: &AppName, data: &ProviderData) -> PodAdditions {
+/// `pod-gateway-config` volume, the hash annotation and the pod's DNS through the gateway
+/// ([`client_dns_config`]).
+pub fn client_additions(app: &AppName, namespace: &str, data: &ProviderData) -> PodAdditions {
     let gateway = || vec![env(GATEWAY_ENV, data.gateway_dns_name.to_string())];
     let init = Container {
         name: VPN_ROUTE_INIT.to_owned(),
@@ -75,17 +98,20 @@ pub fn client_additions(app: &AppName, data: &ProviderData) -> PodAdditions {
             config_hash(&client_settings(data)),
         )]),
         container_overrides: Vec::new(),
+        dns_config: Some(client_dns_config(namespace, data)),
     }
 }
 
-/// The routing names [`client_additions`] owns: what is removed when the relation goes
-/// away. The in-pod filter is not among them: it stays ([`killswitch_owned_names`]).
+/// The routing names [`client_additions`] owns, its DNS included: what is removed when the
+/// relation goes away. The in-pod filter is not among them: it stays
+/// ([`killswitch_owned_names`]).
 pub fn client_owned_names() -> OwnedNames {
     OwnedNames {
         init_containers: strings(&[VPN_ROUTE_INIT]),
         containers: strings(&[VPN_ROUTE_SIDECAR]),
         volumes: strings(&[CLIENT_VOLUME]),
         annotations: strings(&[CLIENT_HASH_ANNOTATION]),
+        dns: true,
     }
 }
 
@@ -96,5 +122,6 @@ pub fn killswitch_owned_names() -> OwnedNames {
         containers: Vec::new(),
         volumes: Vec::new(),
         annotations: Vec::new(),
+        dns: false,
     }
 }

@@ -86,6 +86,7 @@ pub fn gateway_additions(app: &AppName, settings: &GatewaySettings) -> PodAdditi
             config_hash(&gateway_settings(settings)),
         )]),
         container_overrides: vec![gluetun],
+        dns_config: None,
     }
 }
 
@@ -96,5 +97,6 @@ pub fn gateway_owned_names() -> OwnedNames {
         containers: strings(&[GATEWAY_SIDECAR]),
         volumes: strings(&[GATEWAY_VOLUME]),
         annotations: strings(&[GATEWAY_HASH_ANNOTATION]),
+        dns: false,
     }
 }

@@ -1,6 +1,6 @@
 //! The kill switch (docs/interface.md §4): a NetworkPolicy that lets the client pod reach
 //! only the cluster CIDRs, in-cluster pods (by namespace, for CNIs that match pods by
-//! identity), DNS in `kube-system` and the API server's real endpoints (for CNIs that enforce
+//! identity; the cluster DNS is one of them) and the API server's real endpoints (for CNIs that enforce
 //! after the Service's DNAT; [`crate::api_server`]); and, where Cilium's CRD exists, a
 //! CiliumNetworkPolicy letting the charm reach the API server (Cilium matches it by identity,
 //! not by CIDR).
@@ -25,10 +25,6 @@ pub const CILIUM_CRD: &str = "ciliumnetworkpolicies.cilium.io";
 pub const CILIUM_API_VERSION: &str = "cilium.io/v2";
 /// Kind of the CiliumNetworkPolicy.
 pub const CILIUM_KIND: &str = "CiliumNetworkPolicy";
-/// Namespace of the cluster DNS.
-pub const DNS_NAMESPACE: &str = "kube-system";
-/// The label every namespace carries with its own name.
-pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
 
 /// `<app>-vpn-killswitch`.
 pub fn network_policy_name(app: &AppName) -> String {
@@ -41,8 +37,9 @@ pub fn cilium_policy_name(app: &AppName) -> String {
 }
 
 /// The kill-switch NetworkPolicy, for server-side apply: egress only, one `ipBlock` rule per
-/// cluster CIDR, one rule to every namespace, one to `kube-system` on port 53 UDP and TCP,
-/// and, when `api_server` is not empty, one to its addresses (each `/32` or `/128`) on its
+/// cluster CIDR, one rule to every namespace (the cluster DNS among them: no rule of its
+/// own since the pod resolves through the gateway, ADR 0040), and, when `api_server` is not
+/// empty, one to its addresses (each `/32` or `/128`) on its
 /// TCP ports.
 pub fn network_policy(
     owner: &Owner,
@@ -69,23 +66,6 @@ pub fn network_policy(
             ..NetworkPolicyPeer::default()
         }]),
         ..NetworkPolicyEgressRule::default()
-    });
-    let dns_port = |protocol: &str| NetworkPolicyPort {
-        protocol: Some(protocol.to_owned()),
-        port: Some(IntOrString::Int(53)),
-        ..NetworkPolicyPort::default()
-    };
-    egress.push(NetworkPolicyEgressRule {
-        to: Some(vec![NetworkPolicyPeer {
-            namespace_selector: Some(LabelSelector {
-                match_labels: Some(
-                    [(NAMESPACE_NAME_LABEL.to_owned(), DNS_NAMESPACE.to_owned())].into(),
-                ),
-                ..LabelSelector::default()
-            }),
-            ..NetworkPolicyPeer::default()
-        }]),
-        ports: Some(vec![dns_port("UDP"), dns_port("TCP")]),
     });
     if !api_server.is_empty() {
         egress.push(NetworkPolicyEgressRule {

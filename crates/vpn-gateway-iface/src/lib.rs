@@ -42,7 +42,7 @@
 //! let kill_switch = network_policy(&owner, &data.cluster_cidrs, &api); // apply first
 //! let config_map = client_config_map(&owner, &data); // apply unless config_map_holds(..)
 //! assert!(config_map_holds(&config_map, &config_map));
-//! let additions = client_additions(&owner.app, &data);
+//! let additions = client_additions(&owner.app, owner.namespace.as_str(), &data);
 //! # let live: k8s_openapi::api::apps::v1::StatefulSet = Default::default();
 //! if !additions.is_held_by(&live) {
 //!     let _patch = additions.add_patch("4711"); // strategic merge, with resourceVersion

@@ -19,7 +19,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{Container, Volume};
+use k8s_openapi::api::core::v1::{Container, PodDNSConfig, Volume};
 use serde::de::{DeserializeOwned, Error as _};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value, json};
@@ -41,7 +41,15 @@ pub struct PodAdditions {
     /// Partial entries merged (by name) into containers we do NOT own, e.g. gluetun's
     /// `securityContext.privileged`. Never removed: the container is not ours to delete.
     pub container_overrides: Vec<Container>,
+    /// The pod's DNS, when we set it: `dnsPolicy: None` with this `dnsConfig` (a client
+    /// resolving through the gateway, [`crate::client`]).
+    pub dns_config: Option<PodDNSConfig>,
 }
+
+/// The `dnsPolicy` that goes with [`PodAdditions::dns_config`].
+pub const DNS_POLICY_NONE: &str = "None";
+/// The `dnsPolicy` Juju's template has, restored when ours goes.
+pub const DNS_POLICY_CLUSTER_FIRST: &str = "ClusterFirst";
 
 /// The names of what we own in the pod template, enough to remove it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -54,6 +62,9 @@ pub struct OwnedNames {
     pub volumes: Vec<String>,
     /// Template annotation keys.
     pub annotations: Vec<String>,
+    /// Whether we own the pod's DNS (`dnsPolicy`/`dnsConfig`): removal restores Juju's
+    /// `ClusterFirst` and deletes `dnsConfig`.
+    pub dns: bool,
 }
 
 /// The emulated merge produced JSON that is not a StatefulSet (only possible for input the
@@ -71,6 +82,7 @@ impl PodAdditions {
             containers: names(&self.containers),
             volumes: self.volumes.iter().map(|v| v.name.clone()).collect(),
             annotations: self.annotations.keys().cloned().collect(),
+            dns: self.dns_config.is_some(),
         }
     }
 
@@ -96,6 +108,10 @@ impl PodAdditions {
                 .collect(),
         );
         put("volumes", self.volumes.iter().map(to_json).collect());
+        if let Some(dns) = &self.dns_config {
+            spec.insert("dnsPolicy".to_owned(), json!(DNS_POLICY_NONE));
+            spec.insert("dnsConfig".to_owned(), to_json(dns));
+        }
         let mut template = Map::new();
         if !self.annotations.is_empty() {
             template.insert(
@@ -147,6 +163,10 @@ impl OwnedNames {
                 spec.insert(field.to_owned(), Value::Array(delete(names)));
             }
         }
+        if self.dns {
+            spec.insert("dnsPolicy".to_owned(), json!(DNS_POLICY_CLUSTER_FIRST));
+            spec.insert("dnsConfig".to_owned(), Value::Null);
+        }
         let annotations: Map<String, Value> = self
             .annotations
             .iter()
@@ -188,7 +208,9 @@ impl OwnedNames {
                     .any(|name| ours.iter().any(|o| o == name))
             })
         };
+        let dns = self.dns && (pod["dnsPolicy"] == DNS_POLICY_NONE || !pod["dnsConfig"].is_null());
         !(annotated
+            || dns
             || named("initContainers", &self.init_containers)
             || named("containers", &self.containers)
             || named("volumes", &self.volumes))

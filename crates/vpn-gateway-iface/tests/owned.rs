@@ -102,16 +102,21 @@ fn config_map_holds_despite_server_metadata_and_not_after_a_change() {
 
 #[test]
 fn network_policy_holds_despite_defaults_and_not_after_any_change() {
+    // With the API server's rule (egress 4: one address, port 6443).
+    let api_server = vpn_gateway_iface::api_server::ApiServerEndpoints::from_endpoints(&json!({
+        "subsets": [{"addresses": [{"ip": "192.168.1.10"}], "ports": [{"port": 6443}]}]
+    }))
+    .unwrap_or_else(|e| panic!("{e}"));
     let desired = network_policy(
         &owner("qbittorrent", "qbittorrent-k8s"),
         &provider_data().cluster_cidrs,
-        &vpn_gateway_iface::api_server::ApiServerEndpoints::none(),
+        &api_server,
     );
     let live = stored(to_value(&desired));
     assert!(network_policy_holds(&desired, &from_value(live.clone())));
     let edits: [(&str, Value); 7] = [
         ("/spec/egress/0/to/0/ipBlock/cidr", json!("10.0.0.0/8")),
-        ("/spec/egress/4/ports/1/protocol", json!("SCTP")),
+        ("/spec/egress/4/ports/0/protocol", json!("SCTP")),
         ("/spec/egress/4/ports/0/port", json!(54)),
         (
             "/spec/egress/3/to/0/namespaceSelector",

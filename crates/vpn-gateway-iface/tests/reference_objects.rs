@@ -53,7 +53,9 @@ fn gateway_patch_is_the_references_plus_gluetun_privileged() {
 #[test]
 fn client_patch_is_the_references_plus_the_in_pod_filter_except_the_wrapper_script() {
     let data = provider_data();
-    let mut ours = without_metadata(client_additions(&app("qbittorrent"), &data).add_patch("1"));
+    let mut ours = without_metadata(
+        client_additions(&app("qbittorrent"), "charmarr-downloads", &data).add_patch("1"),
+    );
     // Ours adds layer 0 of the kill switch as the first init container (ADR 0039); the rest
     // is the reference's, name for name.
     let inits = ours["spec"]["template"]["spec"]["initContainers"]
@@ -61,6 +63,12 @@ fn client_patch_is_the_references_plus_the_in_pod_filter_except_the_wrapper_scri
         .unwrap_or_else(|| panic!("no init containers"));
     let filter = inits.remove(0);
     assert_eq!(filter["name"], "vpn-killswitch");
+    // And the pod resolves through the gateway (ADR 0040).
+    let pod = ours["spec"]["template"]["spec"]
+        .as_object_mut()
+        .unwrap_or_else(|| panic!("no pod spec"));
+    assert_eq!(pod.remove("dnsPolicy"), Some(Value::from("None")));
+    assert!(pod.remove("dnsConfig").is_some());
     let mut theirs = reference("client_patch");
     let script = "/spec/template/spec/initContainers/0/command/2";
     for patch in [&mut ours, &mut theirs] {
@@ -77,11 +85,14 @@ fn client_patch_is_the_references_plus_the_in_pod_filter_except_the_wrapper_scri
 }
 
 #[test]
-fn client_cleanup_patch_is_the_references() {
-    assert_eq!(
-        without_metadata(client_owned_names().remove_patch("1")),
-        reference("client_cleanup_patch")
-    );
+fn client_cleanup_patch_is_the_references_plus_juju_s_dns_back() {
+    let mut ours = without_metadata(client_owned_names().remove_patch("1"));
+    let pod = ours["spec"]["template"]["spec"]
+        .as_object_mut()
+        .unwrap_or_else(|| panic!("no pod spec"));
+    assert_eq!(pod.remove("dnsPolicy"), Some(Value::from("ClusterFirst")));
+    assert_eq!(pod.remove("dnsConfig"), Some(Value::Null));
+    assert_eq!(ours, reference("client_cleanup_patch"));
 }
 
 #[test]
@@ -93,7 +104,15 @@ fn kill_switch_specs_and_names_are_the_references() {
         // The reference has no API-server rule; with none known ours is the same object.
         &vpn_gateway_iface::api_server::ApiServerEndpoints::none(),
     )));
-    let theirs = reference("network_policy");
+    let mut theirs = reference("network_policy");
+    // Theirs has a rule for the cluster DNS on port 53; ours none, since the pod resolves
+    // through the gateway (ADR 0040) and the rule to every namespace already holds the DNS
+    // pods. The rest is the reference's.
+    let rules = theirs["spec"]["egress"]
+        .as_array_mut()
+        .unwrap_or_else(|| panic!("no egress"));
+    let dns = rules.pop().unwrap_or_else(|| panic!("no DNS rule"));
+    assert_eq!(dns["ports"][0]["port"], 53);
     assert_eq!(np["spec"], theirs["spec"]);
     assert_eq!(np["metadata"]["name"], theirs["metadata"]["name"]);
     assert_eq!(np["metadata"]["namespace"], theirs["metadata"]["namespace"]);

@@ -63,7 +63,7 @@ fn gateway_objects() {
 #[test]
 fn client_objects() {
     let data = provider_data();
-    let additions = client_additions(&app("qbittorrent"), &data);
+    let additions = client_additions(&app("qbittorrent"), "charmarr-downloads", &data);
     assert_json_snapshot!("client_add_patch", additions.add_patch("4711"));
     assert_json_snapshot!(
         "client_remove_patch",

@@ -759,15 +759,20 @@ fn pod_with_stale_hash_or_foreign_gateway_is_not_routed() {
     let d = data(&json!({}));
     let live = live_routed(&d, false);
     let pod = pod_from(live.statefulset.as_ref().unwrap());
-    let additions = client_additions(&owner().app, &d);
+    let additions = client_additions(&owner().app, owner().namespace.as_str(), &d);
     assert_eq!(
         pod_routed(&pod, &additions),
         PodRouted::Yes { other_image: None }
     );
-    let other = client_additions(&owner().app, &data(&json!({"vxlan_id": 9})));
+    let other = client_additions(
+        &owner().app,
+        owner().namespace.as_str(),
+        &data(&json!({"vxlan_id": 9})),
+    );
     assert!(!pod_routed(&pod, &other).is_routed(), "hash differs");
     let gw = client_additions(
         &owner().app,
+        owner().namespace.as_str(),
         &data(&json!({"gateway_dns_name": "gw2-endpoints.downloads.svc.cluster.local"})),
     );
     assert!(!pod_routed(&pod, &gw).is_routed(), "gateway env differs");
@@ -931,7 +936,10 @@ fn admission_additions_are_tolerated() {
     ];
     for (case, pod) in cases {
         assert_eq!(
-            pod_routed(&pod, &client_additions(&owner().app, &d)),
+            pod_routed(
+                &pod,
+                &client_additions(&owner().app, owner().namespace.as_str(), &d)
+            ),
             PodRouted::Yes { other_image: None },
             "{case}"
         );
@@ -1057,7 +1065,10 @@ fn changed_routing_in_the_pod_is_not_routed() {
     ];
     for (case, pod) in cases {
         assert_eq!(
-            pod_routed(&pod, &client_additions(&owner().app, &d)),
+            pod_routed(
+                &pod,
+                &client_additions(&owner().app, owner().namespace.as_str(), &d)
+            ),
             PodRouted::No,
             "{case}"
         );
@@ -1320,4 +1331,35 @@ fn hostile_api_server_endpoints_block_naming_the_field_and_write_nothing() {
         "{}",
         status.message
     );
+}
+
+/// A change made to a routed pod.
+type Mutation = fn(&mut PodRouting);
+
+#[test]
+fn a_pod_that_does_not_resolve_through_the_gateway_is_not_routed() {
+    let d = data(&json!({}));
+    let additions = client_additions(&owner().app, owner().namespace.as_str(), &d);
+    assert!(pod_routed(&routed_pod(&d, |_| {}), &additions).is_routed());
+    let cases: [(&str, Mutation); 3] = [
+        ("Juju's ClusterFirst back", |pod| {
+            pod.spec.as_mut().unwrap().dns_policy = Some("ClusterFirst".into());
+        }),
+        ("an admission-added nameserver", |pod| {
+            let spec = pod.spec.as_mut().unwrap();
+            let dns = spec.dns_config.as_mut().unwrap();
+            dns.nameservers.as_mut().unwrap().push("8.8.8.8".into());
+        }),
+        ("no dnsConfig", |pod| {
+            pod.spec.as_mut().unwrap().dns_config = None;
+        }),
+    ];
+    for (what, mutate) in cases {
+        let pod = routed_pod(&d, mutate);
+        assert!(!pod_routed(&pod, &additions).is_routed(), "{what}");
+        let mut inputs = steady(&d);
+        inputs.pod = PodView::Read(Some(Box::new(pod)));
+        let p = plan(&inputs);
+        assert_eq!(p.workload.first(), Some(&WorkloadStep::Stop), "{what}");
+    }
 }
