@@ -508,6 +508,7 @@ fn client_traffic_leaves_through_the_tunnel_cluster_traffic_stays_direct_and_not
         "{:?}",
         gateway.logs("gateway-sidecar")
     );
+    assert_the_sidecar_survives_a_failed_reconnect(&bench);
     eprintln!("data path checked in {:?}", started.elapsed());
 }
 
@@ -639,6 +640,54 @@ fn assert_dns_goes_through_the_gateway(bench: &Bench) {
         dns_on_eth0.packets.is_empty(),
         "DNS left the client's eth0: {dns_on_eth0:?}"
     );
+}
+
+/// Polls `condition` every 200 ms until it holds or `limit` passes (then panics with `what`).
+fn wait_until(limit: Duration, what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !condition() {
+        assert!(Instant::now() < deadline, "not within {limit:?}: {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The overlay breaks (the gateway drops VXLAN): the sidecar's reconnect fails, and the
+/// container keeps running (pod-gateway's own sidecar would exit and wait out the kubelet's
+/// back-off; ADR 0041); the overlay comes back and the client routes again, no restart.
+fn assert_the_sidecar_survives_a_failed_reconnect(bench: &Bench) {
+    let (client, gateway) = (&bench.client, &bench.gateway);
+    let rule = ["INPUT", "-p", "udp", "--dport", "4790", "-j", "DROP"];
+    let iptables = |op: &str| {
+        let mut args = vec!["-w", op];
+        args.extend(rule);
+        gateway
+            .netns_output("iptables", &args)
+            .expect("iptables in the gateway");
+    };
+    iptables("-I");
+    wait_until(Duration::from_secs(150), "a failed reconnect", || {
+        client
+            .logs("vpn-route-sidecar")
+            .1
+            .contains("reconnect failed")
+    });
+    assert!(
+        client.is_running("vpn-route-sidecar"),
+        "the sidecar ended on a failed reconnect: {:?}",
+        client.logs("vpn-route-sidecar")
+    );
+    iptables("-D");
+    let tunnel_addr = IpAddr::V4(bench.internet.spec().tunnel_addr);
+    wait_until(
+        Duration::from_secs(150),
+        "routing again after the overlay is back",
+        || {
+            tcp_whoami(client.netns(), bench.internet_host(), PROBE)
+                .expect("probe runs")
+                .is_ok_and(|seen| seen == tunnel_addr)
+        },
+    );
+    assert!(client.is_running("vpn-route-sidecar"));
 }
 
 /// Tunnel down: nothing outside the cluster answers, and no packet to the internet host

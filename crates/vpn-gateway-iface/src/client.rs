@@ -13,11 +13,12 @@ use crate::settings::client_settings;
 use crate::statefulset::{OwnedNames, PodAdditions};
 use crate::types::AppName;
 use crate::wire::ProviderData;
-use crate::wrapper::VPN_ROUTE_INIT_SCRIPT;
+use crate::wrapper::{VPN_ROUTE_INIT_SCRIPT, VPN_ROUTE_SIDECAR_SCRIPT};
 
 /// Init container: joins the gateway's VXLAN and routes through it.
 pub const VPN_ROUTE_INIT: &str = "vpn-route-init";
-/// Sidecar: watches the tunnel and re-runs the client init when it breaks.
+/// Sidecar: watches the tunnel and re-runs the client init when it breaks (our loop,
+/// [`crate::wrapper::VPN_ROUTE_SIDECAR_SCRIPT`]).
 pub const VPN_ROUTE_SIDECAR: &str = "vpn-route-sidecar";
 /// Volume holding the client ConfigMap.
 pub const CLIENT_VOLUME: &str = "pod-gateway-config";
@@ -80,7 +81,7 @@ pub fn client_additions(app: &AppName, namespace: &str, data: &ProviderData) -> 
     let sidecar = Container {
         name: VPN_ROUTE_SIDECAR.to_owned(),
         image: Some(POD_GATEWAY_IMAGE.to_owned()),
-        command: Some(strings(&["/bin/client_sidecar.sh"])),
+        command: Some(strings(&["/bin/sh", "-c", VPN_ROUTE_SIDECAR_SCRIPT])),
         security_context: Some(net_admin()),
         env: Some(gateway()),
         volume_mounts: Some(config_mount(CLIENT_VOLUME)),

@@ -1,4 +1,5 @@
-//! The `vpn-route-init` wrapper around pod-gateway's `/bin/client_init.sh`.
+//! The `vpn-route-init` wrapper around pod-gateway's `/bin/client_init.sh`, and the
+//! `vpn-route-sidecar` loop that replaces pod-gateway's `/bin/client_sidecar.sh`.
 //!
 //! A constant: no databag value is ever interpolated into it. The values the upstream script
 //! needs arrive through the `gateway` environment variable and the mounted `settings.sh`,
@@ -60,6 +61,45 @@ echo "vpn-route-init: gateway unreachable after 3 attempts; starting without the
 exit 0
 "#;
 
+/// Seconds between two checks of the tunnel, and before the next reconnect after a failed one.
+pub const SIDECAR_PAUSE_SECONDS: u32 = 10;
+
+/// The script run by `/bin/sh -c` in `vpn-route-sidecar` (ADR 0041). pod-gateway's own
+/// `client_sidecar.sh` runs under `set -e`: one failed reconnect ends the container, and the
+/// kubelet's restart back-off (up to five minutes) delays the next try. This loop is the same
+/// (ping the overlay gateway every 10 s; when it does not answer, run `client_init.sh`), but
+/// each reconnect is bounded like vpn-route-init's attempts and a failed one is logged and
+/// retried 10 s later, never ending the container; the in-pod filter keeps the gap in the
+/// cluster (ADR 0039). A constant like the init wrapper: the values come from the same
+/// `settings.sh` files pod-gateway's scripts read; it never reads or shadows `gateway`.
+pub const VPN_ROUTE_SIDECAR_SCRIPT: &str = r#"trap 'exit 0' TERM INT
+. /default_config/settings.sh
+. /config/settings.sh
+overlay_gateway="${VXLAN_IP_NETWORK}.1"
+if command -v timeout >/dev/null 2>&1; then
+    bounded() { timeout -s KILL 40 "$@"; }
+else
+    bounded() { "$@"; }
+fi
+pause() {
+    sleep 10 &
+    wait $!
+}
+while true; do
+    echo "vpn-route-sidecar: watching $overlay_gateway"
+    while ping -c "${CONNECTION_RETRY_COUNT:-1}" "$overlay_gateway" >/dev/null 2>&1; do
+        pause
+    done
+    echo "vpn-route-sidecar: $overlay_gateway does not answer; reconnecting"
+    if bounded /bin/client_init.sh; then
+        echo "vpn-route-sidecar: reconnected"
+    else
+        echo "vpn-route-sidecar: reconnect failed; next try in 10 s (egress stays in the cluster)" >&2
+        pause
+    fi
+done
+"#;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,5 +115,15 @@ mod tests {
         // Never reads or shadows the upstream `gateway` variable.
         assert!(!script.contains("gateway="));
         assert!(!script.contains("$gateway"));
+    }
+
+    #[test]
+    fn sidecar_constants_match_the_script() {
+        let script = VPN_ROUTE_SIDECAR_SCRIPT;
+        assert!(script.contains(&format!("timeout -s KILL {ATTEMPT_TIMEOUT_SECONDS} ")));
+        assert!(script.contains(&format!("sleep {SIDECAR_PAUSE_SECONDS} &")));
+        assert!(script.contains("/bin/client_init.sh"));
+        assert!(!script.contains("set -e"), "one failure must not end it");
+        assert!(!script.contains(" gateway=") && !script.contains("$gateway"));
     }
 }

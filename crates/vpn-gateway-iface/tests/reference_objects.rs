@@ -51,7 +51,7 @@ fn gateway_patch_is_the_references_plus_gluetun_privileged() {
 }
 
 #[test]
-fn client_patch_is_the_references_plus_the_in_pod_filter_except_the_wrapper_script() {
+fn client_patch_is_the_references_plus_the_in_pod_filter_except_the_wrappers() {
     let data = provider_data();
     let mut ours = without_metadata(
         client_additions(&app("qbittorrent"), "charmarr-downloads", &data).add_patch("1"),
@@ -81,6 +81,23 @@ fn client_patch_is_the_references_plus_the_in_pod_filter_except_the_wrapper_scri
         );
         *cmd = Value::Null;
     }
+    // The sidecar: theirs runs pod-gateway's client_sidecar.sh, ours the loop that survives a
+    // failed reconnect (ADR 0041); the rest of the container is the same.
+    let sidecar_command = "/spec/template/spec/containers/0/command";
+    assert_eq!(
+        theirs.pointer(sidecar_command),
+        Some(&serde_json::json!(["/bin/client_sidecar.sh"]))
+    );
+    let ours_command = ours
+        .pointer_mut(sidecar_command)
+        .unwrap_or_else(|| panic!("no sidecar command"));
+    assert_eq!(ours_command[0], "/bin/sh");
+    assert!(
+        ours_command[2]
+            .as_str()
+            .is_some_and(|s| s.contains("/bin/client_init.sh"))
+    );
+    *ours_command = serde_json::json!(["/bin/client_sidecar.sh"]);
     assert_eq!(ours, theirs);
 }
 

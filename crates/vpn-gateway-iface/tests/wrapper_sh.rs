@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
-use vpn_gateway_iface::wrapper::VPN_ROUTE_INIT_SCRIPT;
+use vpn_gateway_iface::wrapper::{VPN_ROUTE_INIT_SCRIPT, VPN_ROUTE_SIDECAR_SCRIPT};
 
 const IP: &str = r#"#!/bin/sh
 case "$*" in
@@ -168,4 +168,110 @@ fn runs_without_timeout_in_the_image() {
         assert_eq!(r.log.matches("attempt").count(), 3, "{}", r.log);
         assert!(!r.log.contains("timeout"), "{}", r.log);
     }
+}
+
+/// `ping` of the sidecar stub: fails while `$STATE/down` exists.
+const PING: &str = "#!/bin/sh\n[ ! -e \"$STATE/down\" ]\n";
+
+/// `client_init.sh` of the sidecar stub: fails until its `$SUCCEED_AT`-th call, which brings
+/// the tunnel back.
+const RECONNECT: &str = r#"#!/bin/sh
+echo reconnect >> "$STATE/log"
+n=$(grep -c reconnect "$STATE/log")
+if [ "$n" -ge "$SUCCEED_AT" ]; then
+  rm -f "$STATE/down"
+  exit 0
+fi
+exit 1
+"#;
+
+/// `sleep` of the sidecar stub: logs; once the tunnel is back (and has been watched once),
+/// it stops the sidecar as the kubelet would, with SIGTERM.
+const WATCH_SLEEP: &str = r#"#!/bin/sh
+echo "sleep $1" >> "$STATE/log"
+if [ ! -e "$STATE/down" ]; then
+  if [ -e "$STATE/watched" ]; then kill -TERM "$PPID"; fi
+  : > "$STATE/watched"
+fi
+"#;
+
+/// Runs the sidecar loop under `shell` with the tunnel down, a reconnect that fails until
+/// attempt `succeed_at`, and stops it once the tunnel is back: (exit code, log, stderr).
+fn run_sidecar(shell: &[&str], succeed_at: u32) -> (Option<i32>, String, String) {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let bin = dir.path().join("bin");
+    fs::create_dir(&bin).unwrap_or_else(|e| panic!("{e}"));
+    write_exec(&bin.join("ping"), PING);
+    write_exec(&bin.join("sleep"), WATCH_SLEEP);
+    write_exec(&bin.join("timeout"), TIMEOUT);
+    for tool in ["grep", "rm", "kill"] {
+        let found = ["/usr/bin", "/bin"]
+            .iter()
+            .map(|d| Path::new(d).join(tool))
+            .find(|p| p.exists());
+        if let Some(target) = found {
+            std::os::unix::fs::symlink(target, bin.join(tool)).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+    let init = dir.path().join("client_init.sh");
+    write_exec(&init, RECONNECT);
+    let defaults = dir.path().join("default_settings.sh");
+    fs::write(&defaults, "CONNECTION_RETRY_COUNT=1\n").unwrap_or_else(|e| panic!("{e}"));
+    let settings = dir.path().join("settings.sh");
+    fs::write(&settings, "VXLAN_IP_NETWORK=\"172.16.0\"\n").unwrap_or_else(|e| panic!("{e}"));
+    let state = dir.path().join("state");
+    fs::create_dir(&state).unwrap_or_else(|e| panic!("{e}"));
+    fs::write(state.join("down"), "").unwrap_or_else(|e| panic!("{e}"));
+    fs::write(state.join("log"), "").unwrap_or_else(|e| panic!("{e}"));
+    let script = VPN_ROUTE_SIDECAR_SCRIPT
+        .replace("/bin/client_init.sh", &init.display().to_string())
+        .replace(
+            "/default_config/settings.sh",
+            &defaults.display().to_string(),
+        )
+        .replace("/config/settings.sh", &settings.display().to_string());
+    let out = Command::new(shell[0])
+        .args(&shell[1..])
+        .arg("-c")
+        .arg(&script)
+        .env_clear()
+        .env("PATH", &bin)
+        .env("STATE", &state)
+        .env("SUCCEED_AT", succeed_at.to_string())
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e}", shell[0]));
+    (
+        out.status.code(),
+        fs::read_to_string(state.join("log")).unwrap_or_default(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_sidecar_survives_failed_reconnects_and_stops_on_sigterm() {
+    // Debian's busybox runs its own `sleep` and `kill` before PATH, so the stubs that stop
+    // the loop only take effect under the host's sh (dash); busybox parses it below.
+    let (code, log, stderr) = run_sidecar(&["/bin/sh"], 3);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(log.matches("reconnect").count(), 3, "{log}");
+    // A pause after each failed reconnect, then one while watching the tunnel again.
+    assert_eq!(stderr.matches("reconnect failed").count(), 2, "{stderr}");
+    assert!(log.matches("sleep 10").count() >= 3, "{log}");
+}
+
+#[test]
+fn busybox_ash_parses_the_sidecar() {
+    if !Path::new("/usr/bin/busybox").exists() {
+        eprintln!("busybox not installed: skipped");
+        return;
+    }
+    let out = Command::new("/usr/bin/busybox")
+        .args(["sh", "-n", "-c", VPN_ROUTE_SIDECAR_SCRIPT])
+        .output()
+        .unwrap_or_else(|e| panic!("busybox: {e}"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
