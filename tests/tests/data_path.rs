@@ -18,8 +18,8 @@ use pod_net::{
 };
 use serde_json::Value;
 use support::{
-    CLIENT_APP, GATEWAY_APP, MODEL, PORT, PROBE, client_render, gateway_render, object,
-    pod_gateway_src, rendered_container, scratch, show, strings,
+    CLIENT_APP, GATEWAY_APP, MODEL, PORT, PROBE, client_render, gateway_render, object, peer_pod,
+    pod_gateway_src, rendered_container, scratch, show, start_gateway, strings,
 };
 
 /// An internet name a download client looks up (a tracker).
@@ -78,34 +78,15 @@ impl Bench {
             "initContainers",
             "gateway-init",
         );
-        let exited = gateway
-            .run(&image, &init, Duration::from_mins(1))
-            .expect("gateway-init runs");
-        assert!(exited.success(), "gateway-init: {}", show(&exited));
-        // gluetun starts with the pod's containers, after the init containers.
-        let internet = Internet::attach(&cluster, &gateway, internet_spec).expect("tunnel");
         let sidecar = rendered_container(
             &gateway_rendered,
             GATEWAY_APP,
             "containers",
             "gateway-sidecar",
         );
-        gateway
-            .start(&image, &sidecar)
-            .expect("gateway-sidecar starts");
-        if let Err(e) = gateway.wait_listening("udp", 67, Duration::from_secs(20)) {
-            panic!(
-                "gateway-sidecar's DHCP server: {e}: {:?}",
-                gateway.logs("gateway-sidecar")
-            );
-        }
+        let internet = start_gateway(&cluster, &gateway, &image, &init, &sidecar, internet_spec);
         let internet_whoami = internet.whoami(PORT).expect("internet listener");
-
-        let peer = cluster
-            .add_pod(PodSpec::new("sonarr-0", MODEL))
-            .expect("peer pod");
-        let peer_whoami =
-            Whoami::start(peer.netns(), SocketAddrV4::new(peer.ip(), PORT)).expect("peer listener");
+        let (peer, peer_whoami) = peer_pod(&cluster);
         // The client pod's DNS as its rendered template sets it (dnsPolicy None).
         let client = cluster
             .add_pod(

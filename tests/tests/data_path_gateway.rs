@@ -26,8 +26,8 @@ use pod_net::{
 };
 use serde_json::Value;
 use support::{
-    CLIENT_APP, GATEWAY_APP, MODEL, PORT, PROBE, client_render, gateway_render, pod_gateway_src,
-    rendered_container, show,
+    CLIENT_APP, GATEWAY_APP, MODEL, PORT, PROBE, client_render, gateway_render, peer_pod,
+    pod_gateway_src, rendered_container, show, start_gateway,
 };
 
 const HTTPS: u16 = 443;
@@ -136,29 +136,11 @@ impl Bench {
                 }
             }
         }
-        let exited = gateway
-            .run(&image, &init, Duration::from_mins(1))
-            .expect("gateway-init runs");
-        assert!(exited.success(), "gateway-init: {}", show(&exited));
-        // gluetun starts with the pod's containers, after the init containers.
-        let internet = Internet::attach(&cluster, &gateway, internet_spec).expect("tunnel");
-        gateway
-            .start(&image, &sidecar)
-            .expect("gateway-sidecar starts");
-        if let Err(e) = gateway.wait_listening("udp", 67, Duration::from_secs(20)) {
-            panic!(
-                "gateway-sidecar's DHCP server: {e}: {:?}",
-                gateway.logs("gateway-sidecar")
-            );
-        }
+        let internet = start_gateway(&cluster, &gateway, &image, &init, &sidecar, internet_spec);
         let internet_whoami = internet.whoami(PORT).expect("internet listener");
         let internet_https = internet.whoami(HTTPS).expect("internet listener on 443");
 
-        let peer = cluster
-            .add_pod(PodSpec::new("sonarr-0", MODEL))
-            .expect("peer pod");
-        let peer_whoami =
-            Whoami::start(peer.netns(), SocketAddrV4::new(peer.ip(), PORT)).expect("peer listener");
+        let (peer, peer_whoami) = peer_pod(&cluster);
         let client = cluster
             .add_pod(PodSpec::new(format!("{CLIENT_APP}-0"), MODEL))
             .expect("client pod");

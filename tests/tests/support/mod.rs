@@ -4,11 +4,13 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use pod_net::{ClusterSpec, Container, Volume};
+use pod_net::{
+    Cluster, ClusterSpec, Container, Image, Internet, InternetSpec, Pod, PodSpec, Volume, Whoami,
+};
 use serde_json::{Value, json};
 
 /// The model both apps are deployed in.
@@ -233,4 +235,43 @@ pub fn show(exited: &pod_net::Exited) -> String {
         "exit {:?} after {:?} (timed out: {})\n--- stdout\n{}\n--- stderr\n{}",
         exited.code, exited.elapsed, exited.timed_out, exited.stdout, exited.stderr
     )
+}
+
+/// Runs the gateway pod as the kubelet would: `init` (gateway-init) to completion, then
+/// gluetun's tunnel (the stand-in) and `sidecar` (gateway-sidecar), waiting for its DHCP
+/// server. Returns the tunnel.
+pub fn start_gateway(
+    cluster: &Cluster,
+    gateway: &Pod,
+    image: &Image,
+    init: &Container,
+    sidecar: &Container,
+    internet: InternetSpec,
+) -> Internet {
+    let exited = gateway
+        .run(image, init, Duration::from_mins(1))
+        .expect("gateway-init runs");
+    assert!(exited.success(), "gateway-init: {}", show(&exited));
+    // gluetun starts with the pod's containers, after the init containers.
+    let tunnel = Internet::attach(cluster, gateway, internet).expect("tunnel");
+    gateway
+        .start(image, sidecar)
+        .expect("gateway-sidecar starts");
+    if let Err(e) = gateway.wait_listening("udp", 67, Duration::from_secs(20)) {
+        panic!(
+            "gateway-sidecar's DHCP server: {e}: {:?}",
+            gateway.logs("gateway-sidecar")
+        );
+    }
+    tunnel
+}
+
+/// An unrouted peer pod `sonarr-0` in the model, with a whoami listener on [`PORT`].
+pub fn peer_pod(cluster: &Cluster) -> (Pod, Whoami) {
+    let peer = cluster
+        .add_pod(PodSpec::new("sonarr-0", MODEL))
+        .expect("peer pod");
+    let whoami =
+        Whoami::start(peer.netns(), SocketAddrV4::new(peer.ip(), PORT)).expect("peer listener");
+    (peer, whoami)
 }

@@ -9,7 +9,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::runner::{HookContext, HookRecord};
-use crate::state::{ModelState, Status, Unit};
+use crate::state::{ModelState, Relation, Status, Unit};
 use crate::workload::{Answer, WorkloadRequest};
 
 use super::error::{ModelError, Result, io_err};
@@ -132,6 +132,17 @@ impl SimState {
             .get(app)
             .map(|a| a.units.keys().cloned().collect())
             .unwrap_or_default()
+    }
+
+    /// The relations `app` takes part in (peer relations included), copied: the caller goes
+    /// on to change the model while it walks them.
+    pub(super) fn app_relations(&self, app: &str) -> Vec<Relation> {
+        self.model
+            .relations
+            .iter()
+            .filter(|r| r.end_of(app).is_some())
+            .cloned()
+            .collect()
     }
 
     /// The unit named `unit`, if it exists.

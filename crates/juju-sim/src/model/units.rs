@@ -98,14 +98,7 @@ impl Model {
         self.push(&unit, HookContext::hook("start"));
         self.push_pebble_ready(app, &unit);
         // Joins: peers with the other units, and every relation of the app with remote units.
-        let rels: Vec<Relation> = self
-            .st
-            .model
-            .relations
-            .iter()
-            .filter(|r| r.end_of(app).is_some())
-            .cloned()
-            .collect();
+        let rels: Vec<Relation> = self.st.app_relations(app);
         for rel in rels {
             let remote_app = rel.remote_app(app).unwrap_or(app).to_owned();
             for remote in self.st.app_units(&remote_app) {
@@ -121,14 +114,7 @@ impl Model {
 
     /// Removes one unit: its leaving hooks run, then its state, services and Pod go.
     pub(super) fn remove_unit(&mut self, app: &str, unit: &str) -> Result<()> {
-        let rels: Vec<Relation> = self
-            .st
-            .model
-            .relations
-            .iter()
-            .filter(|r| r.end_of(app).is_some())
-            .cloned()
-            .collect();
+        let rels: Vec<Relation> = self.st.app_relations(app);
         for rel in &rels {
             let end = rel.end_of(app).cloned().unwrap_or(RelationEnd {
                 app: app.to_owned(),
