@@ -10,12 +10,10 @@
 //! `JUJU_RELATION_ID` is `<endpoint>:<id>` (the number after the last `:` is the id) and
 //! `JUJU_STORAGE_ID` is `<storage-name>/<index>`.
 //!
-//! Two variables are ours, test seams read here too so nothing else touches the environment:
-//! `CHARMARR_PEBBLE_DIR` (the directory holding `<container>/pebble.socket`, default
-//! `/charm/containers`, where Juju mounts each workload's Pebble socket in the charm container)
-//! and `CHARMARR_WORKLOAD_ADDR_<CONTAINER>_<PORT>` (a `host:port` that replaces
-//! `127.0.0.1:<port>` when the charm talks to a workload over the pod network; the container name
-//! is upper-cased with `-` turned into `_`).
+//! No variable is ours: a charm finds each workload's Pebble socket where Juju mounts it
+//! (`/charm/containers/<container>/pebble.socket`) and each workload port on `127.0.0.1`, as
+//! the containers of a pod share its network namespace; the simulator gives hooks exactly that
+//! (crates/juju-sim, docs/adr/0044-simulator-pods.md).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -23,9 +21,6 @@ use std::path::PathBuf;
 /// Default directory under which Juju mounts each workload container's Pebble socket
 /// (`/charm/containers/<container>/pebble.socket`).
 pub const DEFAULT_PEBBLE_DIR: &str = "/charm/containers";
-
-/// Prefix of the workload endpoint override variables (`CHARMARR_WORKLOAD_ADDR_<C>_<PORT>`).
-const WORKLOAD_ADDR_PREFIX: &str = "CHARMARR_WORKLOAD_ADDR_";
 
 /// Everything Juju told this process about the hook it runs, typed.
 ///
@@ -94,11 +89,6 @@ pub struct Context {
     pub storage_location: Option<PathBuf>,
     /// `JUJU_STORAGE_KIND`, e.g. `filesystem`.
     pub storage_kind: Option<String>,
-    /// `CHARMARR_PEBBLE_DIR` (ours), default [`DEFAULT_PEBBLE_DIR`].
-    pub pebble_dir: PathBuf,
-    /// `CHARMARR_WORKLOAD_ADDR_<CONTAINER>_<PORT>` overrides (ours), keyed by the variable
-    /// suffix (`GLUETUN_8000`).
-    pub workload_addrs: BTreeMap<String, String>,
 }
 
 impl Context {
@@ -142,14 +132,6 @@ impl Context {
             },
             None => (None, None),
         };
-        let workload_addrs = env
-            .iter()
-            .filter_map(|(k, v)| {
-                k.strip_prefix(WORKLOAD_ADDR_PREFIX)
-                    .map(|suffix| (suffix.to_owned(), v.clone()))
-            })
-            .collect();
-
         Self {
             dispatch_path: get("JUJU_DISPATCH_PATH"),
             hook_name: get("JUJU_HOOK_NAME"),
@@ -182,9 +164,6 @@ impl Context {
             storage_index,
             storage_location: get("JUJU_STORAGE_LOCATION").map(PathBuf::from),
             storage_kind: get("JUJU_STORAGE_KIND"),
-            pebble_dir: get("CHARMARR_PEBBLE_DIR")
-                .map_or_else(|| PathBuf::from(DEFAULT_PEBBLE_DIR), PathBuf::from),
-            workload_addrs,
         }
     }
 
@@ -206,23 +185,18 @@ impl Context {
         unit_number(&self.unit_name)
     }
 
-    /// The path of a workload container's Pebble socket: `<pebble_dir>/<container>/pebble.socket`.
+    /// The path of a workload container's Pebble socket:
+    /// `/charm/containers/<container>/pebble.socket`.
     pub fn pebble_socket(&self, container: &str) -> PathBuf {
-        self.pebble_dir.join(container).join("pebble.socket")
+        PathBuf::from(DEFAULT_PEBBLE_DIR)
+            .join(container)
+            .join("pebble.socket")
     }
 
-    /// Where to reach `port` of a workload container: `127.0.0.1:<port>` (containers of a pod
-    /// share its network namespace), unless `CHARMARR_WORKLOAD_ADDR_<CONTAINER>_<PORT>`
-    /// overrides it (the simulator runs workloads elsewhere).
-    pub fn workload_addr(&self, container: &str, port: u16) -> String {
-        let key = format!(
-            "{}_{port}",
-            container.to_ascii_uppercase().replace('-', "_")
-        );
-        self.workload_addrs
-            .get(&key)
-            .cloned()
-            .unwrap_or_else(|| format!("127.0.0.1:{port}"))
+    /// Where to reach `port` of a workload container: `127.0.0.1:<port>` (the containers of a
+    /// pod share its network namespace). The container is named for the reader only.
+    pub fn workload_addr(&self, _container: &str, port: u16) -> String {
+        format!("127.0.0.1:{port}")
     }
 }
 

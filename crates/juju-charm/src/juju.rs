@@ -132,8 +132,8 @@ impl Juju {
     }
 
     /// A Pebble client for a workload container, on the socket Juju mounts for it
-    /// ([`Context::pebble_socket`], overridable with `CHARMARR_PEBBLE_DIR`). Nothing is opened
-    /// until the first request.
+    /// ([`Context::pebble_socket`]). Nothing is opened until the first
+    /// request.
     pub fn pebble(&self, container: &str) -> crate::pebble::Pebble {
         crate::pebble::Pebble::at_socket(self.ctx.pebble_socket(container))
     }

@@ -120,7 +120,6 @@ fn defaults_outside_juju() {
     assert!(!ctx.under_juju());
     assert_eq!(ctx.unit_name, "");
     assert_eq!(ctx.app_name(), "");
-    assert_eq!(ctx.pebble_dir, PathBuf::from("/charm/containers"));
     assert_eq!(
         ctx.pebble_socket("gluetun"),
         PathBuf::from("/charm/containers/gluetun/pebble.socket")
@@ -129,20 +128,17 @@ fn defaults_outside_juju() {
 }
 
 #[test]
-fn test_seams_pebble_dir_and_workload_addr() {
+fn no_variable_moves_pebble_or_the_workload() {
+    // The seams of earlier versions are ignored: a charm looks where Juju puts things.
     let ctx = Context::from_vars([
         ("CHARMARR_PEBBLE_DIR", "/tmp/sim/unit-0"),
         ("CHARMARR_WORKLOAD_ADDR_GLUETUN_8000", "127.0.0.1:41234"),
-        ("CHARMARR_WORKLOAD_ADDR_POD_GATEWAY_53", "10.0.0.9:5353"),
     ]);
     assert_eq!(
         ctx.pebble_socket("qbittorrent"),
-        PathBuf::from("/tmp/sim/unit-0/qbittorrent/pebble.socket")
+        PathBuf::from("/charm/containers/qbittorrent/pebble.socket")
     );
-    assert_eq!(ctx.workload_addr("gluetun", 8000), "127.0.0.1:41234");
-    assert_eq!(ctx.workload_addr("gluetun", 8001), "127.0.0.1:8001");
-    assert_eq!(ctx.workload_addr("pod-gateway", 53), "10.0.0.9:5353");
-    assert_eq!(ctx.workload_addr("qbittorrent", 8000), "127.0.0.1:8000");
+    assert_eq!(ctx.workload_addr("gluetun", 8000), "127.0.0.1:8000");
 }
 
 #[test]

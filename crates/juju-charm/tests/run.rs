@@ -287,22 +287,18 @@ fn outcome_maps_to_exit_code() {
 }
 
 #[test]
-fn juju_handle_exposes_workload_seams() {
+fn juju_handle_finds_workloads_where_juju_puts_them() {
     let (_, tools) = setup();
-    let ctx = Context::from_vars([
-        ("JUJU_DISPATCH_PATH", "hooks/start"),
-        ("CHARMARR_PEBBLE_DIR", "/tmp/p"),
-        ("CHARMARR_WORKLOAD_ADDR_GLUETUN_8000", "127.0.0.1:9"),
-    ]);
+    let ctx = Context::from_vars([("JUJU_DISPATCH_PATH", "hooks/start")]);
     let juju = juju_charm::Juju::new(ctx, tools);
     assert_eq!(
         juju.pebble_socket("gluetun"),
-        std::path::Path::new("/tmp/p/gluetun/pebble.socket")
+        std::path::Path::new("/charm/containers/gluetun/pebble.socket")
     );
-    assert_eq!(juju.workload_addr("gluetun", 8000), "127.0.0.1:9");
+    assert_eq!(juju.workload_addr("gluetun", 8000), "127.0.0.1:8000");
     assert_eq!(
         juju.pebble("gluetun").socket(),
-        std::path::Path::new("/tmp/p/gluetun/pebble.socket")
+        std::path::Path::new("/charm/containers/gluetun/pebble.socket")
     );
 }
 

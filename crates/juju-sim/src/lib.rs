@@ -35,6 +35,7 @@ pub mod meta;
 pub mod model;
 pub mod pebble;
 pub mod pebble_host;
+pub mod pod_network;
 pub mod runner;
 pub mod state;
 pub mod status;

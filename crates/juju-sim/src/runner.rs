@@ -13,23 +13,25 @@
 //! private`, util-linux; needs root) in which the unit's socket directory is bind-mounted onto
 //! `/charm/containers`, so each unit sees its own sockets and the host's mount table is never
 //! touched. `/charm/containers` is created on the host once, empty, if absent (the bind mount
-//! needs a mount point); nothing is ever written into it. Our Rust runtime also gets the host
-//! path in `CHARMARR_PEBBLE_DIR`. Without root (or without `unshare`), hooks run without the
-//! namespace and only `CHARMARR_PEBBLE_DIR` points at Pebble (recorded in the hook record).
+//! needs a mount point); nothing is ever written into it. Without root (or without `unshare`),
+//! hooks run without the namespace and no charm finds Pebble (recorded in the hook record).
+//!
+//! Network: when the unit has a pod ([`UnitEnv::netns`], crate::pod_network), the hook runs in
+//! the pod's network namespace (`nsenter --net`), so the workload's ports are on its
+//! `localhost`, as in the charm container of a Kubernetes pod.
 //!
 //! Kubernetes: the same namespace binds the application's service-account directory (token,
 //! `ca.crt`, namespace) onto [`SERVICE_ACCOUNT_DIR`] and the environment carries
-//! `KUBERNETES_SERVICE_HOST`/`PORT` (the fault proxy's TLS side), which is all Juju gives a
-//! charm and all our runtime reads. Without the namespace, charms that read in-cluster
-//! configuration (ours) cannot reach the API server; `KUBECONFIG` is still set for tools and
-//! test charms.
+//! `KUBERNETES_SERVICE_HOST`/`PORT` (in a pod, the `kubernetes` Service relayed to the fault
+//! proxy; else the proxy's TLS side), which is all Juju gives a charm and all our runtime
+//! reads. Without the mount namespace, charms that read in-cluster configuration (ours) cannot
+//! reach the API server; `KUBECONFIG` is still set for tools and test charms.
 //!
 //! Each hook runs in its own process group. When the hook exits, whatever it left running in
 //! that group is killed (Juju would leave it running in the charm container until the pod
 //! restarts; here nothing may outlive the simulator); a hook running longer than
 //! `$JUJU_SIM_HOOK_TIMEOUT` seconds (default 600) is killed and fails.
 
-use std::collections::BTreeMap;
 use std::io::Read;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -196,8 +198,8 @@ pub struct UnitEnv {
     /// The same identity in-cluster (what Juju's charms use), mounted when hooks run in
     /// their own mount namespace.
     pub service_account: Option<ServiceAccount>,
-    /// Workload endpoints: (container, port) → `127.0.0.1:<port>`.
-    pub workload_addrs: BTreeMap<(String, u16), String>,
+    /// The network namespace of the unit's pod (`/run/netns/<name>`), when it has one.
+    pub netns: Option<String>,
 }
 
 /// What one hook run did, for `debug-log` and the caller.
@@ -341,11 +343,6 @@ pub fn hook_env(env: &UnitEnv, ctx: &HookContext, context_id: &str) -> Vec<(Stri
         set("KUBERNETES_SERVICE_HOST", sa.host.clone());
         set("KUBERNETES_SERVICE_PORT", sa.port.to_string());
     }
-    set("CHARMARR_PEBBLE_DIR", env.pebble_dir.display().to_string());
-    for ((container, port), addr) in &env.workload_addrs {
-        let c = container.to_uppercase().replace('-', "_");
-        set(&format!("CHARMARR_WORKLOAD_ADDR_{c}_{port}"), addr.clone());
-    }
     if let Some((id, endpoint)) = &ctx.relation {
         set("JUJU_RELATION", endpoint.clone());
         set("JUJU_RELATION_ID", format!("{endpoint}:{id}"));
@@ -471,7 +468,15 @@ pub fn run_hook(
     );
     let use_ns = namespaces_available();
     let mut cmd = if use_ns {
-        let mut c = Command::new("/usr/bin/unshare");
+        let mut c = match &env.netns {
+            Some(ns) => {
+                let mut c = Command::new("nsenter");
+                c.arg(format!("--net=/run/netns/{ns}"))
+                    .args(["--", "/usr/bin/unshare"]);
+                c
+            }
+            None => Command::new("/usr/bin/unshare"),
+        };
         c.args(["--mount", "--propagation", "private", "--", "/bin/sh", "-c"]);
         match &env.service_account {
             Some(sa) => c

@@ -1,7 +1,9 @@
 //! Workload endpoints: what a charm reaches on `localhost` inside its pod (gluetun's control
-//! server on port 8000), served on `127.0.0.1:<free port>` per (unit, container, port), with
-//! answers set by the operator (`workload-http`). The charm is pointed at it through
-//! `CHARMARR_WORKLOAD_ADDR_<CONTAINER>_<PORT>=127.0.0.1:<port>` (the seam our runtime reads).
+//! server on port 8000), served on `127.0.0.1:<port>` in the unit's pod network namespace
+//! (crate::pod_network), per (unit, container, port), with answers set by the operator
+//! (`workload-http`). The charm finds it where it would in Kubernetes: an unmodified charm
+//! works. Without pod namespaces (not root) the endpoint listens on a free host port that no
+//! charm knows; only tests that connect to [`Endpoint::addr`] themselves can use it.
 //!
 //! Each endpoint is a tiny HTTP/1.1 server on its own thread (one request per connection,
 //! `Connection: close`), answering by exact path (the query string is ignored). A path set
@@ -65,19 +67,26 @@ pub struct Shared {
 #[derive(Debug)]
 pub struct Endpoint {
     addr: String,
+    netns: Option<String>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Endpoint {
-    /// Starts an endpoint for (`unit`, `container`, `port`) answering from `shared`.
+    /// Starts an endpoint for (`unit`, `container`, `port`) answering from `shared`, on
+    /// `127.0.0.1:<port>` in network namespace `netns` (its pod's), or on a free host port.
     pub fn start(
         unit: &str,
         container: &str,
         port: u16,
         shared: Arc<Mutex<Shared>>,
+        netns: Option<&str>,
     ) -> std::io::Result<Self> {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let listener = match netns {
+            Some(ns) => pod_net::in_netns(ns, || TcpListener::bind(("127.0.0.1", port)))
+                .map_err(std::io::Error::other)??,
+            None => TcpListener::bind("127.0.0.1:0")?,
+        };
         let addr = listener.local_addr()?.to_string();
         let stop = Arc::new(AtomicBool::new(false));
         let (unit, container, flag) = (unit.to_owned(), container.to_owned(), stop.clone());
@@ -97,12 +106,13 @@ impl Endpoint {
             })?;
         Ok(Self {
             addr,
+            netns: netns.map(str::to_owned),
             stop,
             thread: Some(thread),
         })
     }
 
-    /// `127.0.0.1:<port>`.
+    /// `127.0.0.1:<port>` (in the pod's namespace, when it has one).
     pub fn addr(&self) -> &str {
         &self.addr
     }
@@ -111,8 +121,12 @@ impl Endpoint {
 impl Drop for Endpoint {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        // Wake the accept loop; if this fails the listener is gone already.
-        let _ = TcpStream::connect(&self.addr);
+        // Wake the accept loop (from its namespace); if this fails the listener is gone.
+        let addr = self.addr.clone();
+        let _ = match &self.netns {
+            Some(ns) => pod_net::in_netns(ns, || TcpStream::connect(&addr)).ok(),
+            None => Some(TcpStream::connect(&addr)),
+        };
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }

@@ -124,12 +124,23 @@ fn shell_charm_sees_juju() -> TestResult {
         "JUJU_VERSION=3.6.4",
         "JUJU_HOOK_NAME=install",
         "JUJU_AGENT_SOCKET_NETWORK=unix",
-        "CHARMARR_PEBBLE_DIR=",
         "KUBECONFIG=",
+        "KUBERNETES_SERVICE_HOST=10.0.0.1",
+        "KUBERNETES_SERVICE_PORT=443",
         "JUJU_CONTEXT_ID=a/0-install-",
     ] {
         assert!(env.contains(want), "{want} missing from\n{env}");
     }
+    // Nothing of ours: a charm finds Pebble and its workload where Juju puts them.
+    assert!(!env.contains("CHARMARR_"), "{env}");
+    // The hook ran in the unit's pod: its eth0 has the address network-get reports.
+    let addr = read(&model, "a/0", "addr-install");
+    let pod_ip = model.state().model.applications["a"].units["a/0"]
+        .address
+        .clone()
+        .unwrap_or_default();
+    assert!(pod_ip.starts_with("10.1."), "pod address {pod_ip:?}");
+    assert!(addr.contains(&format!("inet {pod_ip}/16")), "{addr}");
     assert!(read(&model, "a/0", "env-data-storage-attached").contains("JUJU_STORAGE_ID=data/0"));
     assert!(read(&model, "a/0", "env-work-pebble-ready").contains("JUJU_WORKLOAD_NAME=work"));
     assert_eq!(

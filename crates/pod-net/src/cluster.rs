@@ -169,6 +169,23 @@ impl Cluster {
     }
 }
 
+impl Cluster {
+    /// Makes `ip` an address of the node itself, as a ClusterIP whose endpoints are on the
+    /// host network (the `kubernetes` Service): pods reach it by their default route, and a
+    /// listener bound to it in [`Cluster::node_netns`] serves it.
+    pub fn add_node_service_ip(&self, ip: Ipv4Addr) -> Result<()> {
+        ip_in(
+            &self.shared.node_ns,
+            &["addr", "add", &format!("{ip}/32"), "dev", "lo"],
+        )
+        .map(drop)
+        .map_err(|source| Error::ConfigureNode {
+            name: self.shared.node_ns.clone(),
+            source,
+        })
+    }
+}
+
 impl Drop for Cluster {
     fn drop(&mut self) {
         delete_netns(&self.shared.node_ns);

@@ -14,14 +14,33 @@ use crate::{Cluster, Container, Error, Image, Pod, PodSpec, Result, Whoami};
 #[derive(Debug)]
 pub struct ClusterDns {
     pod: Pod,
+    domain: String,
 }
+
+/// The DNS server container's name.
+const DNSMASQ: &str = "dnsmasq";
 
 impl ClusterDns {
     /// Starts it and waits until it listens.
     pub fn start(cluster: &Cluster, records: &[(&str, Ipv4Addr)]) -> Result<Self> {
         let pod = cluster.add_pod(PodSpec::new("kube-dns", "kube-system"))?;
-        let spec = cluster.spec();
-        cluster.add_service_ip(spec.dns_ip, &pod)?;
+        cluster.add_service_ip(cluster.spec().dns_ip, &pod)?;
+        let dns = Self {
+            pod,
+            domain: cluster.spec().domain.clone(),
+        };
+        dns.serve(records)?;
+        Ok(dns)
+    }
+
+    /// Answers `records` from now on instead of the previous ones (dnsmasq is restarted in
+    /// the same pod, as CoreDNS reloads; queries in the gap go unanswered and are retried).
+    pub fn set_records(&self, records: &[(&str, Ipv4Addr)]) -> Result<()> {
+        self.pod.stop(DNSMASQ);
+        self.serve(records)
+    }
+
+    fn serve(&self, records: &[(&str, Ipv4Addr)]) -> Result<()> {
         let mut command: Vec<String> = [
             "dnsmasq",
             "--keep-in-foreground",
@@ -35,18 +54,17 @@ impl ClusterDns {
         ]
         .map(str::to_owned)
         .to_vec();
-        command.push(format!("--local=/{}/", spec.domain));
+        command.push(format!("--local=/{}/", self.domain));
         for (name, ip) in records {
             command.push(format!("--host-record={name},{ip}"));
         }
         let container = Container {
-            name: "dnsmasq".into(),
+            name: DNSMASQ.into(),
             command,
             ..Container::default()
         };
-        pod.start(&Image::host()?, &container)?;
-        pod.wait_listening("udp", 53, Duration::from_secs(10))?;
-        Ok(Self { pod })
+        self.pod.start(&Image::host()?, &container)?;
+        self.pod.wait_listening("udp", 53, Duration::from_secs(10))
     }
 
     /// The pod it runs in (its logs are the container `dnsmasq`'s).

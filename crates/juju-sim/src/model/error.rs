@@ -49,6 +49,9 @@ pub enum ModelError {
         #[source]
         source: std::io::Error,
     },
+    /// Making, changing or removing a pod's network failed.
+    #[error("pod network")]
+    PodNetwork(#[from] crate::pod_network::PodNetworkError),
     /// The operator asked for something Juju would refuse.
     #[error("{0}")]
     Invalid(String),

@@ -110,6 +110,7 @@ impl Model {
                 ordinal,
             ))
             .map_err(kube_err)?;
+        self.pod_up(app, unit)?;
         self.push(unit, HookContext::hook("upgrade-charm"));
         self.push(unit, HookContext::hook("config-changed"));
         self.push(unit, HookContext::hook("start"));

@@ -46,6 +46,9 @@ pub struct Model {
     /// Answers and requests shared with the endpoints, per `app/container/port`.
     pub(super) shared: BTreeMap<String, Arc<Mutex<workload::Shared>>>,
     pub(super) pebbles: crate::pebble_host::Pebbles,
+    /// The pods' network namespaces, API relay and DNS, when the host can make them
+    /// ([`crate::pod_network::available`]).
+    pub(super) pods: Option<crate::pod_network::PodNetwork>,
     /// The hook queue: (unit, hook).
     pub(super) queue: VecDeque<(String, HookContext)>,
     /// Pod restarts per application in the current operation.
@@ -120,6 +123,11 @@ impl Model {
             source: std::io::Error::from(std::io::ErrorKind::NotFound),
         })?;
         runner::install_tools(&tools_dir, &tool).map_err(ModelError::Run)?;
+        let pods = if crate::pod_network::available() {
+            Some(crate::pod_network::PodNetwork::start()?)
+        } else {
+            None
+        };
         let mut model = Self {
             dir,
             st,
@@ -132,6 +140,7 @@ impl Model {
             endpoints: BTreeMap::new(),
             shared: BTreeMap::new(),
             pebbles: crate::pebble_host::Pebbles::default(),
+            pods,
             queue: VecDeque::new(),
             restarts_in_op: BTreeMap::new(),
             tools_dir,
@@ -183,6 +192,7 @@ impl Model {
         self.collect_proxy_state();
         self.save()?;
         self.endpoints.clear();
+        self.pods = None;
         self.proxies.clear();
         self.pebbles.stop_all();
         let mut stopped = Vec::new();

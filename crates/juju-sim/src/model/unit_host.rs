@@ -1,8 +1,9 @@
 //! Unit plumbing, what the simulator hosts for each unit: its directory
 //! (`<state>/units/<unit>/`: the charm copy, the agent directory, storage, Pebble sockets), one
-//! Pebble per container with its storage mounts, the workload endpoints with their answers, and
-//! the environment ([`UnitEnv`]) its hooks run with (identity, service account and kubeconfig
-//! through the application's fault proxy, workload addresses).
+//! Pebble per container with its storage mounts, its pod's network namespace (with the cluster
+//! DNS records following the pods), the workload endpoints with their answers on the pod's
+//! `localhost`, and the environment ([`UnitEnv`]) its hooks run with (identity, service account
+//! and kubeconfig reaching the application's fault proxy as a pod reaches the API server).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -33,9 +34,87 @@ impl Model {
             .collect();
         for (app, unit) in units {
             self.start_pebble(&app, &unit, false)?;
-            self.start_endpoints(&app, &unit)?;
+            self.pod_up(&app, &unit)?;
         }
         Ok(())
+    }
+
+    /// `<app>-<n>`: the unit's pod.
+    fn pod_name(unit: &str) -> String {
+        unit.replace('/', "-")
+    }
+
+    /// (Re)creates the unit's pod network namespace (a new address), its workload endpoints
+    /// on the pod's `localhost`, and the cluster DNS records.
+    pub(super) fn pod_up(&mut self, app: &str, unit: &str) -> Result<()> {
+        self.endpoints.retain(|(u, _, _), _| u != unit);
+        if self.pods.is_some() {
+            let (url, _) = self.proxy_for(app)?;
+            let api = url
+                .strip_prefix("https://")
+                .and_then(|a| a.parse::<std::net::SocketAddr>().ok())
+                .ok_or_else(|| {
+                    ModelError::Invalid(format!(
+                        "the fault proxy's URL {url:?} is not https://<ip>:<port>"
+                    ))
+                })?;
+            let namespace = self.st.model.name.clone();
+            let ip = match self.pods.as_mut() {
+                Some(pods) => Some(pods.add_pod(&Self::pod_name(unit), &namespace, api)?.ip()),
+                None => None,
+            };
+            // `network-get` answers the pod's address, as Juju gives a unit its pod's IP.
+            if let Some(u) = self
+                .st
+                .model
+                .applications
+                .get_mut(app)
+                .and_then(|a| a.units.get_mut(unit))
+            {
+                u.address = ip.map(|ip| ip.to_string());
+            }
+        }
+        self.start_endpoints(app, unit)?;
+        self.sync_dns()
+    }
+
+    /// Deletes the unit's pod network namespace and endpoints.
+    pub(super) fn pod_down(&mut self, unit: &str) -> Result<()> {
+        self.endpoints.retain(|(u, _, _), _| u != unit);
+        if let Some(pods) = self.pods.as_mut() {
+            pods.remove_pod(&Self::pod_name(unit));
+        }
+        self.sync_dns()
+    }
+
+    /// The cluster DNS answers for every unit's pod, under its application's headless Service.
+    fn sync_dns(&self) -> Result<()> {
+        let Some(pods) = &self.pods else {
+            return Ok(());
+        };
+        let entries: Vec<(String, String, std::net::Ipv4Addr)> = self
+            .st
+            .model
+            .applications
+            .values()
+            .flat_map(|a| {
+                a.units
+                    .keys()
+                    .map(move |u| (a.name.clone(), Self::pod_name(u)))
+            })
+            .filter_map(|(app, pod)| pods.pod(&pod).map(|p| (app, pod.clone(), p.ip())))
+            .collect();
+        let records = crate::pod_network::model_records(&self.st.model.name, &entries);
+        pods.set_records(&records)?;
+        Ok(())
+    }
+
+    /// The network namespace of the unit's pod, when pods have one.
+    pub(super) fn pod_netns(&self, unit: &str) -> Option<String> {
+        self.pods
+            .as_ref()
+            .and_then(|p| p.pod(&Self::pod_name(unit)))
+            .map(|p| p.netns().to_owned())
     }
 
     /// Starts (or, with `reset`, resets) a Pebble per container of the unit.
@@ -116,12 +195,11 @@ impl Model {
                     .answers
                     .clone_from(answers);
             }
-            let ep =
-                workload::Endpoint::start(unit, container, port, shared).map_err(|source| {
-                    ModelError::Start {
-                        what: format!("workload endpoint {key}"),
-                        source,
-                    }
+            let netns = self.pod_netns(unit);
+            let ep = workload::Endpoint::start(unit, container, port, shared, netns.as_deref())
+                .map_err(|source| ModelError::Start {
+                    what: format!("workload endpoint {key} of {unit}"),
+                    source,
                 })?;
             self.endpoints.insert(id, ep);
         }
@@ -129,7 +207,7 @@ impl Model {
     }
 
     /// The application's service-account directory (`token`, `ca.crt`, `namespace`) and the
-    /// proxy's host and port, as Kubernetes gives a pod.
+    /// API server's host and port (`url`'s), as Kubernetes gives a pod.
     fn service_account(
         &self,
         app: &str,
@@ -171,7 +249,18 @@ impl Model {
     /// The environment a hook of `unit` runs with.
     pub(super) fn unit_env(&mut self, unit: &str) -> Result<UnitEnv> {
         let app = unit.split('/').next().unwrap_or(unit).to_owned();
-        let (url, ca) = self.proxy_for(&app)?;
+        let (proxy_url, ca) = self.proxy_for(&app)?;
+        let netns = self.pod_netns(unit);
+        // In a pod, the API server is the `kubernetes` Service (relayed to the proxy).
+        let url = if netns.is_some() {
+            format!(
+                "https://{}:{}",
+                crate::pod_network::API_SERVICE_IP,
+                crate::pod_network::API_SERVICE_PORT
+            )
+        } else {
+            proxy_url
+        };
         let token = self
             .st
             .apps
@@ -194,12 +283,6 @@ impl Model {
             .map_err(cluster_err)?;
         let service_account = self.service_account(&app, &identity, &url, ca.as_deref())?;
         let unit_dir = self.unit_dir(unit);
-        let workload_addrs = self
-            .endpoints
-            .iter()
-            .filter(|((u, _, _), _)| u == unit)
-            .map(|((_, c, p), ep)| ((c.clone(), *p), ep.addr().to_owned()))
-            .collect();
         Ok(UnitEnv {
             unit: unit.to_owned(),
             model_name: self.st.model.name.clone(),
@@ -210,7 +293,7 @@ impl Model {
             pebble_dir: unit_dir.join("containers"),
             kubeconfig: Some(kubeconfig),
             service_account,
-            workload_addrs,
+            netns,
         })
     }
 

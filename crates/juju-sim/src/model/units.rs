@@ -68,7 +68,7 @@ impl Model {
             ))
             .map_err(kube_err)?;
         self.start_pebble(app, &unit, true)?;
-        self.start_endpoints(app, &unit)?;
+        self.pod_up(app, &unit)?;
         for s in &storage_names {
             let mut ctx = HookContext::hook(format!("{s}-storage-attached"));
             ctx.storage = Some((s.clone(), AppSpec::charm_storage_location(s)));
@@ -188,7 +188,7 @@ impl Model {
         }
         self.st.unit_errors.remove(unit);
         self.pebbles.stop_unit(unit);
-        self.endpoints.retain(|(u, _, _), _| u != unit);
+        self.pod_down(unit)?;
         let pod = format!("{app}-{}", ordinal_of(unit));
         self.rt
             .block_on(k8s::delete_pod(&self.admin, &self.st.model.name, &pod))
