@@ -205,6 +205,13 @@ fn client_traffic_leaves_through_the_tunnel_cluster_traffic_stays_direct_and_not
         "client_init.sh did not finish: {}",
         show(&exited)
     );
+    // Its outcome, as the kubelet puts it in the Pod's status for the charm's gate.
+    assert_eq!(
+        exited.termination_message,
+        format!("{}\n", vpn_gateway_iface::wrapper::ROUTED),
+        "{}",
+        show(&exited)
+    );
     let sidecar = bench.client_container("containers", "vpn-route-sidecar");
     client
         .start(&bench.image, &sidecar)
@@ -311,6 +318,17 @@ fn vpn_route_init_ends_in_bounded_time_and_the_in_pod_filter_stops_the_leak_it_l
             .stderr
             .contains("gateway unreachable after 3 attempts"),
         "{}",
+        show(&exited)
+    );
+    // The termination message says it gave up, and why (the name did not resolve, so
+    // client_init.sh failed rather than hung).
+    let message = &exited.termination_message;
+    assert!(
+        message.starts_with(&format!(
+            "{} after 3 attempts (last: client_init.sh exited ",
+            vpn_gateway_iface::wrapper::NOT_ROUTED
+        )),
+        "termination message {message:?}; {}",
         show(&exited)
     );
     // The state it leaves: the default route restored via the node on eth0, no overlay.
@@ -498,4 +516,89 @@ fn assert_nothing_leaves_with_the_tunnel_down(bench: &Bench, peer_addr: SocketAd
         .expect("probe runs")
         .expect("the peer pod answers with the tunnel down");
     assert_eq!(seen, IpAddr::V4(client.ip()));
+}
+
+/// Issue 23, item 5: the wrapper's "no default route" test with the real iproute2 `ip` in a
+/// pod (busybox's `ip` ignores the `default` selector, so with it the route would never be
+/// restored and this test fails). `client_init.sh` is replaced by a stand-in that fails the
+/// way upstream's can: after it has added a route via the pod's gateway and deleted the
+/// default route. The rest of the image, and the init container, are exactly as rendered.
+#[test]
+fn vpn_route_init_restores_the_default_route_upstream_deleted_with_the_real_ip() {
+    require_prerequisites!();
+    let scratch = scratch();
+    let cluster = Cluster::new(ClusterSpec::default()).expect("cluster");
+    let gateway_rendered = gateway_render(
+        scratch.path(),
+        cluster.spec(),
+        InternetSpec::default().tunnel_addr,
+    );
+    let databag = gateway_rendered["relation_data"]["config"]
+        .as_str()
+        .expect("config is a JSON string")
+        .to_owned();
+    let client_rendered = client_render(scratch.path(), &databag);
+    // pod-gateway's tree with only client_init.sh changed.
+    let src = scratch.path().join("pod-gateway-stand-in");
+    let real = pod_gateway_src();
+    std::fs::create_dir_all(&src).expect("stand-in tree");
+    for dir in ["bin", "config"] {
+        let status = std::process::Command::new("cp")
+            .arg("-a")
+            .arg(real.join(dir))
+            .arg(src.join(dir))
+            .status();
+        assert!(status.is_ok_and(|s| s.success()), "copying {dir}");
+    }
+    let stand_in = "#!/bin/sh\n\
+        via=$(ip route show default | awk '{print $3; exit}')\n\
+        [ -n \"$via\" ] && ip route replace 10.152.183.0/24 via \"$via\" dev eth0\n\
+        ip route del default 2>/dev/null\n\
+        echo 'client_init.sh stand-in: default route deleted, failing'\n\
+        exit 1\n";
+    std::fs::write(src.join("bin/client_init.sh"), stand_in).expect("stand-in script");
+    let image = pod_net::pod_gateway::image(&src).expect("image");
+    let client = cluster
+        .add_pod(PodSpec::new(format!("{CLIENT_APP}-0"), MODEL))
+        .expect("client pod");
+    let init = rendered_container(
+        &client_rendered,
+        CLIENT_APP,
+        "initContainers",
+        "vpn-route-init",
+    );
+    let exited = client
+        .run(&image, &init, Duration::from_secs(200))
+        .expect("vpn-route-init runs");
+    assert!(exited.success(), "{}", show(&exited));
+    let node = client.node_ip();
+    // Restored before attempts 2 and 3 and after the last, each time via the pod's gateway.
+    assert_eq!(
+        exited
+            .stdout
+            .matches(&format!(
+                "vpn-route-init: restoring default route via {node}"
+            ))
+            .count(),
+        3,
+        "{}",
+        show(&exited)
+    );
+    let default = client
+        .netns_output("ip", &["route", "show", "default"])
+        .expect("ip route");
+    assert_eq!(
+        default.trim(),
+        format!("default via {node} dev eth0"),
+        "{}",
+        show(&exited)
+    );
+    assert!(
+        exited.termination_message.starts_with(&format!(
+            "{} after 3 attempts (last: client_init.sh exited 1)",
+            vpn_gateway_iface::wrapper::NOT_ROUTED
+        )),
+        "{:?}",
+        exited.termination_message
+    );
 }

@@ -6,8 +6,10 @@
 //! --propagation private -- /bin/sh -c SETUP ...`; SETUP (below) sets the hostname, mounts a
 //! tmpfs holding a copy of the image layer and the overlay's upper directory, mounts the
 //! overlay `lowerdir=<image>:/` as the container's root, mounts `/proc`, `/sys` (of the pod's
-//! network namespace), `/dev`, a tmpfs `/tmp`, binds the pod's `resolv.conf`, `hosts` and
-//! `hostname` onto `/etc` and each volume onto its mount path, then `chroot`s and `exec`s
+//! network namespace), a `/dev` of its own (a tmpfs with the host's `null`, `zero`, `full`,
+//! `random`, `urandom`, `tty` and `pts` bound in, a fresh `shm`, and `termination-log`: a
+//! file of the container's, read back as [`Exited::termination_message`]), a tmpfs `/tmp`,
+//! binds the pod's `resolv.conf`, `hosts` and `hostname` onto `/etc` and each volume onto its mount path, then `chroot`s and `exec`s
 //! `env -i <env> <command> <args>`. The command is PID 1 of its PID namespace, as in a
 //! container: when it exits, or the `unshare` holding it is killed, the kernel kills every
 //! process it left (udhcpc's daemon, dnsmasq, ...). Writes to the root land in memory and
@@ -15,7 +17,8 @@
 //!
 //! Not modelled: users and capabilities (everything runs as root with all capabilities, so
 //! `NET_ADMIN` versus `privileged` makes no difference), cgroups, seccomp, the image's
-//! `WORKDIR` (always `/`) and `ENTRYPOINT`/`CMD` (the container must give `command`).
+//! `WORKDIR` (always `/`) and `ENTRYPOINT`/`CMD` (the container must give `command`), a
+//! `terminationMessagePath` other than the default `/dev/termination-log`.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -28,12 +31,13 @@ use crate::exec::NETNS_DIR;
 use crate::{Error, Result};
 
 /// The in-namespace half of the launcher (see the module docs). Arguments: the mount-point
-/// directory, the hostname, the image layer, the pod's directory, the number of volumes, then
+/// directory, the hostname, the image layer, the pod's directory, the container's termination
+/// log (a host file, bound on `/dev/termination-log`), the number of volumes, then
 /// `source target` per volume, then `NAME=value`s and the command. POSIX sh, run by the host's
 /// `/bin/sh` before the chroot.
 const SETUP: &str = r#"set -eu
-root=$1 host=$2 image=$3 pod=$4 nvol=$5
-shift 5
+root=$1 host=$2 image=$3 pod=$4 tlog=$5 nvol=$6
+shift 6
 hostname "$host"
 mount -t tmpfs -o mode=0755 pod-net-root "$root"
 mkdir "$root/image" "$root/upper" "$root/work" "$root/merged"
@@ -42,7 +46,20 @@ m=$root/merged
 mount -t overlay overlay -o "lowerdir=$root/image:/,upperdir=$root/upper,workdir=$root/work" "$m"
 mount -t proc proc "$m/proc"
 mount -t sysfs sysfs "$m/sys"
-mount --rbind /dev "$m/dev"
+mount -t tmpfs -o mode=0755,nosuid pod-net-dev "$m/dev"
+for d in null zero full random urandom tty; do
+  : > "$m/dev/$d"
+  mount --bind "/dev/$d" "$m/dev/$d"
+done
+mkdir "$m/dev/pts" "$m/dev/shm"
+mount --rbind /dev/pts "$m/dev/pts"
+mount -t tmpfs -o mode=1777 shm "$m/dev/shm"
+ln -s /proc/self/fd "$m/dev/fd"
+ln -s /proc/self/fd/0 "$m/dev/stdin"
+ln -s /proc/self/fd/1 "$m/dev/stdout"
+ln -s /proc/self/fd/2 "$m/dev/stderr"
+: > "$m/dev/termination-log"
+mount --bind "$tlog" "$m/dev/termination-log"
 mount -t tmpfs -o mode=1777 tmpfs "$m/tmp"
 for f in resolv.conf hosts hostname; do
   [ -e "$m/etc/$f" ] || : > "$m/etc/$f"
@@ -274,6 +291,19 @@ pub struct Exited {
     pub stdout: String,
     /// Its stderr.
     pub stderr: String,
+    /// What it wrote to `/dev/termination-log` (the kubelet's default `terminationMessagePath`),
+    /// at most the kubelet's 4096 bytes: the Pod status's `state.terminated.message`.
+    pub termination_message: String,
+}
+
+/// The kubelet's limit on one container's termination message.
+const TERMINATION_MESSAGE_LIMIT: usize = 4096;
+
+/// The termination log's first 4096 bytes, as the kubelet reads it.
+fn termination_message(path: &Path) -> String {
+    let bytes = std::fs::read(path).unwrap_or_default();
+    let end = bytes.len().min(TERMINATION_MESSAGE_LIMIT);
+    String::from_utf8_lossy(&bytes[..end]).into_owned()
 }
 
 impl Exited {
@@ -430,6 +460,8 @@ impl Pod {
             })
         };
         let (out, err) = (open(&stdout)?, open(&stderr)?);
+        let termination_log = base.join("termination-log");
+        drop(open(&termination_log)?);
         let mut cmd = Command::new("nsenter");
         cmd.arg(format!("--net={NETNS_DIR}/{}", self.netns()))
             .args(["--", "unshare", "--mount", "--uts", "--ipc", "--pid"])
@@ -439,6 +471,7 @@ impl Pod {
             .arg(self.name())
             .arg(&layer)
             .arg(self.dir())
+            .arg(&termination_log)
             .arg(container.volumes.len().to_string())
             .args(&volume_args)
             .args(
@@ -501,6 +534,9 @@ impl Pod {
             elapsed: started.elapsed(),
             stdout: read_log(&running.stdout),
             stderr: read_log(&running.stderr),
+            termination_message: termination_message(
+                &running.stdout.with_file_name("termination-log"),
+            ),
         })
     }
 

@@ -20,6 +20,10 @@
 //!   just without the time bound.
 //! - POSIX `sh` (busybox ash): no bashisms; the restored address lives in a variable that
 //!   cannot shadow `gateway`, which the upstream script reads.
+//! - The outcome is the container's termination message (`/dev/termination-log`, the
+//!   kubelet's default `terminationMessagePath`; docs/adr/0021): [`ROUTED`] when an attempt
+//!   succeeded, else a line starting with [`NOT_ROUTED`] that names the last failure. The
+//!   charm reads it from the Pod's status before it starts the workload.
 
 /// Attempts at `client_init.sh`.
 pub const ATTEMPTS: u32 = 3;
@@ -27,6 +31,11 @@ pub const ATTEMPTS: u32 = 3;
 pub const ATTEMPT_TIMEOUT_SECONDS: u32 = 40;
 /// Seconds between attempts.
 pub const PAUSE_SECONDS: u32 = 5;
+
+/// The termination message of a `vpn-route-init` whose attempt routed the pod.
+pub const ROUTED: &str = "routed";
+/// How the termination message of a `vpn-route-init` that gave up begins.
+pub const NOT_ROUTED: &str = "not routed: gateway unreachable";
 
 /// The script run by `/bin/sh -c` in `vpn-route-init`. Worst case it exits after
 /// `ATTEMPTS * ATTEMPT_TIMEOUT_SECONDS + (ATTEMPTS - 1) * PAUSE_SECONDS` = 130 s.
@@ -39,17 +48,29 @@ pub const VPN_ROUTE_INIT_SCRIPT: &str = r#"restore_default_route() {
         fi
     fi
 }
+outcome() {
+    printf '%s\n' "$1" > /dev/termination-log 2>/dev/null || true
+}
 if command -v timeout >/dev/null 2>&1; then
     bounded() { timeout -s KILL 40 "$@"; }
 else
     bounded() { "$@"; }
 fi
 attempt=1
+last=""
 while [ "$attempt" -le 3 ]; do
     restore_default_route
     echo "vpn-route-init: attempt $attempt of 3"
-    if bounded /bin/client_init.sh; then
+    bounded /bin/client_init.sh
+    code=$?
+    if [ "$code" -eq 0 ]; then
+        outcome "routed"
         exit 0
+    fi
+    if [ "$code" -eq 137 ]; then
+        last="attempt $attempt killed after 40 s"
+    else
+        last="client_init.sh exited $code"
     fi
     if [ "$attempt" -lt 3 ]; then
         sleep 5
@@ -57,7 +78,8 @@ while [ "$attempt" -le 3 ]; do
     attempt=$((attempt + 1))
 done
 restore_default_route
-echo "vpn-route-init: gateway unreachable after 3 attempts; starting without the tunnel (egress is limited by the kill switch; vpn-route-sidecar keeps retrying)" >&2
+outcome "not routed: gateway unreachable after 3 attempts (last: $last)"
+echo "vpn-route-init: gateway unreachable after 3 attempts (last: $last); starting without the tunnel (egress stays in the cluster: in-pod filter and kill switch; vpn-route-sidecar keeps retrying)" >&2
 exit 0
 "#;
 
@@ -111,6 +133,8 @@ mod tests {
         assert!(script.contains(&format!("-le {ATTEMPTS} ]")));
         assert!(script.contains(&format!("sleep {PAUSE_SECONDS}\n")));
         assert!(script.trim_end().ends_with("exit 0"));
+        assert!(script.contains(&format!("outcome \"{ROUTED}\"")));
+        assert!(script.contains(&format!("outcome \"{NOT_ROUTED} after {ATTEMPTS} attempts")));
         assert!(script.contains("/bin/client_init.sh"));
         // Never reads or shadows the upstream `gateway` variable.
         assert!(!script.contains("gateway="));
