@@ -772,3 +772,63 @@ pub async fn update_ports(
     .map_err(api_err("patch", what))?;
     Ok(())
 }
+
+/// The live Pod `name` as JSON, if it exists.
+pub async fn pod_json(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<Value>, KubeError> {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let pod = pods
+        .get_opt(name)
+        .await
+        .map_err(api_err("get", format!("pod {name}")))?;
+    pod.map(|p| {
+        serde_json::to_value(&p).map_err(|source| KubeError::Build {
+            what: format!("pod {name}"),
+            source,
+        })
+    })
+    .transpose()
+}
+
+/// Every ConfigMap's `data` in the namespace, by name.
+pub async fn config_map_data(
+    client: &kube::Client,
+    namespace: &str,
+) -> Result<BTreeMap<String, Value>, KubeError> {
+    let api: Api<k8s_openapi::api::core::v1::ConfigMap> =
+        Api::namespaced(client.clone(), namespace);
+    let list = api
+        .list(&kube::api::ListParams::default())
+        .await
+        .map_err(api_err("list", "configmaps".to_owned()))?;
+    Ok(list
+        .items
+        .into_iter()
+        .filter_map(|cm| {
+            let name = cm.metadata.name?;
+            let data = serde_json::to_value(cm.data.unwrap_or_default()).ok()?;
+            Some((name, data))
+        })
+        .collect())
+}
+
+/// Writes the kubelet's `status` of Pod `name` (a merge patch of the status subresource).
+pub async fn patch_pod_status(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+    status: &Value,
+) -> Result<(), KubeError> {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    pods.patch_status(
+        name,
+        &PatchParams::default(),
+        &Patch::Merge(json!({ "status": status })),
+    )
+    .await
+    .map(drop)
+    .map_err(api_err("patch status of", format!("pod {name}")))
+}

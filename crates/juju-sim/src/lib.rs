@@ -31,6 +31,7 @@
 pub mod charm;
 pub mod cli;
 pub mod k8s;
+pub mod kubelet;
 pub mod meta;
 pub mod model;
 pub mod pebble;

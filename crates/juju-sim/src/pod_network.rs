@@ -118,18 +118,25 @@ impl PodNetwork {
 
     /// Creates pod `name` (replacing one of that name: its containers stop, its namespace
     /// goes) whose API connections go to `api` (its application's fault proxy).
+    /// `dns` is the pod's own resolver configuration (`dnsPolicy: None`), if it has one.
     pub fn add_pod(
         &mut self,
         name: &str,
         namespace: &str,
+        dns: Option<pod_net::PodDns>,
         api: SocketAddr,
     ) -> Result<&pod_net::Pod> {
         if let Some(old) = self.pods.remove(name) {
             self.relay.forget(old.ip());
         }
+        let spec = pod_net::PodSpec::new(name, namespace);
+        let spec = match dns {
+            Some(dns) => spec.with_dns(dns),
+            None => spec,
+        };
         let pod = self
             .cluster
-            .add_pod(pod_net::PodSpec::new(name, namespace))
+            .add_pod(spec)
             .map_err(net(format!("creating pod {name}")))?;
         self.relay.route(pod.ip(), api);
         Ok(self.pods.entry(name.to_owned()).or_insert(pod))
@@ -161,6 +168,47 @@ impl PodNetwork {
     pub fn node_netns(&self) -> &str {
         self.cluster.node_netns()
     }
+
+    /// The node and its bridge (for stand-ins attached to a pod).
+    pub fn cluster(&self) -> &pod_net::Cluster {
+        &self.cluster
+    }
+}
+
+/// The pod's own resolver configuration, from its spec: `dnsConfig` when `dnsPolicy` is
+/// `None`, as the kubelet writes `resolv.conf`; `None` (the cluster DNS) otherwise.
+pub fn pod_dns(pod: &serde_json::Value) -> Option<pod_net::PodDns> {
+    let spec = &pod["spec"];
+    if spec["dnsPolicy"] != "None" {
+        return None;
+    }
+    let strings = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let config = &spec["dnsConfig"];
+    let options = config["options"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|o| {
+            let name = o["name"].as_str()?;
+            Some(match o["value"].as_str() {
+                Some(v) => format!("{name}:{v}"),
+                None => name.to_owned(),
+            })
+        })
+        .collect();
+    Some(pod_net::PodDns {
+        nameservers: strings(&config["nameservers"]),
+        searches: strings(&config["searches"]),
+        options,
+    })
 }
 
 /// kube-proxy for one Service: accepts on `API_SERVICE_IP:443` in the node namespace and

@@ -121,13 +121,18 @@ impl Endpoint {
 impl Drop for Endpoint {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        // Wake the accept loop (from its namespace); if this fails the listener is gone.
-        let addr = self.addr.clone();
-        let _ = match &self.netns {
-            Some(ns) => pod_net::in_netns(ns, || TcpStream::connect(&addr)).ok(),
-            None => Some(TcpStream::connect(&addr)),
-        };
-        if let Some(t) = self.thread.take() {
+        // Wake the accept loop (from its namespace), bounded: a pod's firewall may drop it.
+        let woke = self.addr.parse::<std::net::SocketAddr>().is_ok_and(|addr| {
+            let connect = || TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(2));
+            match &self.netns {
+                Some(ns) => pod_net::in_netns(ns, connect).is_ok_and(|c| c.is_ok()),
+                None => connect().is_ok(),
+            }
+        });
+        // Unwoken, the thread is left blocked in accept; it holds nothing but the listener.
+        if let Some(t) = self.thread.take()
+            && woke
+        {
             let _ = t.join();
         }
     }

@@ -51,7 +51,10 @@ pub enum ModelError {
     },
     /// Making, changing or removing a pod's network failed.
     #[error("pod network")]
-    PodNetwork(#[from] crate::pod_network::PodNetworkError),
+    PodNetwork(#[source] Box<crate::pod_network::PodNetworkError>),
+    /// The kubelet's own step (not a container) failed.
+    #[error("kubelet")]
+    Kubelet(#[source] Box<crate::kubelet::KubeletError>),
     /// The operator asked for something Juju would refuse.
     #[error("{0}")]
     Invalid(String),
@@ -71,6 +74,18 @@ pub enum ModelError {
     /// Hooks kept firing.
     #[error("model did not settle after {0} hooks")]
     NotSettled(u32),
+}
+
+impl From<crate::pod_network::PodNetworkError> for ModelError {
+    fn from(e: crate::pod_network::PodNetworkError) -> Self {
+        Self::PodNetwork(Box::new(e))
+    }
+}
+
+impl From<crate::kubelet::KubeletError> for ModelError {
+    fn from(e: crate::kubelet::KubeletError) -> Self {
+        Self::Kubelet(Box::new(e))
+    }
 }
 
 pub(super) type Result<T> = std::result::Result<T, ModelError>;

@@ -46,6 +46,10 @@ pub struct Model {
     /// Answers and requests shared with the endpoints, per `app/container/port`.
     pub(super) shared: BTreeMap<String, Arc<Mutex<workload::Shared>>>,
     pub(super) pebbles: crate::pebble_host::Pebbles,
+    /// Runs the pods' containers the simulator has images for ([`Model::run_containers`]).
+    pub(super) kubelet: Option<crate::kubelet::Kubelet>,
+    /// gluetun's tunnel stand-in per pod (dropped before the pods they hang off).
+    pub(super) tunnels: BTreeMap<String, pod_net::Internet>,
     /// The pods' network namespaces, API relay and DNS, when the host can make them
     /// ([`crate::pod_network::available`]).
     pub(super) pods: Option<crate::pod_network::PodNetwork>,
@@ -140,6 +144,8 @@ impl Model {
             endpoints: BTreeMap::new(),
             shared: BTreeMap::new(),
             pebbles: crate::pebble_host::Pebbles::default(),
+            kubelet: None,
+            tunnels: BTreeMap::new(),
             pods,
             queue: VecDeque::new(),
             restarts_in_op: BTreeMap::new(),
@@ -192,6 +198,7 @@ impl Model {
         self.collect_proxy_state();
         self.save()?;
         self.endpoints.clear();
+        self.tunnels.clear();
         self.pods = None;
         self.proxies.clear();
         self.pebbles.stop_all();

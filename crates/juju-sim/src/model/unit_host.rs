@@ -14,8 +14,9 @@ use serde_json::Value;
 use crate::runner::UnitEnv;
 use crate::workload::{self, Answer, WorkloadRequest};
 
-use super::error::{ModelError, Result, cluster_err, io_err};
+use super::error::{ModelError, Result, cluster_err, io_err, kube_err};
 use super::running::Model;
+use crate::k8s;
 
 impl Model {
     /// `<state>/units/<app>-<n>`.
@@ -48,7 +49,18 @@ impl Model {
     /// on the pod's `localhost`, and the cluster DNS records.
     pub(super) fn pod_up(&mut self, app: &str, unit: &str) -> Result<()> {
         self.endpoints.retain(|(u, _, _), _| u != unit);
+        self.tunnels.remove(&Self::pod_name(unit));
         if self.pods.is_some() {
+            let namespace = self.st.model.name.clone();
+            let pod_json = self
+                .rt
+                .block_on(k8s::pod_json(
+                    &self.admin,
+                    &namespace,
+                    &Self::pod_name(unit),
+                ))
+                .map_err(kube_err)?
+                .unwrap_or_default();
             let (url, _) = self.proxy_for(app)?;
             let api = url
                 .strip_prefix("https://")
@@ -58,9 +70,12 @@ impl Model {
                         "the fault proxy's URL {url:?} is not https://<ip>:<port>"
                     ))
                 })?;
-            let namespace = self.st.model.name.clone();
+            let dns = crate::pod_network::pod_dns(&pod_json);
             let ip = match self.pods.as_mut() {
-                Some(pods) => Some(pods.add_pod(&Self::pod_name(unit), &namespace, api)?.ip()),
+                Some(pods) => Some(
+                    pods.add_pod(&Self::pod_name(unit), &namespace, dns, api)?
+                        .ip(),
+                ),
                 None => None,
             };
             // `network-get` answers the pod's address, as Juju gives a unit its pod's IP.
@@ -75,7 +90,100 @@ impl Model {
             }
         }
         self.start_endpoints(app, unit)?;
-        self.sync_dns()
+        self.sync_dns()?;
+        self.start_containers(app, &(self.st.model.name.clone(), Self::pod_name(unit)))
+    }
+
+    /// The kubelet's part ([`crate::kubelet`]), when containers run: the Pod's init
+    /// containers and sidecars in its namespace, and its status written as the kubelet would.
+    fn start_containers(
+        &mut self,
+        app: &str,
+        (namespace, pod_name): &(String, String),
+    ) -> Result<()> {
+        let (Some(kubelet), Some(pods)) = (&self.kubelet, &self.pods) else {
+            return Ok(());
+        };
+        let Some(pod) = pods.pod(pod_name) else {
+            return Ok(());
+        };
+        let Some(pod_json) = self
+            .rt
+            .block_on(k8s::pod_json(&self.admin, namespace, pod_name))
+            .map_err(kube_err)?
+        else {
+            return Ok(());
+        };
+        let config_maps = self
+            .rt
+            .block_on(k8s::config_map_data(&self.admin, namespace))
+            .map_err(kube_err)?;
+        let pebble_containers: Vec<String> = self
+            .st
+            .model
+            .applications
+            .get(app)
+            .map(|a| a.metadata.containers.keys().cloned().collect())
+            .unwrap_or_default();
+        let started = kubelet.start(
+            pods.cluster(),
+            pod,
+            &pod_json,
+            &config_maps,
+            &pebble_containers,
+        )?;
+        self.rt
+            .block_on(k8s::patch_pod_status(
+                &self.admin,
+                namespace,
+                pod_name,
+                &started.status,
+            ))
+            .map_err(kube_err)?;
+        if let Some(tunnel) = started.tunnel {
+            self.tunnels.insert(pod_name.clone(), tunnel);
+        }
+        Ok(())
+    }
+
+    /// Runs the pods' containers from now on: init containers and sidecars of pod-gateway's
+    /// image from `pod_gateway_src` (its `bin/` and `config/`), gluetun's tunnel as a
+    /// stand-in (crate::kubelet). Needs pod network namespaces.
+    pub fn run_containers(&mut self, pod_gateway_src: &Path) -> Result<()> {
+        if self.pods.is_none() {
+            return Err(ModelError::Invalid(
+                "containers need pod network namespaces (root, iproute2, nsenter, dnsmasq)".into(),
+            ));
+        }
+        self.kubelet = Some(crate::kubelet::Kubelet::new(pod_gateway_src)?);
+        Ok(())
+    }
+
+    /// The network namespace of `unit`'s pod (for probes), when pods have one.
+    pub fn unit_netns(&self, unit: &str) -> Option<String> {
+        self.pod_netns(unit)
+    }
+
+    /// Takes the tunnel of `unit`'s gluetun stand-in down (`up == false`) or up again;
+    /// whether the unit's pod has one.
+    pub fn set_tunnel(&mut self, unit: &str, up: bool) -> Result<bool> {
+        let Some(tunnel) = self.tunnels.get(&Self::pod_name(unit)) else {
+            return Ok(false);
+        };
+        let done = if up { tunnel.up() } else { tunnel.down() };
+        done.map_err(|source| crate::pod_network::PodNetworkError::Net {
+            step: format!(
+                "taking the tunnel of {unit} {}",
+                if up { "up" } else { "down" }
+            ),
+            source,
+        })?;
+        Ok(true)
+    }
+
+    /// The stand-in internet behind `unit`'s tunnel, if its pod has one.
+    pub fn internet(&self, unit: &str) -> Option<&pod_net::Internet> {
+        self.tunnels.get(&Self::pod_name(unit))
     }
 
     /// Deletes the unit's pod network namespace and endpoints.

@@ -1,0 +1,175 @@
+//! Our two charms in the simulator with the pods' containers running (issue 17 items 2 and 4,
+//! issue 18 item 2): everything the packets cross is what the charms wrote into Kubernetes,
+//! run by juju-sim's kubelet (crates/juju-sim/src/kubelet.rs, docs/adr/0045) with pod-gateway's
+//! own scripts; gluetun's tunnel is pod-net's stand-in.
+//!
+//! Needs what the data-path tests need (root, iproute2, dnsmasq, iptables, tcpdump, ... and
+//! pod-gateway's source tree); skipped otherwise.
+
+mod support;
+
+use std::net::{IpAddr, SocketAddrV4};
+use std::time::Duration;
+
+use juju_sim::model::Model;
+use juju_sim::workload::Answer;
+use pod_net::{Capture, tcp_whoami};
+use serde_json::Value;
+use support::{PORT, PROBE, pod_gateway_src};
+
+const MODEL: &str = "downloads";
+const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+const EXIT_IP: &str = "198.51.100.4";
+/// The simulator's pod and service ranges (crates/juju-sim/src/pod_network.rs).
+const CLUSTER_CIDRS: &str = "10.1.0.0/16,10.0.0.0/24";
+
+fn kv(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+/// The charm binaries and the hook tool, built on demand (other packages' binaries).
+fn ensure_binaries() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let ok = std::process::Command::new(cargo)
+        .args(["build", "-p", "juju-sim", "--bin", "juju-sim-tool"])
+        .args(["-p", "gluetun-k8s", "-p", "qbittorrent-k8s"])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "cannot build the charms and juju-sim-tool");
+}
+
+fn status(model: &Model, unit: &str) -> String {
+    let app = unit.split('/').next().unwrap_or_default();
+    let s = model.status();
+    let w = &s["applications"][app]["units"][unit]["workload-status"];
+    format!("{} {}", w["current"], w["message"])
+}
+
+fn pod_status(model: &Model, pod: &str) -> Value {
+    let pod = pod.to_owned();
+    let live = model.with_admin(|c| async move {
+        kube::Api::<k8s_openapi::api::core::v1::Pod>::namespaced(c, MODEL)
+            .get(&pod)
+            .await
+    });
+    serde_json::to_value(live.expect("the pod exists")).expect("pod JSON")["status"].clone()
+}
+
+fn init_message(status: &Value, container: &str) -> String {
+    status["initContainerStatuses"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["name"] == container)
+        .map(|c| {
+            c["state"]["terminated"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+#[allow(clippy::too_many_lines)] // One scenario, in the order an operator lives it.
+fn the_client_routes_through_the_gateway_our_charms_configured() {
+    require_prerequisites!();
+    ensure_binaries();
+    let tmp = tempfile::tempdir().expect("scratch");
+    let mut model = Model::new(tmp.path(), MODEL).expect("model");
+    model
+        .run_containers(&pod_gateway_src())
+        .expect("the kubelet");
+    model
+        .workload_http(
+            "vpnarr",
+            "gluetun",
+            8000,
+            "/v1/publicip/ip",
+            Answer::Http {
+                status: 200,
+                body: format!(r#"{{"public_ip":"{EXIT_IP}","country":"Netherlands"}}"#),
+            },
+        )
+        .expect("gluetun's control server");
+    model
+        .deploy("gluetun-k8s", Some("vpnarr"), true, &[])
+        .expect("deploy the gateway");
+    let uri = model
+        .add_secret("vpn-key", &kv(&[("private-key", KEY)]))
+        .expect("secret");
+    model
+        .config(
+            "vpnarr",
+            &kv(&[
+                ("cluster-cidrs", CLUSTER_CIDRS),
+                ("vpn-provider", "mullvad"),
+                ("wireguard-addresses", "10.64.222.21/32"),
+                ("wireguard-private-key-secret", &uri),
+            ]),
+        )
+        .expect("configure the gateway");
+    model.grant_secret("vpn-key", "vpnarr").expect("grant");
+    model.update_status().expect("update-status");
+    let gateway = pod_status(&model, "vpnarr-0");
+    assert!(
+        status(&model, "vpnarr/0").starts_with("\"active\""),
+        "{}; pod status {gateway:#}; last hook: {:?}",
+        status(&model, "vpnarr/0"),
+        model.history().last()
+    );
+    assert_eq!(gateway["phase"], "Running", "{gateway:#}");
+    let internet = model
+        .internet("vpnarr/0")
+        .expect("gluetun's tunnel stand-in");
+    let whoami = internet.whoami(PORT).expect("internet listener");
+    let host = SocketAddrV4::new(internet.spec().hosts[0], PORT);
+    let tunnel_addr = internet.spec().tunnel_addr;
+
+    model
+        .deploy("qbittorrent-k8s", Some("qbittorrent"), true, &[])
+        .expect("deploy the client");
+    model.relate("qbittorrent", "vpnarr").expect("relate");
+    let client = pod_status(&model, "qbittorrent-0");
+    // vpn-route-init ran pod-gateway's client_init.sh and said so, as the kubelet reports it.
+    assert_eq!(
+        init_message(&client, "vpn-route-init"),
+        vpn_gateway_iface::wrapper::ROUTED,
+        "{client:#}"
+    );
+    assert_eq!(client["phase"], "Running", "{client:#}");
+    let netns = model.unit_netns("qbittorrent/0").expect("client pod");
+    let route = std::process::Command::new("ip")
+        .args(["-n", &netns, "route", "show", "default"])
+        .output()
+        .expect("ip route");
+    let route = String::from_utf8_lossy(&route.stdout).into_owned();
+    assert!(route.contains("dev vxlan0"), "default route: {route:?}");
+
+    // A connection to the internet arrives from the tunnel's side.
+    let seen = tcp_whoami(&netns, host, PROBE)
+        .expect("probe runs")
+        .expect("the internet answers through the tunnel");
+    assert_eq!(seen, IpAddr::V4(tunnel_addr));
+    assert_eq!(whoami.seen().len(), 1);
+
+    // Tunnel down: nothing reaches the internet, and nothing leaves the client's eth0.
+    assert!(model.set_tunnel("vpnarr/0", false).expect("tunnel down"));
+    let filter = format!("host {}", host.ip());
+    let eth0 = Capture::start(&netns, "eth0", &filter).expect("capture");
+    let outcome = tcp_whoami(&netns, host, PROBE).expect("probe runs");
+    let eth0 = eth0.finish();
+    assert!(
+        outcome.is_err(),
+        "reached the internet with the tunnel down"
+    );
+    assert!(eth0.packets.is_empty(), "leaked from the client: {eth0:?}");
+    assert!(model.set_tunnel("vpnarr/0", true).expect("tunnel up"));
+    let seen = tcp_whoami(&netns, host, Duration::from_secs(5))
+        .expect("probe runs")
+        .expect("the tunnel is back");
+    assert_eq!(seen, IpAddr::V4(tunnel_addr));
+}
