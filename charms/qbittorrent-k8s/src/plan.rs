@@ -11,9 +11,19 @@
 //! - Workload (every unit): with `unsafe-mode=false` qBittorrent runs only when valid gateway
 //!   data exists AND the running Pod carries the routing for exactly that data; otherwise it
 //!   is stopped (first, before anything else changes).
+//! - Shared storage (docs/adr/0042): the claim of the `media-storage` relation is mounted
+//!   after the routing steps, and removed when the relation goes; qBittorrent runs only once
+//!   its Pod carries the mount (downloads never land in the container's own filesystem).
+//! - Media managers (docs/adr/0043, leader): grant-then-publish on every `download-client`
+//!   relation whose databag does not hold our data yet; an invalid manager is skipped and
+//!   named in a Blocked status.
 
 use std::fmt;
 
+use charmarr_client::managers::{self, Offer, OfferedSecret, Publish};
+use charmarr_client::storage::{self, MountStep, Storage};
+use charmarr_iface::ApiUrl;
+use charmarr_iface::download_client::DownloadClient;
 use juju_charm::pebble::{Layer, Startup};
 use juju_charm::tools::ports::{Port, Protocol};
 use juju_charm::{Planned, Status};
@@ -37,7 +47,8 @@ use vpn_gateway_iface::{
 
 use crate::conf::{self, Managed};
 use crate::constants::{
-    FIELD_MANAGER, MSG_NO_RELATION, MSG_POD_NOT_ROUTED, MSG_RELATION_REMOVED, MSG_VPN_DISCONNECTED,
+    CONTAINER, FIELD_MANAGER, MSG_NO_RELATION, MSG_POD_NOT_ROUTED, MSG_RELATION_REMOVED,
+    MSG_STANDALONE, MSG_VPN_DISCONNECTED,
 };
 use crate::credentials::{Password, Username};
 use crate::inputs::{
@@ -65,6 +76,9 @@ pub enum KubeStep {
     DeleteCiliumPolicy(String),
     /// Delete the kill-switch NetworkPolicy.
     DeleteNetworkPolicy(String),
+    /// Strategic-merge patch the shared claim's volume, mount and `fsGroup` in or out of the
+    /// StatefulSet (named first).
+    SharedStorage(String, MountStep),
 }
 
 impl fmt::Display for KubeStep {
@@ -87,6 +101,15 @@ impl fmt::Display for KubeStep {
             Self::DeleteConfigMap(n) => write!(f, "delete configmap {n}"),
             Self::DeleteCiliumPolicy(n) => write!(f, "delete ciliumnetworkpolicy {n}"),
             Self::DeleteNetworkPolicy(n) => write!(f, "delete networkpolicy {n}"),
+            Self::SharedStorage(n, MountStep::Mount(m)) => write!(
+                f,
+                "patch statefulset {n}: mount claim {} at {}",
+                m.data.pvc_name.as_str(),
+                m.data.mount_path.as_str()
+            ),
+            Self::SharedStorage(n, MountStep::Unmount(_)) => {
+                write!(f, "patch statefulset {n}: remove the shared claim")
+            }
         }
     }
 }
@@ -155,6 +178,8 @@ pub struct Plan {
     pub create_secret: Option<NewSecret>,
     /// `(relation id, config)` to publish in our application databag.
     pub publish: Option<(u64, String)>,
+    /// Grant-then-publish on these download-client relations (after `create_secret`).
+    pub download_client: Option<Publish>,
     /// Workload changes.
     pub workload: Vec<WorkloadStep>,
     /// Kubernetes writes.
@@ -174,6 +199,7 @@ impl Planned for Plan {
     fn writes_nothing(&self) -> bool {
         self.create_secret.is_none()
             && self.publish.is_none()
+            && self.download_client.is_none()
             && self.workload.is_empty()
             && self.kube.is_empty()
             && self.ports.is_empty()
@@ -232,6 +258,7 @@ pub fn plan(inputs: &Inputs) -> Plan {
         field_manager: FIELD_MANAGER,
     };
     let provider = Provider::from_relation(&inputs.relation);
+    let storage = Storage::from_relation(inputs.storage.as_ref());
     let unsafe_mode = inputs.config.as_ref().is_ok_and(|c| c.unsafe_mode);
 
     if inputs.leader {
@@ -245,8 +272,10 @@ pub fn plan(inputs: &Inputs) -> Plan {
             }
         }
         routing(&mut plan, inputs, &owner, &provider, unsafe_mode);
+        shared_storage(&mut plan, inputs, &owner, &storage);
+        media_managers(&mut plan, inputs);
     }
-    plan_workload(&mut plan, inputs, &owner, &provider, unsafe_mode);
+    plan_workload(&mut plan, inputs, &owner, &provider, &storage, unsafe_mode);
     ports(&mut plan, inputs);
     plan
 }
@@ -363,6 +392,70 @@ fn routing(
             }
         }
     }
+}
+
+/// The shared claim's StatefulSet step (leader), after the routing's: mounted while the
+/// storage data is valid, removed when the relation goes, unchanged while it is pending or
+/// invalid.
+fn shared_storage(plan: &mut Plan, inputs: &Inputs, owner: &Owner, storage: &Storage) {
+    let Cluster::Live(live) = &inputs.cluster else {
+        return;
+    };
+    let Some(statefulset) = &live.statefulset else {
+        return;
+    };
+    if let Some(step) = storage.step(CONTAINER, statefulset) {
+        plan.kube
+            .push(KubeStep::SharedStorage(owner.app.to_string(), step));
+    }
+}
+
+/// The media managers (leader): grant-then-publish where our data is not held yet.
+fn media_managers(plan: &mut Plan, inputs: &Inputs) {
+    if inputs.managers.is_empty() {
+        return;
+    }
+    // Without a valid config there is no port to publish; without usable credentials nothing
+    // a manager could log in with (both have their own status).
+    let Ok(config) = &inputs.config else {
+        return;
+    };
+    let secret = match (&inputs.credentials, &inputs.secret_id) {
+        (
+            Credentials::Known {
+                create: Some(_), ..
+            },
+            _,
+        ) => OfferedSecret::CreatedInThisHook,
+        (Credentials::Known { create: None, .. }, Some(id)) => {
+            match managers::canonical_secret_id(id, &inputs.model_uuid) {
+                Ok(id) => OfferedSecret::Existing(id),
+                Err(e) => {
+                    plan.statuses.push(Status::blocked(format!(
+                    "the credentials secret's id from Juju is not a secret id ({e}): nothing published to the media managers"
+                )));
+                    return;
+                }
+            }
+        }
+        _ => return,
+    };
+    let Ok(api_url) = ApiUrl::in_cluster(&inputs.app, &inputs.model, config.webui_port) else {
+        plan.statuses.push(Status::blocked(
+            "cannot form the in-cluster API URL to publish to the media managers",
+        ));
+        return;
+    };
+    let offer = Offer {
+        api_url,
+        client: DownloadClient::Qbittorrent,
+        instance_name: inputs.app.clone(),
+        // qBittorrent serves its API at the root (the reference publishes none either).
+        base_path: None,
+    };
+    let (publish, statuses) = managers::plan(&inputs.managers, &offer, &secret, &inputs.model_uuid);
+    plan.download_client = publish;
+    plan.statuses.extend(statuses);
 }
 
 /// The API server's endpoints the kill switch lets out (ADR 0036), or the Blocked message
@@ -516,14 +609,20 @@ fn plan_workload(
     inputs: &Inputs,
     owner: &Owner,
     provider: &Provider,
+    storage: &Storage,
     unsafe_mode: bool,
 ) {
     let routed = routed(inputs, owner, provider);
+    let mounted = mounted(inputs, storage);
     // unsafe-mode opens the gate; the gateway's data problems are still reported.
     let gate_open = routed.is_ok() || unsafe_mode;
     if let Err(status) = &routed
         && (!unsafe_mode || matches!(provider, Provider::Invalid(_) | Provider::Pending(_)))
     {
+        plan.statuses.push(status.clone());
+    }
+    // After the VPN's: while both wait, the VPN is named first.
+    if let Err(status) = &mounted {
         plan.statuses.push(status.clone());
     }
     if let Provider::Valid(data) = provider
@@ -551,7 +650,7 @@ fn plan_workload(
         return;
     };
     let mut running = *running;
-    let allowed = gate_open && config.is_some() && credentials.is_some();
+    let allowed = gate_open && mounted.is_ok() && config.is_some() && credentials.is_some();
     if !allowed && running {
         plan.workload.push(WorkloadStep::Stop);
         running = false;
@@ -578,7 +677,13 @@ fn plan_workload(
     } else {
         Startup::Disabled
     };
-    let layer = workload::layer(config, startup);
+    // Pebble runs qBittorrent as the stack's PUID/PGID (the defaults until storage is known).
+    let ids = storage
+        .valid()
+        .map_or((workload::USER_ID, workload::GROUP_ID), |d| {
+            (d.puid.get(), d.pgid.get())
+        });
+    let layer = workload::layer(config, startup, ids);
     let layer_changed = !pebble_plan.holds(&layer);
     if layer_changed {
         plan.workload.push(WorkloadStep::AddLayer(Box::new(layer)));
@@ -596,7 +701,47 @@ fn plan_workload(
             },
             _ => "unsafe-mode: traffic is NOT routed through a VPN".to_owned(),
         };
+        let message = match (storage, message.is_empty()) {
+            (Storage::Absent, true) => MSG_STANDALONE.to_owned(),
+            (Storage::Absent, false) => format!("{message}; {MSG_STANDALONE}"),
+            _ => message,
+        };
         plan.statuses.push(Status::active(message));
+    }
+}
+
+/// Whether qBittorrent may run as far as the shared claim goes, and if not, why: without a
+/// media-storage relation it runs standalone (downloads stay on the `config` storage, ADR
+/// 0042); with one, only once the published data is valid and this unit's Pod carries the
+/// mount.
+fn mounted(inputs: &Inputs, storage: &Storage) -> Result<(), Status> {
+    let data = match storage {
+        Storage::Absent => return Ok(()),
+        Storage::Valid(data) => data,
+        Storage::Pending(_) | Storage::Invalid(_) => {
+            return Err(storage
+                .status()
+                .unwrap_or_else(|| Status::waiting("Waiting for media-storage data")));
+        }
+    };
+    let waiting = || Status::waiting("Waiting for the pod to restart with the shared volume");
+    let PodView::Read(Some(pod)) = &inputs.pod else {
+        return Err(waiting());
+    };
+    let Some(spec) = &pod.spec else {
+        return Err(waiting());
+    };
+    let view = serde_json::json!({ "spec": {
+        "volumes": spec.volumes,
+        "containers": spec.containers.iter().map(|c| serde_json::json!({
+            "name": c.name,
+            "volumeMounts": c.volume_mounts,
+        })).collect::<Vec<_>>(),
+    } });
+    if storage::pod_carries(&view, CONTAINER, data) {
+        Ok(())
+    } else {
+        Err(waiting())
     }
 }
 
