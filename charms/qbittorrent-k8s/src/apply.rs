@@ -179,6 +179,14 @@ async fn workload_step(pebble: &Pebble, step: &WorkloadStep) -> Result<(), Apply
             )
             .await
             .map_err(err("write qBittorrent.conf")),
+        WorkloadStep::PushCategories(content) => pebble
+            .push(
+                crate::categories::PATH,
+                content.as_bytes(),
+                &workload::conf_file_options(),
+            )
+            .await
+            .map_err(err("write categories.json")),
         WorkloadStep::AddLayer(layer) => pebble
             .add_layer(SERVICE, layer, true)
             .await

@@ -399,10 +399,18 @@ async fn read_workload(pebble: &Pebble) -> Result<Workload, GatherError> {
         Err(e) if e.is_path_not_found() => None,
         Err(e) => return unreachable_or(e),
     };
+    // Not UTF-8: kept as text that is no JSON object, so the plan refuses to merge into it
+    // rather than replacing the operator's categories.
+    let categories = match pebble.pull(crate::categories::PATH, MAX_CONF_BYTES).await {
+        Ok(bytes) => Some(String::from_utf8(bytes).unwrap_or_else(|_| "\u{0}".to_owned())),
+        Err(e) if e.is_path_not_found() => None,
+        Err(e) => return unreachable_or(e),
+    };
     Ok(Workload::Reachable {
         plan,
         running,
         conf,
+        categories,
     })
 }
 

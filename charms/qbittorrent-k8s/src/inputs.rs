@@ -135,6 +135,8 @@ pub enum Workload {
         running: bool,
         /// `qBittorrent.conf`, if present (and UTF-8).
         conf: Option<String>,
+        /// `categories.json`, if present (not UTF-8: read as text that is not JSON).
+        categories: Option<String>,
     },
 }
 

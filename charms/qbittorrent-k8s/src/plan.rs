@@ -48,7 +48,7 @@ use vpn_gateway_iface::{
 use crate::conf::{self, Managed};
 use crate::constants::{
     CONTAINER, FIELD_MANAGER, MSG_NO_RELATION, MSG_POD_NOT_ROUTED, MSG_RELATION_REMOVED,
-    MSG_STANDALONE, MSG_VPN_DISCONNECTED,
+    MSG_STANDALONE, MSG_VPN_DISCONNECTED, STANDALONE_SAVE_PATH,
 };
 use crate::credentials::{Password, Username};
 use crate::inputs::{
@@ -122,6 +122,8 @@ pub enum WorkloadStep {
     /// Write `qBittorrent.conf` (only while the service is stopped: qBittorrent writes its
     /// settings back on exit and would overwrite ours).
     PushConf(String),
+    /// Write `categories.json` (only while the service is stopped, as the conf).
+    PushCategories(String),
     /// Add (combine) the layer.
     AddLayer(Box<Layer>),
     /// Restart the service (starts it when stopped).
@@ -134,6 +136,7 @@ impl fmt::Debug for WorkloadStep {
             Self::Stop => f.write_str("Stop"),
             // The file holds a password hash: never printed.
             Self::PushConf(c) => write!(f, "PushConf({} bytes)", c.len()),
+            Self::PushCategories(c) => write!(f, "PushCategories({} bytes)", c.len()),
             Self::AddLayer(_) => f.write_str("AddLayer"),
             Self::Restart => f.write_str("Restart"),
         }
@@ -642,6 +645,7 @@ fn plan_workload(
         plan: pebble_plan,
         running,
         conf,
+        categories,
     } = &inputs.workload
     else {
         plan.statuses.push(Status::waiting(
@@ -667,11 +671,13 @@ fn plan_workload(
                 port: config.webui_port,
             },
         );
+        let desired = with_save_path(desired, storage);
         if conf.as_deref() != Some(desired.as_str()) {
             plan.workload.extend(conf_rewrite(running, desired));
             running = false;
         }
     }
+    running = write_categories(plan, inputs, storage, categories.as_deref(), running);
     let startup = if allowed {
         Startup::Enabled
     } else {
@@ -743,6 +749,44 @@ fn mounted(inputs: &Inputs, storage: &Storage) -> Result<(), Status> {
     } else {
         Err(waiting())
     }
+}
+
+/// The conf with the default save path (and automatic torrent management) set: under the
+/// shared volume, or the config storage when running standalone; unchanged while storage is
+/// pending or invalid.
+fn with_save_path(desired: String, storage: &Storage) -> String {
+    match storage {
+        Storage::Valid(data) => conf::session(&desired, &crate::categories::torrents_dir(data)),
+        Storage::Absent => conf::session(&desired, STANDALONE_SAVE_PATH),
+        Storage::Pending(_) | Storage::Invalid(_) => desired,
+    }
+}
+
+/// A category per valid media manager under the shared volume (docs/adr/0043): the file is
+/// written only while qBittorrent is stopped. Returns whether it still runs.
+fn write_categories(
+    plan: &mut Plan,
+    inputs: &Inputs,
+    storage: &Storage,
+    categories: Option<&str>,
+    mut running: bool,
+) -> bool {
+    let Storage::Valid(data) = storage else {
+        return running;
+    };
+    let managers = managers::valid_managers(&inputs.managers);
+    match crate::categories::reconcile(categories, &managers, data) {
+        Ok(Some(text)) => {
+            if running {
+                plan.workload.push(WorkloadStep::Stop);
+                running = false;
+            }
+            plan.workload.push(WorkloadStep::PushCategories(text));
+        }
+        Ok(None) => {}
+        Err(e) => plan.statuses.push(Status::blocked(e.to_string())),
+    }
+    running
 }
 
 /// The steps that write `qBittorrent.conf`: the service stops first when it runs, since

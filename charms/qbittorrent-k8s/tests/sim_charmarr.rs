@@ -198,6 +198,24 @@ fn reference_manager_and_storage_provider() -> TestResult {
         )
     );
 
+    // --- the qBittorrent side: the manager's category under the shared volume, and the
+    // default save path with automatic torrent management.
+    let conf_path = sim_common::find_conf(model.dir()).ok_or("no qBittorrent.conf")?;
+    let conf = std::fs::read_to_string(&conf_path)?;
+    assert!(
+        conf.contains("Session\\DefaultSavePath=/data/torrents\n")
+            && conf.contains("Session\\DisableAutoTMMByDefault=false\n"),
+        "{conf}"
+    );
+    let categories: Value = serde_json::from_str(&std::fs::read_to_string(
+        conf_path.with_file_name("categories.json"),
+    )?)?;
+    assert_eq!(
+        categories,
+        serde_json::json!({"radarr": {"save_path": "/data/torrents/movies"}})
+    );
+    assert_eq!(sim_common::service(&model, UNIT).as_deref(), Some("active"));
+
     // --- steady state: another hook writes nothing (no relation-set, no second grant).
     let from = model.history().len();
     model.update_status()?;

@@ -11,6 +11,7 @@ use charmarr_client::storage::StorageRelation;
 
 use super::*;
 use crate::config::{Config, ConfigError};
+use crate::constants::STANDALONE_SAVE_PATH;
 use crate::credentials::Username;
 use crate::inputs::{ApiServerObject, Live};
 use vpn_gateway_iface::client::{
@@ -181,13 +182,16 @@ fn config(unsafe_mode: bool) -> Config {
 }
 
 fn steady_conf() -> String {
-    conf::reconcile(
-        None,
-        &Managed {
-            username: "charmarr".into(),
-            password_hash: HASH.into(),
-            port: 8080,
-        },
+    conf::session(
+        &conf::reconcile(
+            None,
+            &Managed {
+                username: "charmarr".into(),
+                password_hash: HASH.into(),
+                port: 8080,
+            },
+        ),
+        "/data/torrents",
     )
 }
 
@@ -219,6 +223,7 @@ fn leader_inputs(relation: Relation) -> Inputs {
             plan: PebblePlan::default(),
             running: false,
             conf: None,
+            categories: None,
         },
         credentials: Credentials::Known {
             username: Username::parse("charmarr").unwrap(),
@@ -250,6 +255,7 @@ fn steady(d: &ProviderData) -> Inputs {
         plan: pebble_plan_for(&config(false), Startup::Enabled),
         running: true,
         conf: Some(steady_conf()),
+        categories: None,
     };
     inputs
 }
@@ -330,6 +336,7 @@ fn valid_data_kill_switch_then_configmap_then_statefulset() {
         plan: pebble_plan_for(&config(false), Startup::Enabled),
         running: true,
         conf: Some(steady_conf()),
+        categories: None,
     };
     let p = plan(&inputs);
     assert_eq!(
@@ -368,6 +375,7 @@ fn routed_pod_starts_the_workload_and_applying_twice_is_a_noop() {
         plan: PebblePlan::default(),
         running: false,
         conf: None,
+        categories: None,
     };
     let p = plan(&inputs);
     assert!(p.kube.is_empty());
@@ -450,6 +458,7 @@ fn relation_removed_removes_routing_and_keeps_kill_switch() {
         plan: pebble_plan_for(&config(false), Startup::Disabled),
         running: false,
         conf: Some(steady_conf()),
+        categories: None,
     };
     let p = plan(&after);
     assert!(p.writes_nothing(), "{p:?}");
@@ -881,6 +890,7 @@ fn admission_rewritten_image_is_routed_and_reported() {
         plan: PebblePlan::default(),
         running: false,
         conf: Some(steady_conf()),
+        categories: None,
     };
     assert_eq!(plan(&inputs).workload.last(), Some(&WorkloadStep::Restart));
     // Only the sidecar's rewritten: reported too.
@@ -1162,10 +1172,8 @@ fn conf_change_stops_writes_then_restarts_and_port_change_moves_the_port() {
     inputs.workload = Workload::Reachable {
         plan: pebble_plan_for(&config(false), Startup::Enabled),
         running: true,
-        conf: Some(format!(
-            "{}[BitTorrent]\nSession\\Port=6881\n",
-            steady_conf()
-        )),
+        conf: Some(format!("{}[LegalNotice]\nAccepted=true\n", steady_conf())),
+        categories: None,
     };
     assert!(
         plan(&inputs).writes_nothing(),
@@ -1243,6 +1251,7 @@ fn pod_security_that_refuses_the_routing_blocks_before_any_kubernetes_write() {
             plan: pebble_plan_for(&config(false), Startup::Enabled),
             running: true,
             conf: Some(steady_conf()),
+            categories: None,
         };
         enforcing(&mut inputs, level);
         let p = plan(&inputs);
@@ -1455,13 +1464,25 @@ fn without_media_storage_qbittorrent_runs_standalone_and_says_so() {
     apply_steps(&mut live, &unmount);
     inputs.pod = PodView::Read(Some(Box::new(pod_from(live.statefulset.as_ref().unwrap()))));
     inputs.cluster = Cluster::Live(live);
+    // The default save path moves to the config storage (once: stop, write, start).
+    let p = plan(&inputs);
+    let standalone = conf::session(&steady_conf(), STANDALONE_SAVE_PATH);
+    assert_eq!(
+        p.workload,
+        [
+            WorkloadStep::Stop,
+            WorkloadStep::PushConf(standalone.clone()),
+            WorkloadStep::Restart
+        ]
+    );
+    assert!(standalone.contains("Session\\DefaultSavePath=/config/Downloads\n"));
+    let Workload::Reachable { conf, .. } = &mut inputs.workload else {
+        unreachable!("steady inputs reach Pebble")
+    };
+    *conf = Some(standalone);
     let p = plan(&inputs);
     assert!(p.kube.is_empty());
-    assert!(
-        !p.workload.contains(&WorkloadStep::Stop),
-        "{:?}",
-        p.workload
-    );
+    assert!(p.workload.is_empty(), "{:?}", p.workload);
     assert_eq!(
         worst(&p),
         Status::active(format!("VPN exit 203.0.113.7; {MSG_STANDALONE}"))
@@ -1609,12 +1630,43 @@ fn media_managers_are_granted_then_published_once() {
             .to_databag(),
         our_download_client_data()
     );
-    // Next hook: both databags hold it.
+    // Each valid manager gets its category under the shared volume (stop, write, start).
+    let [
+        WorkloadStep::Stop,
+        WorkloadStep::PushCategories(text),
+        WorkloadStep::Restart,
+    ] = p.workload.as_slice()
+    else {
+        panic!("{:?}", p.workload)
+    };
+    let written: Value = serde_json::from_str(text).unwrap();
+    assert_eq!(
+        written,
+        json!({"radarr": {"save_path": "/data/torrents/movies"},
+               "tv": {"save_path": "/data/torrents/tv"}})
+    );
+    // Next hook: both databags and the categories hold it.
     for m in &mut inputs.managers[..2] {
         m.our_config = Some(our_download_client_data());
     }
+    let Workload::Reachable { categories, .. } = &mut inputs.workload else {
+        unreachable!("steady inputs reach Pebble")
+    };
+    *categories = Some(text.clone());
     let p = plan(&inputs);
     assert!(p.writes_nothing(), "{p:?}");
+    // A categories file that is not JSON is never replaced.
+    let Workload::Reachable { categories, .. } = &mut inputs.workload else {
+        unreachable!("steady inputs reach Pebble")
+    };
+    *categories = Some("\u{0}".into());
+    let p = plan(&inputs);
+    assert!(p.writes_nothing(), "{p:?}");
+    assert!(
+        worst(&p)
+            .message
+            .contains("categories.json is not a JSON object")
+    );
 }
 
 #[test]
