@@ -301,3 +301,75 @@ fn reference_manager_and_storage_provider() -> TestResult {
     assert_eq!(sim_common::service(&model, UNIT).as_deref(), Some("active"));
     Ok(())
 }
+
+/// The endpoints declared only for refresh parity (README, "Declared, not implemented yet"):
+/// relating them, even to an application that writes junk into them, runs our hooks without
+/// an error, writes nothing anywhere and leaves the status as it was.
+#[test]
+fn declared_only_endpoints_are_harmless() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let mut model = model(tmp.path())?;
+    model.deploy(
+        "qbittorrent-k8s",
+        Some(APP),
+        true,
+        &kv(&[("unsafe-mode", "true")]),
+    )?;
+    let before = status(&model, UNIT);
+    assert_eq!(before.0, "active", "{before:?}");
+    let observer = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/charms/observer")
+        .display()
+        .to_string();
+    model.deploy(&observer, Some("observer"), false, &[])?;
+    let from = model.history().len();
+    model.relate(&format!("{APP}:metrics-endpoint"), "observer:metrics")?;
+    model.relate(&format!("{APP}:logging"), "observer:logging")?;
+    model.update_status()?;
+    assert_eq!(failures_since(&model, from), Vec::<String>::new());
+    let junk = model
+        .state()
+        .model
+        .relations
+        .iter()
+        .filter(|r| {
+            r.app_data
+                .get("observer")
+                .and_then(|b| b.get("config"))
+                .map(String::as_str)
+                == Some("$(reboot)")
+        })
+        .count();
+    assert_eq!(junk, 2, "the observer wrote junk on both relations");
+    let ours: Vec<_> = model.history()[from..]
+        .iter()
+        .filter(|r| r.unit == UNIT)
+        .collect();
+    assert!(
+        ours.iter()
+            .any(|r| r.hook == "metrics-endpoint-relation-changed")
+            && ours.iter().any(|r| r.hook == "logging-relation-changed"),
+        "our hooks ran: {:?}",
+        ours.iter().map(|r| &r.hook).collect::<Vec<_>>()
+    );
+    let writes: Vec<String> = ours
+        .iter()
+        .flat_map(|r| r.tool_calls.iter().map(|c| c.argv.join(" ")))
+        .filter(|c| {
+            ["relation-set", "secret-", "open-port", "close-port"]
+                .iter()
+                .any(|w| c.starts_with(w))
+                && !c.starts_with("secret-get")
+                && !c.starts_with("secret-info-get")
+        })
+        .collect();
+    assert_eq!(writes, Vec::<String>::new());
+    let api_writes: Vec<String> = ours
+        .iter()
+        .flat_map(|r| r.api_requests.clone())
+        .filter(|r| !r.starts_with("GET "))
+        .collect();
+    assert_eq!(api_writes, Vec::<String>::new());
+    assert_eq!(status(&model, UNIT), before);
+    Ok(())
+}

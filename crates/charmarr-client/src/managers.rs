@@ -409,6 +409,85 @@ mod tests {
         assert!(!messages[1].contains("Bad Name"), "the value is not echoed");
     }
 
+    fn fake_tools() -> (
+        std::sync::Arc<juju_charm::tools::fake::RecordingRunner>,
+        Tools,
+    ) {
+        let runner = std::sync::Arc::new(juju_charm::tools::fake::RecordingRunner::new());
+        let tools = Tools::new(runner.clone());
+        (runner, tools)
+    }
+
+    fn publish(relations: Vec<u64>, secret: OfferedSecret) -> Publish {
+        Publish {
+            relations,
+            offer: offer(),
+            secret,
+            model_uuid: UUID.to_owned(),
+        }
+    }
+
+    #[test]
+    fn each_relation_is_granted_before_it_is_told_the_secret() {
+        let (runner, tools) = fake_tools();
+        grant_then_publish(&tools, &publish(vec![3, 4], existing()), None).unwrap();
+        let tools_run: Vec<String> = runner
+            .argvs()
+            .iter()
+            .map(|a| format!("{} -r {}", a[0], a[2]))
+            .collect();
+        assert_eq!(
+            tools_run,
+            [
+                "secret-grant -r 3",
+                "relation-set -r 3",
+                "secret-grant -r 4",
+                "relation-set -r 4"
+            ]
+        );
+        assert!(runner.argvs()[0].contains(&SECRET.to_owned()));
+    }
+
+    #[test]
+    fn a_failed_grant_publishes_nothing_after_it() {
+        let (runner, tools) = fake_tools();
+        runner.fail("secret-grant", 1, "ERROR permission denied");
+        let e = grant_then_publish(&tools, &publish(vec![3, 4], existing()), None).unwrap_err();
+        assert!(
+            matches!(e, PublishError::Grant { relation: 3, .. }),
+            "{e:?}"
+        );
+        assert_eq!(runner.argvs().len(), 1, "{:?}", runner.argvs());
+    }
+
+    #[test]
+    fn a_secret_created_now_is_named_by_the_id_secret_add_printed() {
+        let (runner, tools) = fake_tools();
+        let bare = "d1d2dhg7nlbs73bc9f60";
+        grant_then_publish(
+            &tools,
+            &publish(vec![3], OfferedSecret::CreatedInThisHook),
+            Some(bare),
+        )
+        .unwrap();
+        let full = format!("secret://{UUID}/{bare}");
+        assert!(runner.argvs()[0].contains(&full), "{:?}", runner.argvs());
+        let set = &runner.calls()[1];
+        assert!(
+            set.stdin.as_deref().is_some_and(|d| d.contains(&full)),
+            "{set:?}"
+        );
+        let (runner, tools) = fake_tools();
+        let e = grant_then_publish(
+            &tools,
+            &publish(vec![3], OfferedSecret::CreatedInThisHook),
+            Some("not a secret"),
+        )
+        .unwrap_err();
+        assert!(matches!(e, PublishError::SecretId(_)));
+        assert!(runner.argvs().is_empty());
+    }
+
     #[test]
     fn no_remote_app_yet_is_not_served() {
         let mut r = relation(3, None, None);
