@@ -226,6 +226,11 @@ fn reference_manager_and_storage_provider() -> TestResult {
         .filter(|c| c.starts_with("relation-set") || c.starts_with("secret-grant"))
         .collect();
     assert_eq!(tools, Vec::<String>::new());
+    assert_eq!(
+        sim_common::writes(&sim_common::requests_since(&model, UNIT, from)),
+        Vec::<String>::new(),
+        "no Kubernetes write either"
+    );
 
     // --- rotation: the manager follows the new revision (secret-changed).
     model.run_action(UNIT, "rotate-credentials", &[])?;
