@@ -45,7 +45,11 @@ fn gateway_render(dir: &Path) -> Value {
     .expect("gateway renders")
 }
 
-fn client_render(gateway_data: Option<PathBuf>, cilium: bool) -> Value {
+fn client_render(
+    gateway_data: Option<PathBuf>,
+    cilium: bool,
+    storage_data: Option<PathBuf>,
+) -> Value {
     juju_charm::render::output::<qbittorrent_k8s::QbittorrentK8s>(
         &qbittorrent_k8s::render::RenderArgs {
             app: "qbittorrent".into(),
@@ -53,6 +57,7 @@ fn client_render(gateway_data: Option<PathBuf>, cilium: bool) -> Value {
             statefulset: fixture("statefulset-qbittorrent.json"),
             gateway_data,
             cilium,
+            storage_data,
         },
     )
     .expect("client renders")
@@ -76,8 +81,15 @@ fn rendered_objects_validate_and_the_charms_agree_on_the_wire() {
         .expect("config is a JSON string");
     let data_file = dir.join("gateway-data.json");
     std::fs::write(&data_file, databag).expect("write gateway data");
-    let routed = client_render(Some(data_file), true);
-    let unrouted = client_render(None, false);
+    // charmarr-storage-k8s's databag value: the routed render also mounts the shared claim.
+    let storage_file = dir.join("storage-data.json");
+    std::fs::write(
+        &storage_file,
+        r#"{"pvc_name":"charmarr-shared-media","mount_path":"/data","puid":1000,"pgid":1000}"#,
+    )
+    .expect("write storage data");
+    let routed = client_render(Some(data_file), true, Some(storage_file));
+    let unrouted = client_render(None, false, None);
 
     let routed_objects = objects(&routed);
     let kinds: Vec<&str> = routed_objects
@@ -102,6 +114,20 @@ fn rendered_objects_validate_and_the_charms_agree_on_the_wire() {
         .expect("ConfigMap");
     let settings = cm["data"]["settings.sh"].as_str().expect("settings.sh");
     assert!(settings.contains("VXLAN_ID=\"4242\""), "{settings}");
+
+    let statefulset = routed_objects
+        .iter()
+        .find(|o| o["kind"] == "StatefulSet")
+        .expect("StatefulSet");
+    let pod = &statefulset["spec"]["template"]["spec"];
+    assert_eq!(pod["securityContext"]["fsGroup"], 1000, "{pod:#}");
+    assert!(
+        pod["volumes"]
+            .as_array()
+            .is_some_and(|vs| vs.iter().any(|v| v["name"] == "charmarr-shared-data"
+                && v["persistentVolumeClaim"]["claimName"] == "charmarr-shared-media")),
+        "{pod:#}"
+    );
 
     let mut all = objects(&gateway);
     all.extend(routed_objects);

@@ -679,3 +679,67 @@ fn untrusted_then_trusted() -> TestResult {
     );
     Ok(())
 }
+
+/// A stand-in for the observability charms on the endpoints gluetun-k8s only declares (README,
+/// "Declared, not implemented yet"): writes junk on every relation it has.
+fn observer_dir(root: &Path) -> Result<PathBuf, Box<dyn std::error::Error>> {
+    let dir = root.join("observer-charm");
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(
+        dir.join("metadata.yaml"),
+        "name: observer-test\nsummary: declared-only endpoints\ndescription: test\n\
+         provides:\n  logging:\n    interface: loki_push_api\n\
+         requires:\n  metrics:\n    interface: prometheus_scrape\n",
+    )?;
+    let dispatch = dir.join("dispatch");
+    std::fs::write(
+        &dispatch,
+        "#!/bin/sh\nif [ \"$(is-leader)\" = True ]; then\n\
+           for rid in $(relation-ids logging) $(relation-ids metrics); do\n\
+             relation-set -r \"$rid\" --app 'config=$(reboot)'\n\
+           done\nfi\nstatus-set active ''\n",
+    )?;
+    std::fs::set_permissions(&dispatch, std::fs::Permissions::from_mode(0o755))?;
+    Ok(dir)
+}
+
+/// The endpoints declared only for refresh parity: relating them runs our hooks without an
+/// error, writes nothing and leaves the status as it was.
+#[test]
+fn declared_only_endpoints_are_harmless() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let mut model = running_gateway(tmp.path())?;
+    let uri = model.add_secret("vpn-key", &kv(&[("private-key", KEY)]))?;
+    model.grant_secret("vpn-key", "vpnarr")?;
+    configure(&mut model, &uri)?;
+    model.update_status()?;
+    let before = status(&model, "vpnarr/0");
+    assert_eq!(
+        before,
+        ("active".into(), format!("VPN connected ({EXIT_IP})"))
+    );
+    let observer = observer_dir(tmp.path())?;
+    model.deploy(
+        &observer.display().to_string(),
+        Some("observer"),
+        false,
+        &[],
+    )?;
+    let mark = model.history().len();
+    model.relate("vpnarr:metrics-endpoint", "observer:metrics")?;
+    model.relate("vpnarr:logging", "observer:logging")?;
+    model.update_status()?;
+    let ours = since(&model, mark, "vpnarr");
+    assert!(
+        ours.iter()
+            .any(|r| r.hook == "metrics-endpoint-relation-changed")
+            && ours.iter().any(|r| r.hook == "logging-relation-changed"),
+        "{:?}",
+        ours.iter().map(|r| &r.hook).collect::<Vec<_>>()
+    );
+    assert!(ours.iter().all(|r| r.code == 0));
+    assert_eq!(writes(&ours), Vec::<String>::new());
+    assert_eq!(calls(&ours, "relation-set", ""), 0);
+    assert_eq!(status(&model, "vpnarr/0"), before);
+    Ok(())
+}

@@ -40,6 +40,9 @@ pub enum ApplyError {
     /// `relation-set`.
     #[error("cannot publish our vpn-gateway data")]
     Publish(#[source] ToolError),
+    /// `secret-grant` / `relation-set` on a download-client relation.
+    #[error(transparent)]
+    DownloadClient(#[from] charmarr_client::managers::PublishError),
     /// A Kubernetes write.
     #[error("Kubernetes write failed: {step}")]
     Kube {
@@ -67,8 +70,13 @@ pub enum ApplyError {
 /// Kubernetes steps are skipped).
 pub async fn apply(juju: &mut Juju, plan: &Plan) -> Result<Vec<Status>, ApplyError> {
     let mut found = Vec::new();
-    if let Some(secret) = &plan.create_secret {
-        create_secret(juju, secret).map_err(ApplyError::CreateSecret)?;
+    let created = match &plan.create_secret {
+        Some(secret) => Some(create_secret(juju, secret).map_err(ApplyError::CreateSecret)?),
+        None => None,
+    };
+    // The secret is granted to each manager before our data names it (docs/adr/0043).
+    if let Some(publish) = &plan.download_client {
+        charmarr_client::managers::grant_then_publish(juju.tools(), publish, created.as_deref())?;
     }
     if let Some((id, config)) = &plan.publish {
         let data = BTreeMap::from([(DATABAG_KEY.to_owned(), config.clone())]);
@@ -98,9 +106,9 @@ async fn write_kube(kube: &Kube, steps: &[KubeStep]) -> Result<Option<Status>, A
         tracing::info!("{step}");
         if let Err(e) = kube_step(kube, step).await {
             let statefulset = match step {
-                KubeStep::PatchStatefulSet(name, _) | KubeStep::RemoveRouting(name, _) => {
-                    Some(name.as_str())
-                }
+                KubeStep::PatchStatefulSet(name, _)
+                | KubeStep::RemoveRouting(name, _)
+                | KubeStep::SharedStorage(name, _) => Some(name.as_str()),
                 _ => None,
             };
             return match e.refusal_status(statefulset) {
@@ -171,6 +179,14 @@ async fn workload_step(pebble: &Pebble, step: &WorkloadStep) -> Result<(), Apply
             )
             .await
             .map_err(err("write qBittorrent.conf")),
+        WorkloadStep::PushCategories(content) => pebble
+            .push(
+                crate::categories::PATH,
+                content.as_bytes(),
+                &workload::conf_file_options(),
+            )
+            .await
+            .map_err(err("write categories.json")),
         WorkloadStep::AddLayer(layer) => pebble
             .add_layer(SERVICE, layer, true)
             .await
@@ -223,6 +239,12 @@ async fn kube_step(kube: &Kube, step: &KubeStep) -> Result<(), KubeError> {
             .patch(name, |live| {
                 (!names.is_absent_from(live)).then(|| names.remove_patch(resource_version(live)))
             })
+            .await
+            .map(drop),
+        KubeStep::SharedStorage(name, step) => kube
+            .api::<StatefulSet>()
+            .view::<StatefulSetJson>()
+            .patch(name, |live| step.patch(live))
             .await
             .map(drop),
         KubeStep::DeleteConfigMap(name) => kube.api::<ConfigMap>().delete(name).await.map(drop),

@@ -1,5 +1,7 @@
-//! `qBittorrent.conf` reconciliation: set the few keys the charm manages in `[Preferences]` and
-//! keep every other line the operator (or qBittorrent) wrote, byte for byte.
+//! `qBittorrent.conf` reconciliation: set the few keys the charm manages in `[Preferences]`
+//! (WebUI credentials and port) and `[BitTorrent]` (the default save path and automatic
+//! torrent management, [`session`]), and keep every other line the operator (or qBittorrent)
+//! wrote, byte for byte.
 //!
 //! qBittorrent's file is a Qt `QSettings` INI file: `[Section]` headers and `key=value` lines,
 //! with backslashes inside keys (`WebUI\Port`). Only lines inside `[Preferences]` are touched.
@@ -52,11 +54,46 @@ pub fn get<'a>(content: &'a str, key: &str) -> Option<&'a str> {
 /// The file with the managed keys set. `None` (no file yet) gives a minimal file. Applying it
 /// twice gives the same text as applying it once.
 pub fn reconcile(existing: Option<&str>, managed: &Managed) -> String {
-    let entries = managed.entries();
+    reconcile_in(existing, SECTION, &managed.entries())
+}
+
+/// The `[BitTorrent]` keys the reference sets through the WebUI API when media managers
+/// relate (docs/adr/0043), as qBittorrent stores them: the default save path, and automatic
+/// torrent management on by default and kept on when a torrent's category, the default save
+/// path or a category's save path changes (the API's `auto_tmm_enabled`,
+/// `torrent_changed_tmm_enabled`, `save_path_changed_tmm_enabled`,
+/// `category_changed_tmm_enabled` all `true`). `save_path` comes from a validated mount path
+/// (no newline).
+pub fn session(existing: &str, save_path: &str) -> String {
+    let entries = [
+        ("Session\\DefaultSavePath", save_path.to_owned()),
+        ("Session\\DisableAutoTMMByDefault", "false".to_owned()),
+        (
+            "Session\\DisableAutoTMMTriggers\\CategoryChanged",
+            "false".to_owned(),
+        ),
+        (
+            "Session\\DisableAutoTMMTriggers\\DefaultSavePathChanged",
+            "false".to_owned(),
+        ),
+        (
+            "Session\\DisableAutoTMMTriggers\\CategorySavePathChanged",
+            "false".to_owned(),
+        ),
+    ];
+    reconcile_in(Some(existing), "[BitTorrent]", &entries)
+}
+
+/// `entries` set in `section` of `existing` (or of a fresh file holding only that section).
+fn reconcile_in(
+    existing: Option<&str>,
+    section: &str,
+    entries: &[(&'static str, String)],
+) -> String {
     let Some(content) = existing else {
-        let mut out = String::from(SECTION);
+        let mut out = String::from(section);
         out.push('\n');
-        for (k, v) in &entries {
+        for (k, v) in entries {
             out.push_str(k);
             out.push('=');
             out.push_str(v);
@@ -65,7 +102,7 @@ pub fn reconcile(existing: Option<&str>, managed: &Managed) -> String {
         return out;
     };
 
-    let mut done = [false; 3];
+    let mut done = vec![false; entries.len()];
     let mut out: Vec<String> = Vec::new();
     let mut in_section = false;
     let mut section_seen = false;
@@ -77,7 +114,7 @@ pub fn reconcile(existing: Option<&str>, managed: &Managed) -> String {
             if in_section {
                 section_end = Some(out.len());
             }
-            in_section = t == SECTION;
+            in_section = t == section;
             section_seen |= in_section;
             out.push(line.to_owned());
             continue;
@@ -107,7 +144,7 @@ pub fn reconcile(existing: Option<&str>, managed: &Managed) -> String {
     let missing: Vec<String> = entries
         .iter()
         .zip(done)
-        .filter(|(_, d)| !d)
+        .filter(|(_, d)| !*d)
         .map(|((k, v), _)| format!("{k}={v}"))
         .collect();
     if !missing.is_empty() {
@@ -124,7 +161,7 @@ pub fn reconcile(existing: Option<&str>, managed: &Managed) -> String {
             if out.last().is_some_and(|l| !l.trim().is_empty()) {
                 out.push(String::new());
             }
-            out.push(SECTION.to_owned());
+            out.push(section.to_owned());
             out.extend(missing);
         }
     }
@@ -200,5 +237,26 @@ mod tests {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod session_tests {
+    use super::*;
+
+    #[test]
+    fn session_keys_are_set_in_bittorrent_and_idempotent() {
+        let before = "[BitTorrent]\nSession\\Port=6881\nSession\\DisableAutoTMMByDefault=true\n\n[Preferences]\nWebUI\\Port=8080\n";
+        let after = session(before, "/data/torrents");
+        assert_eq!(
+            after,
+            "[BitTorrent]\nSession\\Port=6881\nSession\\DisableAutoTMMByDefault=false\nSession\\DefaultSavePath=/data/torrents\nSession\\DisableAutoTMMTriggers\\CategoryChanged=false\nSession\\DisableAutoTMMTriggers\\DefaultSavePathChanged=false\nSession\\DisableAutoTMMTriggers\\CategorySavePathChanged=false\n\n[Preferences]\nWebUI\\Port=8080\n"
+        );
+        assert_eq!(session(&after, "/data/torrents"), after);
+        let fresh = session("[Preferences]\nWebUI\\Port=8080\n", "/config/Downloads");
+        assert!(
+            fresh.starts_with("[Preferences]\nWebUI\\Port=8080\n\n[BitTorrent]\nSession\\DefaultSavePath=/config/Downloads\n"),
+            "{fresh}"
+        );
     }
 }

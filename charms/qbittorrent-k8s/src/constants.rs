@@ -36,6 +36,11 @@ pub const MSG_NO_RELATION: &str = "Waiting for vpn-gateway relation (or set unsa
 pub const MSG_RELATION_REMOVED: &str = "VPN relation removed: egress blocked by kill switch";
 /// The gateway reports `vpn_connected=false`.
 pub const MSG_VPN_DISCONNECTED: &str = "Waiting for VPN connection";
+/// qBittorrent's default save path without a media-storage relation: its own default
+/// (`$HOME/Downloads`), on the config storage (docs/adr/0042).
+pub const STANDALONE_SAVE_PATH: &str = "/config/Downloads";
+/// Running without a media-storage relation (docs/adr/0042).
+pub const MSG_STANDALONE: &str = "no media-storage relation: downloads stay in /config";
 /// Valid data, but this pod does not carry the routing yet.
 pub const MSG_POD_NOT_ROUTED: &str = "Waiting for the pod to restart with VPN routing";
 

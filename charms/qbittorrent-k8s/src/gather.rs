@@ -1,5 +1,6 @@
-//! Reads everything one hook needs into [`Inputs`]: config, leadership, the `vpn-gateway`
-//! relation, our Kubernetes objects, the namespace's labels and the API server's endpoints
+//! Reads everything one hook needs into [`Inputs`]: config, leadership, the `vpn-gateway`,
+//! `download-client` and `media-storage` relations (and, for the media managers, the
+//! credentials secret's id), our Kubernetes objects, the namespace's labels and the API server's endpoints
 //! (leader), this unit's Pod, the workload through Pebble,
 //! the credentials secret and the opened ports. Reads only: nothing here changes anything.
 //!
@@ -8,6 +9,8 @@
 //! fresh one is made. When the leader finds no credentials secret it generates the password
 //! here; `apply` creates the secret.
 
+use charmarr_client::managers::{self, ManagerRelation};
+use charmarr_client::storage::{self, StorageRelation};
 use juju_charm::hook::Hook;
 use juju_charm::k8s::{Kube, KubeError, Reads};
 use juju_charm::pebble::{Pebble, PebbleError};
@@ -51,6 +54,12 @@ pub enum GatherError {
     /// `relation-get`.
     #[error("cannot read the vpn-gateway relation data")]
     ReadRelationData(#[source] ToolError),
+    /// The download-client or media-storage relation.
+    #[error(transparent)]
+    ReadCharmarrRelation(#[from] charmarr_client::ReadError),
+    /// `secret-info-get` of the credentials secret.
+    #[error("cannot read the credentials secret's id")]
+    ReadSecretId(#[source] ToolError),
     /// Reading an object (other than a 403).
     #[error("cannot read our Kubernetes objects")]
     ReadCluster(#[source] KubeError),
@@ -88,6 +97,8 @@ pub async fn gather(juju: &mut Juju, hook: &Hook) -> Result<Inputs, GatherError>
     let rng = &SystemRandom::new();
     let unit_number = juju.context().unit_number().unwrap_or_default();
     let broken = hook.broken_relation_id(ENDPOINT, juju.context());
+    let broken_managers = hook.broken_relation_id(managers::ENDPOINT, juju.context());
+    let broken_storage = hook.broken_relation_id(storage::ENDPOINT, juju.context());
     let tools = juju.tools().clone();
     // Two sides meet at is-leader: the hook tools (is-leader, then the two chains at once) and
     // Kubernetes (this unit's Pod, opening the connection; then, on the leader, our objects),
@@ -102,7 +113,14 @@ pub async fn gather(juju: &mut Juju, hook: &Hook) -> Result<Inputs, GatherError>
         // The receiver lives until the Kubernetes side has read it (both run in the join).
         let _ = leadership.send(leader);
         let own = tools.background(move |tools| read_own(tools, leader));
-        let relation = tools.background(move |tools| read_relation(tools, broken, &ours, leader));
+        let relation = tools.background(move |tools| {
+            let broken = Broken {
+                vpn: broken,
+                managers: broken_managers,
+                storage: broken_storage,
+            };
+            read_relations(tools, &broken, &ours, leader)
+        });
         Ok::<_, GatherError>((leader, own.await?, relation.await?))
     };
     let kube_side = async {
@@ -117,7 +135,7 @@ pub async fn gather(juju: &mut Juju, hook: &Hook) -> Result<Inputs, GatherError>
     };
     let (tools_read, (pod, cluster), workload) =
         tokio::join!(tool_side, kube_side, read_workload(pebble));
-    let (leader, own, relation) = tools_read?;
+    let (leader, own, relations) = tools_read?;
     juju.leader_read(leader);
     if let Some(statuses) = own.statuses {
         juju.statuses_read(statuses);
@@ -140,10 +158,14 @@ pub async fn gather(juju: &mut Juju, hook: &Hook) -> Result<Inputs, GatherError>
     Ok(Inputs {
         app,
         model,
+        model_uuid: juju.context().model_uuid.clone(),
         unit_number,
         leader,
         config: Config::parse(&own.config),
-        relation,
+        relation: relations.vpn,
+        managers: relations.managers,
+        storage: relations.storage,
+        secret_id: relations.secret_id,
         cluster,
         pod,
         workload,
@@ -185,6 +207,48 @@ async fn read_pod(kube: &Kube, app: &str, unit_number: u32) -> Result<PodView, G
             None => Err(GatherError::ReadPod(e)),
         },
     }
+}
+
+/// The relation being broken in this hook, per endpoint (Juju still lists it then).
+struct Broken {
+    vpn: Option<u64>,
+    managers: Option<u64>,
+    storage: Option<u64>,
+}
+
+/// The three relations, and the credentials secret's id for the media managers.
+struct Relations {
+    vpn: Relation,
+    managers: Vec<ManagerRelation>,
+    storage: Option<StorageRelation>,
+    secret_id: Option<String>,
+}
+
+fn read_relations(
+    tools: &Tools,
+    broken: &Broken,
+    app: &str,
+    leader: bool,
+) -> Result<Relations, GatherError> {
+    let vpn = read_relation(tools, broken.vpn, app, leader)?;
+    let managers = managers::read(tools, broken.managers, app, leader)?;
+    let storage = storage::read(tools, broken.storage)?;
+    // Only the leader publishes, and only where a manager is related.
+    let secret_id = if leader && !managers.is_empty() {
+        match tools.secret_info_get(SecretRef::Label(SECRET_LABEL)) {
+            Ok(info) => Some(info.id),
+            Err(ToolError::SecretNotFound { .. }) => None,
+            Err(e) => return Err(GatherError::ReadSecretId(e)),
+        }
+    } else {
+        None
+    };
+    Ok(Relations {
+        vpn,
+        managers,
+        storage,
+        secret_id,
+    })
 }
 
 fn read_relation(
@@ -335,10 +399,18 @@ async fn read_workload(pebble: &Pebble) -> Result<Workload, GatherError> {
         Err(e) if e.is_path_not_found() => None,
         Err(e) => return unreachable_or(e),
     };
+    // Not UTF-8: kept as text that is no JSON object, so the plan refuses to merge into it
+    // rather than replacing the operator's categories.
+    let categories = match pebble.pull(crate::categories::PATH, MAX_CONF_BYTES).await {
+        Ok(bytes) => Some(String::from_utf8(bytes).unwrap_or_else(|_| "\u{0}".to_owned())),
+        Err(e) if e.is_path_not_found() => None,
+        Err(e) => return unreachable_or(e),
+    };
     Ok(Workload::Reachable {
         plan,
         running,
         conf,
+        categories,
     })
 }
 

@@ -4,6 +4,8 @@
 
 use std::collections::BTreeMap;
 
+use charmarr_client::managers::ManagerRelation;
+use charmarr_client::storage::StorageRelation;
 use juju_charm::pebble::Plan as PebblePlan;
 use juju_charm::tools::ports::Port;
 use k8s_openapi::api::core::v1::{ConfigMap, EnvVar, PodDNSConfig};
@@ -21,6 +23,8 @@ pub struct Inputs {
     pub app: AppName,
     /// The model (the namespace).
     pub model: Namespace,
+    /// The model's UUID (`JUJU_MODEL_UUID`; empty when unknown), for secret ids.
+    pub model_uuid: String,
     /// This unit's number (the pod is `<app>-<number>`).
     pub unit_number: u32,
     /// Whether this unit leads.
@@ -29,6 +33,13 @@ pub struct Inputs {
     pub config: Result<Config, ConfigError>,
     /// The `vpn-gateway` relation.
     pub relation: Relation,
+    /// The `download-client` relations (media managers), in id order.
+    pub managers: Vec<ManagerRelation>,
+    /// The `media-storage` relation.
+    pub storage: Option<StorageRelation>,
+    /// The credentials secret's id as `secret-info-get` printed it (the bare id; untrusted, the leader
+    /// reads it while a download-client relation exists and the secret does).
+    pub secret_id: Option<String>,
     /// What the leader read from the cluster.
     pub cluster: Cluster,
     /// This unit's Pod object.
@@ -124,6 +135,8 @@ pub enum Workload {
         running: bool,
         /// `qBittorrent.conf`, if present (and UTF-8).
         conf: Option<String>,
+        /// `categories.json`, if present (not UTF-8: read as text that is not JSON).
+        categories: Option<String>,
     },
 }
 
@@ -178,6 +191,8 @@ pub struct PodRoutingSpec {
     /// `spec.dnsConfig`.
     #[serde(rename = "dnsConfig")]
     pub dns_config: Option<PodDNSConfig>,
+    /// `spec.volumes`, as JSON (only the shared claim's is compared).
+    pub volumes: Option<Vec<Value>>,
 }
 
 /// See [`PodRouting`].
@@ -191,4 +206,7 @@ pub struct RoutedContainer {
     pub command: Option<Vec<String>>,
     /// `env`.
     pub env: Option<Vec<EnvVar>>,
+    /// `volumeMounts`, as JSON (only the shared claim's is compared).
+    #[serde(rename = "volumeMounts")]
+    pub volume_mounts: Option<Vec<Value>>,
 }

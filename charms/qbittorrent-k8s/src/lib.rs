@@ -9,10 +9,12 @@
 //! - [`actions`]: `get-credentials` and `rotate-credentials`;
 //! - [`render`]: the offline dry run, the same plan from files;
 //! - the pure leaves: [`config`] (validated options), [`workload`] (the Pebble layer),
-//!   [`conf`] (`qBittorrent.conf` reconciliation) and [`credentials`] (WebUI credentials).
+//!   [`conf`] (`qBittorrent.conf` reconciliation), [`categories`] (`categories.json`) and
+//!   [`credentials`] (WebUI credentials).
 
 pub mod actions;
 pub mod apply;
+pub mod categories;
 pub mod conf;
 pub mod config;
 pub mod constants;

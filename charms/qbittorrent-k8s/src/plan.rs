@@ -11,9 +11,19 @@
 //! - Workload (every unit): with `unsafe-mode=false` qBittorrent runs only when valid gateway
 //!   data exists AND the running Pod carries the routing for exactly that data; otherwise it
 //!   is stopped (first, before anything else changes).
+//! - Shared storage (docs/adr/0042): the claim of the `media-storage` relation is mounted
+//!   after the routing steps, and removed when the relation goes; qBittorrent runs only once
+//!   its Pod carries the mount (downloads never land in the container's own filesystem).
+//! - Media managers (docs/adr/0043, leader): grant-then-publish on every `download-client`
+//!   relation whose databag does not hold our data yet; an invalid manager is skipped and
+//!   named in a Blocked status.
 
 use std::fmt;
 
+use charmarr_client::managers::{self, Offer, OfferedSecret, Publish};
+use charmarr_client::storage::{self, MountStep, Storage};
+use charmarr_iface::ApiUrl;
+use charmarr_iface::download_client::DownloadClient;
 use juju_charm::pebble::{Layer, Startup};
 use juju_charm::tools::ports::{Port, Protocol};
 use juju_charm::{Planned, Status};
@@ -37,7 +47,8 @@ use vpn_gateway_iface::{
 
 use crate::conf::{self, Managed};
 use crate::constants::{
-    FIELD_MANAGER, MSG_NO_RELATION, MSG_POD_NOT_ROUTED, MSG_RELATION_REMOVED, MSG_VPN_DISCONNECTED,
+    CONTAINER, FIELD_MANAGER, MSG_NO_RELATION, MSG_POD_NOT_ROUTED, MSG_RELATION_REMOVED,
+    MSG_STANDALONE, MSG_VPN_DISCONNECTED, STANDALONE_SAVE_PATH,
 };
 use crate::credentials::{Password, Username};
 use crate::inputs::{
@@ -65,6 +76,9 @@ pub enum KubeStep {
     DeleteCiliumPolicy(String),
     /// Delete the kill-switch NetworkPolicy.
     DeleteNetworkPolicy(String),
+    /// Strategic-merge patch the shared claim's volume, mount and `fsGroup` in or out of the
+    /// StatefulSet (named first).
+    SharedStorage(String, MountStep),
 }
 
 impl fmt::Display for KubeStep {
@@ -87,6 +101,15 @@ impl fmt::Display for KubeStep {
             Self::DeleteConfigMap(n) => write!(f, "delete configmap {n}"),
             Self::DeleteCiliumPolicy(n) => write!(f, "delete ciliumnetworkpolicy {n}"),
             Self::DeleteNetworkPolicy(n) => write!(f, "delete networkpolicy {n}"),
+            Self::SharedStorage(n, MountStep::Mount(m)) => write!(
+                f,
+                "patch statefulset {n}: mount claim {} at {}",
+                m.data.pvc_name.as_str(),
+                m.data.mount_path.as_str()
+            ),
+            Self::SharedStorage(n, MountStep::Unmount(_)) => {
+                write!(f, "patch statefulset {n}: remove the shared claim")
+            }
         }
     }
 }
@@ -99,6 +122,8 @@ pub enum WorkloadStep {
     /// Write `qBittorrent.conf` (only while the service is stopped: qBittorrent writes its
     /// settings back on exit and would overwrite ours).
     PushConf(String),
+    /// Write `categories.json` (only while the service is stopped, as the conf).
+    PushCategories(String),
     /// Add (combine) the layer.
     AddLayer(Box<Layer>),
     /// Restart the service (starts it when stopped).
@@ -111,6 +136,7 @@ impl fmt::Debug for WorkloadStep {
             Self::Stop => f.write_str("Stop"),
             // The file holds a password hash: never printed.
             Self::PushConf(c) => write!(f, "PushConf({} bytes)", c.len()),
+            Self::PushCategories(c) => write!(f, "PushCategories({} bytes)", c.len()),
             Self::AddLayer(_) => f.write_str("AddLayer"),
             Self::Restart => f.write_str("Restart"),
         }
@@ -155,6 +181,8 @@ pub struct Plan {
     pub create_secret: Option<NewSecret>,
     /// `(relation id, config)` to publish in our application databag.
     pub publish: Option<(u64, String)>,
+    /// Grant-then-publish on these download-client relations (after `create_secret`).
+    pub download_client: Option<Publish>,
     /// Workload changes.
     pub workload: Vec<WorkloadStep>,
     /// Kubernetes writes.
@@ -174,6 +202,7 @@ impl Planned for Plan {
     fn writes_nothing(&self) -> bool {
         self.create_secret.is_none()
             && self.publish.is_none()
+            && self.download_client.is_none()
             && self.workload.is_empty()
             && self.kube.is_empty()
             && self.ports.is_empty()
@@ -232,6 +261,7 @@ pub fn plan(inputs: &Inputs) -> Plan {
         field_manager: FIELD_MANAGER,
     };
     let provider = Provider::from_relation(&inputs.relation);
+    let storage = Storage::from_relation(inputs.storage.as_ref());
     let unsafe_mode = inputs.config.as_ref().is_ok_and(|c| c.unsafe_mode);
 
     if inputs.leader {
@@ -245,8 +275,10 @@ pub fn plan(inputs: &Inputs) -> Plan {
             }
         }
         routing(&mut plan, inputs, &owner, &provider, unsafe_mode);
+        shared_storage(&mut plan, inputs, &owner, &storage);
+        media_managers(&mut plan, inputs);
     }
-    plan_workload(&mut plan, inputs, &owner, &provider, unsafe_mode);
+    plan_workload(&mut plan, inputs, &owner, &provider, &storage, unsafe_mode);
     ports(&mut plan, inputs);
     plan
 }
@@ -363,6 +395,70 @@ fn routing(
             }
         }
     }
+}
+
+/// The shared claim's StatefulSet step (leader), after the routing's: mounted while the
+/// storage data is valid, removed when the relation goes, unchanged while it is pending or
+/// invalid.
+fn shared_storage(plan: &mut Plan, inputs: &Inputs, owner: &Owner, storage: &Storage) {
+    let Cluster::Live(live) = &inputs.cluster else {
+        return;
+    };
+    let Some(statefulset) = &live.statefulset else {
+        return;
+    };
+    if let Some(step) = storage.step(CONTAINER, statefulset) {
+        plan.kube
+            .push(KubeStep::SharedStorage(owner.app.to_string(), step));
+    }
+}
+
+/// The media managers (leader): grant-then-publish where our data is not held yet.
+fn media_managers(plan: &mut Plan, inputs: &Inputs) {
+    if inputs.managers.is_empty() {
+        return;
+    }
+    // Without a valid config there is no port to publish; without usable credentials nothing
+    // a manager could log in with (both have their own status).
+    let Ok(config) = &inputs.config else {
+        return;
+    };
+    let secret = match (&inputs.credentials, &inputs.secret_id) {
+        (
+            Credentials::Known {
+                create: Some(_), ..
+            },
+            _,
+        ) => OfferedSecret::CreatedInThisHook,
+        (Credentials::Known { create: None, .. }, Some(id)) => {
+            match managers::canonical_secret_id(id, &inputs.model_uuid) {
+                Ok(id) => OfferedSecret::Existing(id),
+                Err(e) => {
+                    plan.statuses.push(Status::blocked(format!(
+                    "the credentials secret's id from Juju is not a secret id ({e}): nothing published to the media managers"
+                )));
+                    return;
+                }
+            }
+        }
+        _ => return,
+    };
+    let Ok(api_url) = ApiUrl::in_cluster(&inputs.app, &inputs.model, config.webui_port) else {
+        plan.statuses.push(Status::blocked(
+            "cannot form the in-cluster API URL to publish to the media managers",
+        ));
+        return;
+    };
+    let offer = Offer {
+        api_url,
+        client: DownloadClient::Qbittorrent,
+        instance_name: inputs.app.clone(),
+        // qBittorrent serves its API at the root (the reference publishes none either).
+        base_path: None,
+    };
+    let (publish, statuses) = managers::plan(&inputs.managers, &offer, &secret, &inputs.model_uuid);
+    plan.download_client = publish;
+    plan.statuses.extend(statuses);
 }
 
 /// The API server's endpoints the kill switch lets out (ADR 0036), or the Blocked message
@@ -516,14 +612,20 @@ fn plan_workload(
     inputs: &Inputs,
     owner: &Owner,
     provider: &Provider,
+    storage: &Storage,
     unsafe_mode: bool,
 ) {
     let routed = routed(inputs, owner, provider);
+    let mounted = mounted(inputs, storage);
     // unsafe-mode opens the gate; the gateway's data problems are still reported.
     let gate_open = routed.is_ok() || unsafe_mode;
     if let Err(status) = &routed
         && (!unsafe_mode || matches!(provider, Provider::Invalid(_) | Provider::Pending(_)))
     {
+        plan.statuses.push(status.clone());
+    }
+    // After the VPN's: while both wait, the VPN is named first.
+    if let Err(status) = &mounted {
         plan.statuses.push(status.clone());
     }
     if let Provider::Valid(data) = provider
@@ -543,6 +645,7 @@ fn plan_workload(
         plan: pebble_plan,
         running,
         conf,
+        categories,
     } = &inputs.workload
     else {
         plan.statuses.push(Status::waiting(
@@ -551,7 +654,7 @@ fn plan_workload(
         return;
     };
     let mut running = *running;
-    let allowed = gate_open && config.is_some() && credentials.is_some();
+    let allowed = gate_open && mounted.is_ok() && config.is_some() && credentials.is_some();
     if !allowed && running {
         plan.workload.push(WorkloadStep::Stop);
         running = false;
@@ -568,17 +671,25 @@ fn plan_workload(
                 port: config.webui_port,
             },
         );
+        let desired = with_save_path(desired, storage);
         if conf.as_deref() != Some(desired.as_str()) {
             plan.workload.extend(conf_rewrite(running, desired));
             running = false;
         }
     }
+    running = write_categories(plan, inputs, storage, categories.as_deref(), running);
     let startup = if allowed {
         Startup::Enabled
     } else {
         Startup::Disabled
     };
-    let layer = workload::layer(config, startup);
+    // Pebble runs qBittorrent as the stack's PUID/PGID (the defaults until storage is known).
+    let ids = storage
+        .valid()
+        .map_or((workload::USER_ID, workload::GROUP_ID), |d| {
+            (d.puid.get(), d.pgid.get())
+        });
+    let layer = workload::layer(config, startup, ids);
     let layer_changed = !pebble_plan.holds(&layer);
     if layer_changed {
         plan.workload.push(WorkloadStep::AddLayer(Box::new(layer)));
@@ -596,8 +707,86 @@ fn plan_workload(
             },
             _ => "unsafe-mode: traffic is NOT routed through a VPN".to_owned(),
         };
+        let message = match (storage, message.is_empty()) {
+            (Storage::Absent, true) => MSG_STANDALONE.to_owned(),
+            (Storage::Absent, false) => format!("{message}; {MSG_STANDALONE}"),
+            _ => message,
+        };
         plan.statuses.push(Status::active(message));
     }
+}
+
+/// Whether qBittorrent may run as far as the shared claim goes, and if not, why: without a
+/// media-storage relation it runs standalone (downloads stay on the `config` storage, ADR
+/// 0042); with one, only once the published data is valid and this unit's Pod carries the
+/// mount.
+fn mounted(inputs: &Inputs, storage: &Storage) -> Result<(), Status> {
+    let data = match storage {
+        Storage::Absent => return Ok(()),
+        Storage::Valid(data) => data,
+        Storage::Pending(_) | Storage::Invalid(_) => {
+            return Err(storage
+                .status()
+                .unwrap_or_else(|| Status::waiting("Waiting for media-storage data")));
+        }
+    };
+    let waiting = || Status::waiting("Waiting for the pod to restart with the shared volume");
+    let PodView::Read(Some(pod)) = &inputs.pod else {
+        return Err(waiting());
+    };
+    let Some(spec) = &pod.spec else {
+        return Err(waiting());
+    };
+    let view = serde_json::json!({ "spec": {
+        "volumes": spec.volumes,
+        "containers": spec.containers.iter().map(|c| serde_json::json!({
+            "name": c.name,
+            "volumeMounts": c.volume_mounts,
+        })).collect::<Vec<_>>(),
+    } });
+    if storage::pod_carries(&view, CONTAINER, data) {
+        Ok(())
+    } else {
+        Err(waiting())
+    }
+}
+
+/// The conf with the default save path (and automatic torrent management) set: under the
+/// shared volume, or the config storage when running standalone; unchanged while storage is
+/// pending or invalid.
+fn with_save_path(desired: String, storage: &Storage) -> String {
+    match storage {
+        Storage::Valid(data) => conf::session(&desired, &crate::categories::torrents_dir(data)),
+        Storage::Absent => conf::session(&desired, STANDALONE_SAVE_PATH),
+        Storage::Pending(_) | Storage::Invalid(_) => desired,
+    }
+}
+
+/// A category per valid media manager under the shared volume (docs/adr/0043): the file is
+/// written only while qBittorrent is stopped. Returns whether it still runs.
+fn write_categories(
+    plan: &mut Plan,
+    inputs: &Inputs,
+    storage: &Storage,
+    categories: Option<&str>,
+    mut running: bool,
+) -> bool {
+    let Storage::Valid(data) = storage else {
+        return running;
+    };
+    let managers = managers::valid_managers(&inputs.managers);
+    match crate::categories::reconcile(categories, &managers, data) {
+        Ok(Some(text)) => {
+            if running {
+                plan.workload.push(WorkloadStep::Stop);
+                running = false;
+            }
+            plan.workload.push(WorkloadStep::PushCategories(text));
+        }
+        Ok(None) => {}
+        Err(e) => plan.statuses.push(Status::blocked(e.to_string())),
+    }
+    running
 }
 
 /// The steps that write `qBittorrent.conf`: the service stops first when it runs, since

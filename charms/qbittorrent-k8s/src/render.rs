@@ -4,13 +4,16 @@
 //! prints what [`crate::plan::plan`] writes, as ONE JSON object `{"objects": [...]}`: with
 //! `--gateway-data` the kill-switch NetworkPolicy (and the CiliumNetworkPolicy with
 //! `--cilium`), the client ConfigMap and the patched StatefulSet; without it, the StatefulSet
-//! with our routing removed. Invalid gateway data prints nothing on stdout, names the field
+//! with our routing removed. With `--storage-data` the StatefulSet also carries the shared
+//! claim (without it, the claim removed). Invalid gateway or storage data prints nothing on stdout, names the field
 //! on stderr and exits non-zero.
 
 use std::path::PathBuf;
 
+use charmarr_client::storage::StorageRelation;
 use juju_charm::render::{InputError, read_file, read_json};
 use serde_json::{Value, json};
+use vpn_gateway_iface::statefulset::emulate_strategic_merge;
 use vpn_gateway_iface::{
     EmulateError, InvalidField, ProviderData, RequirerData, StatefulSetJson, juju_names,
 };
@@ -28,6 +31,10 @@ juju_charm::render_args! {
         /// render as if Cilium's CRD existed (adds the CiliumNetworkPolicy)
         #[argh(switch)]
         pub cilium: bool,
+        /// the storage provider's `config` databag value (a JSON object): adds the shared
+        /// claim's volume, mount and fsGroup
+        #[argh(option)]
+        pub storage_data: Option<PathBuf>,
     }
 }
 
@@ -40,6 +47,9 @@ pub enum RenderError {
     /// The gateway data is invalid (names the field).
     #[error("invalid gateway data")]
     InvalidGatewayData(#[source] InvalidField),
+    /// The storage data is invalid (names the field).
+    #[error("invalid media-storage data")]
+    InvalidStorageData(#[source] charmarr_iface::InvalidField),
     /// The patched StatefulSet could not be computed.
     #[error("cannot compute the patched StatefulSet")]
     Emulate(#[source] EmulateError),
@@ -71,14 +81,31 @@ pub fn inputs(args: &RenderArgs) -> Result<Inputs, RenderError> {
         }
         None => Relation::Absent,
     };
+    let storage = match &args.storage_data {
+        Some(path) => {
+            let text = read_file(path)?;
+            charmarr_iface::media_storage::ProviderData::from_databag(&text)
+                .map_err(RenderError::InvalidStorageData)?;
+            Some(StorageRelation {
+                id: 1,
+                remote_app: None,
+                provider_config: Some(text),
+            })
+        }
+        None => None,
+    };
     let statefulset: StatefulSetJson = read_json(&args.statefulset, "a StatefulSet")?;
     Ok(Inputs {
         app,
         model,
+        model_uuid: String::new(),
         unit_number: 0,
         leader: true,
         config: Ok(Config::default()),
         relation,
+        managers: Vec::new(),
+        storage,
+        secret_id: None,
         cluster: Cluster::Live(Box::new(Live {
             statefulset: Some(statefulset),
             cilium_crd: args.cilium,
@@ -113,6 +140,20 @@ pub fn output(inputs: &Inputs, plan: &Plan) -> Result<Value, RenderError> {
             KubeStep::RemoveRouting(_, names) => {
                 statefulset = statefulset
                     .map(|s| names.emulate_remove(&s))
+                    .transpose()
+                    .map_err(RenderError::Emulate)?;
+            }
+            KubeStep::SharedStorage(_, step) => {
+                statefulset = statefulset
+                    .map(|s| match step.patch(&s) {
+                        Some(mut patch) => {
+                            if let Some(body) = patch.as_object_mut() {
+                                body.remove("metadata");
+                            }
+                            emulate_strategic_merge(&s, &patch)
+                        }
+                        None => Ok(s),
+                    })
                     .transpose()
                     .map_err(RenderError::Emulate)?;
             }

@@ -48,8 +48,9 @@ pub fn conf_file_options() -> FileOptions {
 }
 
 /// The layer: the service (started by Pebble only when `startup` is enabled, i.e. when the
-/// fail-closed gate is open, and run as [`USER_ID`]:[`GROUP_ID`]) and its readiness check.
-pub fn layer(config: &Config, startup: Startup) -> Layer {
+/// fail-closed gate is open, and run as the media-storage PUID:PGID, [`USER_ID`]:[`GROUP_ID`]
+/// until that is known) and its readiness check.
+pub fn layer(config: &Config, startup: Startup, (user_id, group_id): (u32, u32)) -> Layer {
     let service = Service {
         r#override: Some(Override::Replace),
         summary: Some("qBittorrent (qbittorrent-nox)".to_owned()),
@@ -59,8 +60,8 @@ pub fn layer(config: &Config, startup: Startup) -> Layer {
             ("HOME".to_owned(), PROFILE_DIR.to_owned()),
             ("TZ".to_owned(), config.timezone.to_string()),
         ]),
-        user_id: Some(USER_ID),
-        group_id: Some(GROUP_ID),
+        user_id: Some(user_id),
+        group_id: Some(group_id),
         ..Service::default()
     };
     let check = Check {
@@ -121,7 +122,7 @@ mod tests {
 
     #[test]
     fn the_service_runs_as_uid_and_gid_1000_by_id_only() {
-        let layer = layer(&Config::default(), Startup::Enabled);
+        let layer = layer(&Config::default(), Startup::Enabled, (USER_ID, GROUP_ID));
         let service = &layer.services[SERVICE];
         assert_eq!(
             (service.user_id, service.group_id),
@@ -142,7 +143,7 @@ mod tests {
 
     #[test]
     fn a_plan_with_the_ids_holds_the_layer_and_a_root_one_does_not() {
-        let layer = layer(&Config::default(), Startup::Enabled);
+        let layer = layer(&Config::default(), Startup::Enabled, (USER_ID, GROUP_ID));
         assert!(pebble_plan(Some(1000)).holds(&layer), "steady state");
         // After a refresh from a revision that ran qBittorrent as root, the layer is added
         // again (and qBittorrent restarted as 1000).

@@ -68,6 +68,48 @@ fn with_gateway_data() {
 }
 
 #[test]
+fn with_gateway_and_storage_data() {
+    let gw = fixture("gateway.json");
+    let storage = fixture("storage.json");
+    let objs = objects(&render(&[
+        "--gateway-data",
+        gw.to_str().unwrap(),
+        "--storage-data",
+        storage.to_str().unwrap(),
+    ]));
+    let ss = objs.last().expect("the StatefulSet comes last");
+    let pod = &ss["spec"]["template"]["spec"];
+    assert_eq!(pod["securityContext"]["fsGroup"], 1000);
+    let workload = pod["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "qbittorrent")
+        .unwrap();
+    assert!(
+        workload["volumeMounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["name"] == "charmarr-shared-data" && m["mountPath"] == "/data"),
+        "{workload:#}"
+    );
+    insta::assert_json_snapshot!("with_gateway_and_storage_data", objs);
+}
+
+#[test]
+fn invalid_storage_data_prints_nothing_and_names_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("storage.json");
+    std::fs::write(&bad, r#"{"pvc_name":"x","mount_path":"/etc"}"#).unwrap();
+    let out = render(&["--storage-data", bad.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("mount_path"), "{stderr}");
+}
+
+#[test]
 fn with_gateway_data_and_cilium() {
     let gw = fixture("gateway.json");
     let objs = objects(&render(&[

@@ -133,7 +133,10 @@ fn lifecycle() -> TestResult {
     assert_eq!(service(&model, UNIT).as_deref(), Some("active"));
     assert_eq!(
         status(&model, UNIT),
-        ("active".into(), "VPN exit 203.0.113.7".into())
+        (
+            "active".into(),
+            "VPN exit 203.0.113.7; no media-storage relation: downloads stay in /config".into()
+        )
     );
 
     // --- steady state after the rollout: zero writes, no restart; with qBittorrent running

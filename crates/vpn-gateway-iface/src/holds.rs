@@ -94,6 +94,13 @@ pub(crate) enum Lists {
     Atomic,
 }
 
+/// True iff a StatefulSet's JSON `live` holds every field of `ours` (a fragment of a
+/// StatefulSet), with the pod-template list rules above: for additions that are not a
+/// [`crate::PodAdditions`], such as the charmarr clients' shared-claim mount and its `fsGroup`.
+pub fn pod_template_holds(ours: &Value, live: &Value) -> bool {
+    is_subset(ours, live, Lists::PodTemplate)
+}
+
 /// True iff every field of `ours` is in `live` with our value.
 pub(crate) fn is_subset(ours: &Value, live: &Value, lists: Lists) -> bool {
     subset(ours, live, None, lists)

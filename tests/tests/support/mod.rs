@@ -138,6 +138,7 @@ pub fn client_render(dir: &Path, databag: &str) -> Value {
             statefulset: fixture("statefulset-qbittorrent.json"),
             gateway_data: Some(data),
             cilium: false,
+            storage_data: None,
         },
     )
     .expect("client renders")

@@ -6,8 +6,12 @@ use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::json;
 
+use charmarr_client::managers::ManagerRelation;
+use charmarr_client::storage::StorageRelation;
+
 use super::*;
 use crate::config::{Config, ConfigError};
+use crate::constants::STANDALONE_SAVE_PATH;
 use crate::credentials::Username;
 use crate::inputs::{ApiServerObject, Live};
 use vpn_gateway_iface::client::{
@@ -51,8 +55,31 @@ fn owner() -> Owner {
     }
 }
 
-/// A StatefulSet as Juju creates it (charm + workload container, Juju's annotation).
+const STORAGE: &str =
+    r#"{"pvc_name":"charmarr-shared-media","mount_path":"/data","puid":1000,"pgid":1000}"#;
+
+fn storage_relation() -> StorageRelation {
+    StorageRelation {
+        id: 9,
+        remote_app: Some("storage".into()),
+        provider_config: Some(STORAGE.into()),
+    }
+}
+
+/// A StatefulSet as Juju creates it (charm + workload container, Juju's annotation), with the
+/// shared claim mounted by an earlier hook.
 fn juju_statefulset() -> StatefulSetJson {
+    let bare = bare_statefulset();
+    let step = Storage::from_relation(Some(&storage_relation()))
+        .step(CONTAINER, &bare)
+        .unwrap();
+    let mut patch = step.patch(&bare).unwrap();
+    patch.as_object_mut().unwrap().remove("metadata");
+    vpn_gateway_iface::statefulset::emulate_strategic_merge(&bare, &patch).unwrap()
+}
+
+/// A StatefulSet exactly as Juju creates it.
+fn bare_statefulset() -> StatefulSetJson {
     serde_json::from_value(json!({
         "apiVersion": "apps/v1", "kind": "StatefulSet",
         "metadata": {"name": APP, "namespace": "downloads", "resourceVersion": "7"},
@@ -120,6 +147,16 @@ fn apply_steps(live: &mut Live, steps: &[KubeStep]) {
             KubeStep::DeleteConfigMap(_) => live.config_map = None,
             KubeStep::DeleteCiliumPolicy(_) => live.cilium_policy = None,
             KubeStep::DeleteNetworkPolicy(_) => live.network_policy = None,
+            KubeStep::SharedStorage(_, step) => {
+                let ss = live.statefulset.as_ref().unwrap();
+                if let Some(mut patch) = step.patch(ss) {
+                    patch.as_object_mut().unwrap().remove("metadata");
+                    live.statefulset = Some(
+                        vpn_gateway_iface::statefulset::emulate_strategic_merge(ss, &patch)
+                            .unwrap(),
+                    );
+                }
+            }
         }
     }
 }
@@ -145,18 +182,23 @@ fn config(unsafe_mode: bool) -> Config {
 }
 
 fn steady_conf() -> String {
-    conf::reconcile(
-        None,
-        &Managed {
-            username: "charmarr".into(),
-            password_hash: HASH.into(),
-            port: 8080,
-        },
+    conf::session(
+        &conf::reconcile(
+            None,
+            &Managed {
+                username: "charmarr".into(),
+                password_hash: HASH.into(),
+                port: 8080,
+            },
+        ),
+        "/data/torrents",
     )
 }
 
 fn pebble_plan_for(config: &Config, startup: Startup) -> PebblePlan {
-    let yaml = workload::layer(config, startup).to_text().unwrap();
+    let yaml = workload::layer(config, startup, (1000, 1000))
+        .to_text()
+        .unwrap();
     PebblePlan::from_yaml(&yaml).unwrap()
 }
 
@@ -164,10 +206,14 @@ fn leader_inputs(relation: Relation) -> Inputs {
     Inputs {
         app: AppName::parse(APP).unwrap(),
         model: Namespace::parse("downloads").unwrap(),
+        model_uuid: String::new(),
         unit_number: 0,
         leader: true,
         config: Ok(config(false)),
         relation,
+        managers: Vec::new(),
+        storage: Some(storage_relation()),
+        secret_id: None,
         cluster: Cluster::Live(Box::new(Live {
             statefulset: Some(juju_statefulset()),
             ..Live::default()
@@ -177,6 +223,7 @@ fn leader_inputs(relation: Relation) -> Inputs {
             plan: PebblePlan::default(),
             running: false,
             conf: None,
+            categories: None,
         },
         credentials: Credentials::Known {
             username: Username::parse("charmarr").unwrap(),
@@ -208,6 +255,7 @@ fn steady(d: &ProviderData) -> Inputs {
         plan: pebble_plan_for(&config(false), Startup::Enabled),
         running: true,
         conf: Some(steady_conf()),
+        categories: None,
     };
     inputs
 }
@@ -288,6 +336,7 @@ fn valid_data_kill_switch_then_configmap_then_statefulset() {
         plan: pebble_plan_for(&config(false), Startup::Enabled),
         running: true,
         conf: Some(steady_conf()),
+        categories: None,
     };
     let p = plan(&inputs);
     assert_eq!(
@@ -326,6 +375,7 @@ fn routed_pod_starts_the_workload_and_applying_twice_is_a_noop() {
         plan: PebblePlan::default(),
         running: false,
         conf: None,
+        categories: None,
     };
     let p = plan(&inputs);
     assert!(p.kube.is_empty());
@@ -408,6 +458,7 @@ fn relation_removed_removes_routing_and_keeps_kill_switch() {
         plan: pebble_plan_for(&config(false), Startup::Disabled),
         running: false,
         conf: Some(steady_conf()),
+        categories: None,
     };
     let p = plan(&after);
     assert!(p.writes_nothing(), "{p:?}");
@@ -839,6 +890,7 @@ fn admission_rewritten_image_is_routed_and_reported() {
         plan: PebblePlan::default(),
         running: false,
         conf: Some(steady_conf()),
+        categories: None,
     };
     assert_eq!(plan(&inputs).workload.last(), Some(&WorkloadStep::Restart));
     // Only the sidecar's rewritten: reported too.
@@ -1120,10 +1172,8 @@ fn conf_change_stops_writes_then_restarts_and_port_change_moves_the_port() {
     inputs.workload = Workload::Reachable {
         plan: pebble_plan_for(&config(false), Startup::Enabled),
         running: true,
-        conf: Some(format!(
-            "{}[BitTorrent]\nSession\\Port=6881\n",
-            steady_conf()
-        )),
+        conf: Some(format!("{}[LegalNotice]\nAccepted=true\n", steady_conf())),
+        categories: None,
     };
     assert!(
         plan(&inputs).writes_nothing(),
@@ -1201,6 +1251,7 @@ fn pod_security_that_refuses_the_routing_blocks_before_any_kubernetes_write() {
             plan: pebble_plan_for(&config(false), Startup::Enabled),
             running: true,
             conf: Some(steady_conf()),
+            categories: None,
         };
         enforcing(&mut inputs, level);
         let p = plan(&inputs);
@@ -1362,4 +1413,308 @@ fn a_pod_that_does_not_resolve_through_the_gateway_is_not_routed() {
         let p = plan(&inputs);
         assert_eq!(p.workload.first(), Some(&WorkloadStep::Stop), "{what}");
     }
+}
+
+// The charmarr relations: media-storage (ADR 0042) and download-client (ADR 0043).
+
+const SECRET_ID: &str = "secret:d1d2dhg7nlbs73bc9f60";
+
+fn manager(id: u64, config: Option<&str>, ours: Option<String>) -> ManagerRelation {
+    ManagerRelation {
+        id,
+        remote_app: Some(format!("radarr{id}")),
+        remote_config: config.map(str::to_owned),
+        our_config: ours,
+    }
+}
+
+fn our_download_client_data() -> String {
+    format!(
+        r#"{{"api_url":"http://qbittorrent.downloads.svc.cluster.local:8080","api_key_secret_id":null,"credentials_secret_id":"{SECRET_ID}","client":"qbittorrent","client_type":"torrent","instance_name":"qbittorrent","base_path":null}}"#
+    )
+}
+
+#[test]
+fn without_media_storage_qbittorrent_runs_standalone_and_says_so() {
+    let d = data(&json!({}));
+    // A fresh deployment: Juju's bare template, related to the gateway only.
+    let mut inputs = leader_inputs(joined(&d));
+    inputs.storage = None;
+    inputs.cluster = Cluster::Live(Box::new(Live {
+        statefulset: Some(bare_statefulset()),
+        ..Live::default()
+    }));
+    let p = plan(&inputs);
+    assert_eq!(
+        labels(&p),
+        [
+            "apply networkpolicy qbittorrent-vpn-killswitch",
+            "apply configmap qbittorrent-gateway-client-config",
+            "patch statefulset qbittorrent: add routing",
+        ],
+        "no storage step"
+    );
+    // The steady routed pod: qBittorrent runs, and the status says where downloads go.
+    let mut inputs = steady(&d);
+    inputs.storage = None;
+    let Cluster::Live(mut live) = inputs.cluster.clone() else {
+        unreachable!("steady inputs read the cluster")
+    };
+    let unmount = plan(&inputs).kube;
+    apply_steps(&mut live, &unmount);
+    inputs.pod = PodView::Read(Some(Box::new(pod_from(live.statefulset.as_ref().unwrap()))));
+    inputs.cluster = Cluster::Live(live);
+    // The default save path moves to the config storage (once: stop, write, start).
+    let p = plan(&inputs);
+    let standalone = conf::session(&steady_conf(), STANDALONE_SAVE_PATH);
+    assert_eq!(
+        p.workload,
+        [
+            WorkloadStep::Stop,
+            WorkloadStep::PushConf(standalone.clone()),
+            WorkloadStep::Restart
+        ]
+    );
+    assert!(standalone.contains("Session\\DefaultSavePath=/config/Downloads\n"));
+    let Workload::Reachable { conf, .. } = &mut inputs.workload else {
+        unreachable!("steady inputs reach Pebble")
+    };
+    *conf = Some(standalone);
+    let p = plan(&inputs);
+    assert!(p.kube.is_empty());
+    assert!(p.workload.is_empty(), "{:?}", p.workload);
+    assert_eq!(
+        worst(&p),
+        Status::active(format!("VPN exit 203.0.113.7; {MSG_STANDALONE}"))
+    );
+}
+
+#[test]
+fn the_shared_claim_is_mounted_after_the_routing_and_qbittorrent_waits_for_the_pod() {
+    let d = data(&json!({}));
+    let mut inputs = leader_inputs(joined(&d));
+    inputs.cluster = Cluster::Live(Box::new(Live {
+        statefulset: Some(bare_statefulset()),
+        ..Live::default()
+    }));
+    inputs.pod = PodView::Read(Some(Box::new(pod_from(&bare_statefulset()))));
+    let p = plan(&inputs);
+    assert_eq!(
+        labels(&p).last().map(String::as_str),
+        Some("patch statefulset qbittorrent: mount claim charmarr-shared-media at /data")
+    );
+    assert!(p.statuses.contains(&Status::waiting(
+        "Waiting for the pod to restart with the shared volume"
+    )));
+    assert!(!p.workload.contains(&WorkloadStep::Restart));
+}
+
+#[test]
+fn the_relation_gone_removes_the_claim_once() {
+    let d = data(&json!({}));
+    let mut inputs = steady(&d);
+    inputs.storage = None;
+    let p = plan(&inputs);
+    assert_eq!(
+        labels(&p),
+        ["patch statefulset qbittorrent: remove the shared claim"]
+    );
+    let Cluster::Live(mut live) = inputs.cluster.clone() else {
+        unreachable!("steady inputs read the cluster")
+    };
+    apply_steps(&mut live, &p.kube);
+    inputs.cluster = Cluster::Live(live);
+    assert!(plan(&inputs).kube.is_empty(), "removed once");
+}
+
+#[test]
+fn a_pending_storage_relation_keeps_qbittorrent_stopped() {
+    let d = data(&json!({}));
+    let mut inputs = steady(&d);
+    inputs.storage = Some(StorageRelation {
+        provider_config: None,
+        ..storage_relation()
+    });
+    let p = plan(&inputs);
+    assert!(p.kube.is_empty(), "nothing changes until it publishes");
+    assert_stopped(&p);
+    assert_eq!(
+        worst(&p),
+        Status::waiting("Waiting for media-storage data from storage")
+    );
+}
+
+#[test]
+fn hostile_storage_data_is_blocked_naming_the_field_and_writes_nothing_to_the_cluster() {
+    let d = data(&json!({}));
+    for (text, field) in [
+        (r#"{"pvc_name":"x","mount_path":"/etc"}"#, "mount_path"),
+        (r#"{"pvc_name":"../x"}"#, "pvc_name"),
+        (r#"{"pvc_name":"x","pgid":-1}"#, "pgid"),
+        (r#"{"pvc_name":"x","puid":99999999999}"#, "puid"),
+    ] {
+        let mut inputs = steady(&d);
+        inputs.storage = Some(StorageRelation {
+            id: 9,
+            remote_app: Some("storage".into()),
+            provider_config: Some(text.into()),
+        });
+        let p = plan(&inputs);
+        assert!(p.kube.is_empty(), "{text}");
+        let status = worst(&p);
+        assert_eq!(status.level, StatusLevel::Blocked, "{text}");
+        assert!(
+            status
+                .message
+                .starts_with(&format!("invalid media-storage data: {field}:")),
+            "{text}: {}",
+            status.message
+        );
+        assert_stopped(&p);
+    }
+}
+
+#[test]
+fn pebble_runs_qbittorrent_as_the_published_ids() {
+    let d = data(&json!({}));
+    let mut inputs = steady(&d);
+    inputs.storage = Some(StorageRelation {
+        id: 9,
+        remote_app: Some("storage".into()),
+        provider_config: Some(
+            r#"{"pvc_name":"charmarr-shared-media","mount_path":"/data","puid":1001,"pgid":1002}"#
+                .into(),
+        ),
+    });
+    let p = plan(&inputs);
+    let layer = p
+        .workload
+        .iter()
+        .find_map(|s| match s {
+            WorkloadStep::AddLayer(l) => Some(l),
+            _ => None,
+        })
+        .expect("the layer changes");
+    let service = &layer.services[workload::SERVICE];
+    assert_eq!(
+        (service.user_id, service.group_id),
+        (Some(1001), Some(1002))
+    );
+}
+
+#[test]
+fn media_managers_are_granted_then_published_once() {
+    let d = data(&json!({}));
+    let mut inputs = steady(&d);
+    inputs.secret_id = Some(SECRET_ID.into());
+    inputs.managers = vec![
+        manager(
+            5,
+            Some(r#"{"manager":"radarr","instance_name":"radarr"}"#),
+            None,
+        ),
+        manager(
+            6,
+            Some(r#"{"manager":"sonarr","instance_name":"tv"}"#),
+            None,
+        ),
+        manager(7, None, None),
+    ];
+    let p = plan(&inputs);
+    let publish = p.download_client.as_ref().expect("publish");
+    assert_eq!(publish.relations, vec![5, 6], "7 has not written yet");
+    assert_eq!(
+        publish
+            .offer
+            .with_secret(charmarr_iface::SecretId::parse(SECRET_ID).unwrap())
+            .to_databag(),
+        our_download_client_data()
+    );
+    // Each valid manager gets its category under the shared volume (stop, write, start).
+    let [
+        WorkloadStep::Stop,
+        WorkloadStep::PushCategories(text),
+        WorkloadStep::Restart,
+    ] = p.workload.as_slice()
+    else {
+        panic!("{:?}", p.workload)
+    };
+    let written: Value = serde_json::from_str(text).unwrap();
+    assert_eq!(
+        written,
+        json!({"radarr": {"save_path": "/data/torrents/movies"},
+               "tv": {"save_path": "/data/torrents/tv"}})
+    );
+    // Next hook: both databags and the categories hold it.
+    for m in &mut inputs.managers[..2] {
+        m.our_config = Some(our_download_client_data());
+    }
+    let Workload::Reachable { categories, .. } = &mut inputs.workload else {
+        unreachable!("steady inputs reach Pebble")
+    };
+    *categories = Some(text.clone());
+    let p = plan(&inputs);
+    assert!(p.writes_nothing(), "{p:?}");
+    // A categories file that is not JSON is never replaced.
+    let Workload::Reachable { categories, .. } = &mut inputs.workload else {
+        unreachable!("steady inputs reach Pebble")
+    };
+    *categories = Some("\u{0}".into());
+    let p = plan(&inputs);
+    assert!(p.writes_nothing(), "{p:?}");
+    assert!(
+        worst(&p)
+            .message
+            .contains("categories.json is not a JSON object")
+    );
+}
+
+#[test]
+fn a_secret_created_in_this_hook_is_offered_to_every_manager() {
+    let d = data(&json!({}));
+    let mut inputs = steady(&d);
+    inputs.managers = vec![manager(
+        5,
+        Some(r#"{"manager":"radarr","instance_name":"radarr"}"#),
+        None,
+    )];
+    inputs.credentials = Credentials::Known {
+        username: Username::parse("charmarr").unwrap(),
+        password_hash: HASH.into(),
+        create: Some(Password::parse("generated-password").unwrap()),
+    };
+    let p = plan(&inputs);
+    assert!(p.create_secret.is_some());
+    assert_eq!(
+        p.download_client.unwrap().secret,
+        OfferedSecret::CreatedInThisHook
+    );
+}
+
+#[test]
+fn hostile_manager_data_is_blocked_naming_the_field_and_gets_nothing() {
+    let d = data(&json!({}));
+    let mut inputs = steady(&d);
+    inputs.secret_id = Some(SECRET_ID.into());
+    inputs.managers = vec![manager(
+        5,
+        Some(r#"{"manager":"radarr","instance_name":"$(reboot)"}"#),
+        None,
+    )];
+    let p = plan(&inputs);
+    assert!(p.writes_nothing(), "{p:?}");
+    let status = worst(&p);
+    assert_eq!(status.level, StatusLevel::Blocked);
+    assert!(
+        status.message.contains("radarr5") && status.message.contains("instance_name:"),
+        "{}",
+        status.message
+    );
+    assert!(!status.message.contains("reboot"));
+    // A malformed id from Juju publishes nothing either.
+    inputs.managers[0].remote_config = None;
+    inputs.secret_id = Some("secret:../../etc".into());
+    let p = plan(&inputs);
+    assert!(p.download_client.is_none());
+    assert_eq!(worst(&p).level, StatusLevel::Blocked);
 }
