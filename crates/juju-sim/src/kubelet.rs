@@ -89,15 +89,7 @@ fn runnable(
     c: &Value,
     config_maps: &BTreeMap<String, Value>,
 ) -> Result<pod_net::Container, String> {
-    let strings = |v: &Value| -> Vec<String> {
-        v.as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|s| s.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
+    let strings = crate::pod_network::json_strings;
     let mut env = Vec::new();
     for e in c["env"].as_array().into_iter().flatten() {
         let (Some(name), Some(value)) = (e["name"].as_str(), e["value"].as_str()) else {

@@ -175,6 +175,17 @@ impl PodNetwork {
     }
 }
 
+/// The strings of a JSON array (other items skipped; not an array: none).
+pub(crate) fn json_strings(v: &serde_json::Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The pod's own resolver configuration, from its spec: `dnsConfig` when `dnsPolicy` is
 /// `None`, as the kubelet writes `resolv.conf`; `None` (the cluster DNS) otherwise.
 pub fn pod_dns(pod: &serde_json::Value) -> Option<pod_net::PodDns> {
@@ -182,15 +193,7 @@ pub fn pod_dns(pod: &serde_json::Value) -> Option<pod_net::PodDns> {
     if spec["dnsPolicy"] != "None" {
         return None;
     }
-    let strings = |v: &serde_json::Value| -> Vec<String> {
-        v.as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|s| s.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
+    let strings = json_strings;
     let config = &spec["dnsConfig"];
     let options = config["options"]
         .as_array()

@@ -31,13 +31,7 @@ impl Model {
 
     /// Queues `<container>-pebble-ready` for each of the unit's containers.
     pub(super) fn push_pebble_ready(&mut self, app: &str, unit: &str) {
-        let containers: Vec<String> = self
-            .st
-            .model
-            .applications
-            .get(app)
-            .map(|a| a.metadata.containers.keys().cloned().collect())
-            .unwrap_or_default();
+        let containers = self.container_names(app);
         for c in containers {
             let mut ctx = HookContext::hook(format!("{c}-pebble-ready"));
             ctx.workload = Some(c);

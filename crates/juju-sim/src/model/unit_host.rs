@@ -118,13 +118,7 @@ impl Model {
             .rt
             .block_on(k8s::config_map_data(&self.admin, namespace))
             .map_err(kube_err)?;
-        let pebble_containers: Vec<String> = self
-            .st
-            .model
-            .applications
-            .get(app)
-            .map(|a| a.metadata.containers.keys().cloned().collect())
-            .unwrap_or_default();
+        let pebble_containers = self.container_names(app);
         let started = kubelet.start(
             pods.cluster(),
             pod,
@@ -225,15 +219,19 @@ impl Model {
             .map(|p| p.netns().to_owned())
     }
 
-    /// Starts (or, with `reset`, resets) a Pebble per container of the unit.
-    pub(super) fn start_pebble(&mut self, app: &str, unit: &str, reset: bool) -> Result<()> {
-        let containers: Vec<String> = self
-            .st
+    /// The application's workload containers (its metadata's `containers`).
+    pub(super) fn container_names(&self, app: &str) -> Vec<String> {
+        self.st
             .model
             .applications
             .get(app)
             .map(|a| a.metadata.containers.keys().cloned().collect())
-            .unwrap_or_default();
+            .unwrap_or_default()
+    }
+
+    /// Starts (or, with `reset`, resets) a Pebble per container of the unit.
+    pub(super) fn start_pebble(&mut self, app: &str, unit: &str, reset: bool) -> Result<()> {
+        let containers = self.container_names(app);
         let unit_dir = self.unit_dir(unit);
         let mounts = self.storage_mounts(app, unit);
         for c in containers {
