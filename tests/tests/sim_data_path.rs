@@ -172,4 +172,31 @@ fn the_client_routes_through_the_gateway_our_charms_configured() {
         .expect("probe runs")
         .expect("the tunnel is back");
     assert_eq!(seen, IpAddr::V4(tunnel_addr));
+
+    // Relation removed: the client's pod rolls without the route, and what it keeps (the
+    // in-pod filter, ADR 0039) cuts it off: nothing reaches the internet or leaves its eth0,
+    // with NetworkPolicy enforced by nobody here.
+    model
+        .remove_relation("qbittorrent", "vpnarr")
+        .expect("remove the relation");
+    let client = pod_status(&model, "qbittorrent-0");
+    let netns = model.unit_netns("qbittorrent/0").expect("client pod");
+    let route = std::process::Command::new("ip")
+        .args(["-n", &netns, "route", "show", "default"])
+        .output()
+        .expect("ip route");
+    let route = String::from_utf8_lossy(&route.stdout).into_owned();
+    assert!(
+        !route.contains("vxlan0"),
+        "default route: {route:?}; {client:#}"
+    );
+    let eth0 = Capture::start(&netns, "eth0", &filter).expect("capture");
+    let outcome = tcp_whoami(&netns, host, PROBE).expect("probe runs");
+    let eth0 = eth0.finish();
+    assert!(
+        outcome.is_err(),
+        "reached the internet after the relation went: {client:#}"
+    );
+    assert!(eth0.packets.is_empty(), "leaked from the client: {eth0:?}");
+    eprintln!("client after removal: {}", status(&model, "qbittorrent/0"));
 }
