@@ -148,6 +148,21 @@ fn the_client_routes_through_the_gateway_our_charms_configured() {
         .expect("ip route");
     let route = String::from_utf8_lossy(&route.stdout).into_owned();
     assert!(route.contains("dev vxlan0"), "default route: {route:?}");
+    // The cluster's addresses stay on eth0: the API server's Service and the gateway's pod.
+    let gateway_ip = gateway["podIP"]
+        .as_str()
+        .expect("the gateway pod's address");
+    for addr in [
+        juju_sim::pod_network::API_SERVICE_IP.to_string(),
+        gateway_ip.to_owned(),
+    ] {
+        let out = std::process::Command::new("ip")
+            .args(["-n", &netns, "route", "get", &addr])
+            .output()
+            .expect("ip route get");
+        let out = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.contains("dev eth0"), "{addr}: {out:?}");
+    }
 
     // A connection to the internet arrives from the tunnel's side.
     let seen = tcp_whoami(&netns, host, PROBE)
