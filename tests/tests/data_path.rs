@@ -18,8 +18,8 @@ use pod_net::{
 };
 use serde_json::Value;
 use support::{
-    CLIENT_APP, GATEWAY_APP, MODEL, PORT, PROBE, client_render, gateway_render, object, peer_pod,
-    pod_gateway_src, rendered_container, scratch, show, start_gateway, strings,
+    CLIENT_APP, GATEWAY_APP, MODEL, PORT, PROBE, RenderedPair, object, peer_pod, pod_gateway_src,
+    render_pair, rendered_container, scratch, show, start_gateway, strings,
 };
 
 /// An internet name a download client looks up (a tracker).
@@ -48,18 +48,11 @@ impl Bench {
         let scratch = scratch();
         let cluster = Cluster::new(ClusterSpec::default()).expect("cluster");
         let internet_spec = InternetSpec::default();
-        let gateway_rendered =
-            gateway_render(scratch.path(), cluster.spec(), internet_spec.tunnel_addr);
-        let databag = gateway_rendered["relation_data"]["config"]
-            .as_str()
-            .expect("config is a JSON string")
-            .to_owned();
-        let client_rendered = client_render(scratch.path(), &databag);
-        let provider: Value = serde_json::from_str(&databag).expect("databag is JSON");
-        let gateway_dns_name = provider["gateway_dns_name"]
-            .as_str()
-            .expect("gateway_dns_name")
-            .to_owned();
+        let RenderedPair {
+            gateway: gateway_rendered,
+            client: client_rendered,
+            gateway_dns_name,
+        } = render_pair(scratch.path(), cluster.spec(), internet_spec.tunnel_addr);
 
         let gateway = cluster
             .add_pod(PodSpec::new(format!("{GATEWAY_APP}-0"), MODEL))
@@ -528,16 +521,12 @@ fn vpn_route_init_restores_the_default_route_upstream_deleted_with_the_real_ip()
     require_prerequisites!();
     let scratch = scratch();
     let cluster = Cluster::new(ClusterSpec::default()).expect("cluster");
-    let gateway_rendered = gateway_render(
+    let client_rendered = render_pair(
         scratch.path(),
         cluster.spec(),
         InternetSpec::default().tunnel_addr,
-    );
-    let databag = gateway_rendered["relation_data"]["config"]
-        .as_str()
-        .expect("config is a JSON string")
-        .to_owned();
-    let client_rendered = client_render(scratch.path(), &databag);
+    )
+    .client;
     // pod-gateway's tree with only client_init.sh changed.
     let src = scratch.path().join("pod-gateway-stand-in");
     let real = pod_gateway_src();

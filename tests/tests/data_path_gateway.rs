@@ -26,8 +26,8 @@ use pod_net::{
 };
 use serde_json::Value;
 use support::{
-    CLIENT_APP, GATEWAY_APP, MODEL, PORT, PROBE, client_render, gateway_render, peer_pod,
-    pod_gateway_src, rendered_container, show, start_gateway,
+    CLIENT_APP, GATEWAY_APP, MODEL, PORT, PROBE, RenderedPair, peer_pod, pod_gateway_src,
+    render_pair, rendered_container, show, start_gateway,
 };
 
 const HTTPS: u16 = 443;
@@ -78,18 +78,11 @@ impl Bench {
             .expect("temp dir");
         let cluster = Cluster::new(spec).expect("cluster");
         let internet_spec = InternetSpec::default();
-        let gateway_rendered =
-            gateway_render(scratch.path(), cluster.spec(), internet_spec.tunnel_addr);
-        let databag = gateway_rendered["relation_data"]["config"]
-            .as_str()
-            .expect("config is a JSON string")
-            .to_owned();
-        let client_rendered = client_render(scratch.path(), &databag);
-        let provider: Value = serde_json::from_str(&databag).expect("databag is JSON");
-        let gateway_dns_name = provider["gateway_dns_name"]
-            .as_str()
-            .expect("gateway_dns_name")
-            .to_owned();
+        let RenderedPair {
+            gateway: gateway_rendered,
+            client: client_rendered,
+            gateway_dns_name,
+        } = render_pair(scratch.path(), cluster.spec(), internet_spec.tunnel_addr);
 
         // The LAN: addresses on the node, answering on PORT (the node's own, reached over the
         // pods' default route).

@@ -58,6 +58,16 @@ fn pod_status(model: &Model, pod: &str) -> Value {
     serde_json::to_value(live.expect("the pod exists")).expect("pod JSON")["status"].clone()
 }
 
+/// `ip -n <netns> args...`'s output.
+fn ip(netns: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new("ip")
+        .args(["-n", netns])
+        .args(args)
+        .output()
+        .expect("ip runs");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 fn init_message(status: &Value, container: &str) -> String {
     status["initContainerStatuses"]
         .as_array()
@@ -142,11 +152,7 @@ fn the_client_routes_through_the_gateway_our_charms_configured() {
     );
     assert_eq!(client["phase"], "Running", "{client:#}");
     let netns = model.unit_netns("qbittorrent/0").expect("client pod");
-    let route = std::process::Command::new("ip")
-        .args(["-n", &netns, "route", "show", "default"])
-        .output()
-        .expect("ip route");
-    let route = String::from_utf8_lossy(&route.stdout).into_owned();
+    let route = ip(&netns, &["route", "show", "default"]);
     assert!(route.contains("dev vxlan0"), "default route: {route:?}");
     // The cluster's addresses stay on eth0: the API server's Service and the gateway's pod.
     let gateway_ip = gateway["podIP"]
@@ -156,11 +162,7 @@ fn the_client_routes_through_the_gateway_our_charms_configured() {
         juju_sim::pod_network::API_SERVICE_IP.to_string(),
         gateway_ip.to_owned(),
     ] {
-        let out = std::process::Command::new("ip")
-            .args(["-n", &netns, "route", "get", &addr])
-            .output()
-            .expect("ip route get");
-        let out = String::from_utf8_lossy(&out.stdout).into_owned();
+        let out = ip(&netns, &["route", "get", &addr]);
         assert!(out.contains("dev eth0"), "{addr}: {out:?}");
     }
 
@@ -196,11 +198,7 @@ fn the_client_routes_through_the_gateway_our_charms_configured() {
         .expect("remove the relation");
     let client = pod_status(&model, "qbittorrent-0");
     let netns = model.unit_netns("qbittorrent/0").expect("client pod");
-    let route = std::process::Command::new("ip")
-        .args(["-n", &netns, "route", "show", "default"])
-        .output()
-        .expect("ip route");
-    let route = String::from_utf8_lossy(&route.stdout).into_owned();
+    let route = ip(&netns, &["route", "show", "default"]);
     assert!(
         !route.contains("vxlan0"),
         "default route: {route:?}; {client:#}"

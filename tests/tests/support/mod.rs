@@ -144,6 +144,37 @@ pub fn client_render(dir: &Path, databag: &str) -> Value {
     .expect("client renders")
 }
 
+/// Both charms rendered as related: the gateway's render, the client's render of the databag
+/// the gateway publishes, and the `gateway_dns_name` in it.
+pub struct RenderedPair {
+    /// gluetun-k8s's render.
+    pub gateway: Value,
+    /// qbittorrent-k8s's render with that relation data.
+    pub client: Value,
+    /// The name clients resolve to find the gateway.
+    pub gateway_dns_name: String,
+}
+
+/// [`gateway_render`], then [`client_render`] of the databag it publishes.
+pub fn render_pair(dir: &Path, spec: &ClusterSpec, exit_ip: Ipv4Addr) -> RenderedPair {
+    let gateway = gateway_render(dir, spec, exit_ip);
+    let databag = gateway["relation_data"]["config"]
+        .as_str()
+        .expect("config is a JSON string")
+        .to_owned();
+    let client = client_render(dir, &databag);
+    let provider: Value = serde_json::from_str(&databag).expect("databag is JSON");
+    let gateway_dns_name = provider["gateway_dns_name"]
+        .as_str()
+        .expect("gateway_dns_name")
+        .to_owned();
+    RenderedPair {
+        gateway,
+        client,
+        gateway_dns_name,
+    }
+}
+
 /// A rendered object by kind and name.
 pub fn object<'a>(rendered: &'a Value, kind: &str, name: &str) -> &'a Value {
     rendered["objects"]
