@@ -141,6 +141,14 @@ fn waiting(name: &str, image: &str, reason: &str, message: &str) -> Value {
     })
 }
 
+/// Why a container whose image the simulator lacks is not run.
+const NO_IMAGE: &str = "juju-sim does not have this image's content";
+
+/// The status of a container the simulator did not run: waiting, never success.
+fn not_run(name: &str, image: &str, why: &str) -> Value {
+    waiting(name, image, "NotRunBySimulator", why)
+}
+
 fn terminated(name: &str, image: &str, code: i32, message: &str) -> Value {
     let reason = if code == 0 { "Completed" } else { "Error" };
     let mut t = json!({"exitCode": code, "reason": reason});
@@ -227,9 +235,9 @@ impl Kubelet {
                 terminated(name, image, 0, "")
             } else if image.starts_with(POD_GATEWAY_IMAGE) {
                 match runnable(spec, c, config_maps) {
-                    Err(why) => waiting(name, image, "NotRunBySimulator", &why),
+                    Err(why) => not_run(name, image, &why),
                     Ok(container) => match pod.run(&self.image, &container, INIT_TIMEOUT) {
-                        Err(e) => waiting(name, image, "NotRunBySimulator", &e.to_string()),
+                        Err(e) => not_run(name, image, &e.to_string()),
                         Ok(exited) => {
                             let code = match (exited.code, exited.timed_out) {
                                 (Some(code), false) => code,
@@ -240,12 +248,7 @@ impl Kubelet {
                     },
                 }
             } else {
-                waiting(
-                    name,
-                    image,
-                    "NotRunBySimulator",
-                    "juju-sim does not have this image's content",
-                )
+                not_run(name, image, NO_IMAGE)
             };
             blocked = status["state"]["terminated"]["exitCode"] != json!(0);
             init_statuses.push(status);
@@ -259,12 +262,12 @@ impl Kubelet {
                 statuses.push(waiting(name, image, "PodInitializing", ""));
                 continue;
             }
-            let status = if name == crate::k8s::CHARM_CONTAINER
-                || pebble_containers.iter().any(|p| p == name) && !is_gluetun(image)
-            {
-                running(name, image)
-            } else if is_gluetun(image) {
+            let status = if is_gluetun(image) {
                 tunnel = Some(play_gluetun(cluster, pod)?);
+                running(name, image)
+            } else if name == crate::k8s::CHARM_CONTAINER
+                || pebble_containers.iter().any(|p| p == name)
+            {
                 running(name, image)
             } else if image.starts_with(POD_GATEWAY_IMAGE) {
                 match runnable(spec, c, config_maps).and_then(|container| {
@@ -272,15 +275,10 @@ impl Kubelet {
                         .map_err(|e| e.to_string())
                 }) {
                     Ok(()) => running(name, image),
-                    Err(why) => waiting(name, image, "NotRunBySimulator", &why),
+                    Err(why) => not_run(name, image, &why),
                 }
             } else {
-                waiting(
-                    name,
-                    image,
-                    "NotRunBySimulator",
-                    "juju-sim does not have this image's content",
-                )
+                not_run(name, image, NO_IMAGE)
             };
             statuses.push(status);
         }

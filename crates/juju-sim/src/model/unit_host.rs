@@ -48,72 +48,59 @@ impl Model {
     /// (Re)creates the unit's pod network namespace (a new address), its workload endpoints
     /// on the pod's `localhost`, and the cluster DNS records.
     pub(super) fn pod_up(&mut self, app: &str, unit: &str) -> Result<()> {
+        let pod_name = Self::pod_name(unit);
         self.endpoints.retain(|(u, _, _), _| u != unit);
-        self.tunnels.remove(&Self::pod_name(unit));
-        if self.pods.is_some() {
-            let namespace = self.st.model.name.clone();
-            let pod_json = self
-                .rt
-                .block_on(k8s::pod_json(
-                    &self.admin,
-                    &namespace,
-                    &Self::pod_name(unit),
+        self.tunnels.remove(&pod_name);
+        if self.pods.is_none() {
+            return self.start_endpoints(app, unit);
+        }
+        let namespace = self.st.model.name.clone();
+        let pod_json = self
+            .rt
+            .block_on(k8s::pod_json(&self.admin, &namespace, &pod_name))
+            .map_err(kube_err)?;
+        let (url, _) = self.proxy_for(app)?;
+        let api = url
+            .strip_prefix("https://")
+            .and_then(|a| a.parse::<std::net::SocketAddr>().ok())
+            .ok_or_else(|| {
+                ModelError::Invalid(format!(
+                    "the fault proxy's URL {url:?} is not https://<ip>:<port>"
                 ))
-                .map_err(kube_err)?
-                .unwrap_or_default();
-            let (url, _) = self.proxy_for(app)?;
-            let api = url
-                .strip_prefix("https://")
-                .and_then(|a| a.parse::<std::net::SocketAddr>().ok())
-                .ok_or_else(|| {
-                    ModelError::Invalid(format!(
-                        "the fault proxy's URL {url:?} is not https://<ip>:<port>"
-                    ))
-                })?;
-            let dns = crate::pod_network::pod_dns(&pod_json);
-            let ip = match self.pods.as_mut() {
-                Some(pods) => Some(
-                    pods.add_pod(&Self::pod_name(unit), &namespace, dns, api)?
-                        .ip(),
-                ),
-                None => None,
-            };
-            // `network-get` answers the pod's address, as Juju gives a unit its pod's IP.
-            if let Some(u) = self
-                .st
-                .model
-                .applications
-                .get_mut(app)
-                .and_then(|a| a.units.get_mut(unit))
-            {
-                u.address = ip.map(|ip| ip.to_string());
-            }
+            })?;
+        let dns = pod_json.as_ref().and_then(crate::pod_network::pod_dns);
+        let ip = match self.pods.as_mut() {
+            Some(pods) => Some(pods.add_pod(&pod_name, &namespace, dns, api)?.ip()),
+            None => None,
+        };
+        // `network-get` answers the pod's address, as Juju gives a unit its pod's IP.
+        if let Some(u) = self
+            .st
+            .model
+            .applications
+            .get_mut(app)
+            .and_then(|a| a.units.get_mut(unit))
+        {
+            u.address = ip.map(|ip| ip.to_string());
         }
         self.start_endpoints(app, unit)?;
         self.sync_dns()?;
-        self.start_containers(app, &(self.st.model.name.clone(), Self::pod_name(unit)))
+        match pod_json {
+            Some(pod_json) => self.start_containers(app, &pod_name, &pod_json),
+            None => Ok(()),
+        }
     }
 
     /// The kubelet's part ([`crate::kubelet`]), when containers run: the Pod's init
     /// containers and sidecars in its namespace, and its status written as the kubelet would.
-    fn start_containers(
-        &mut self,
-        app: &str,
-        (namespace, pod_name): &(String, String),
-    ) -> Result<()> {
+    fn start_containers(&mut self, app: &str, pod_name: &str, pod_json: &Value) -> Result<()> {
         let (Some(kubelet), Some(pods)) = (&self.kubelet, &self.pods) else {
             return Ok(());
         };
         let Some(pod) = pods.pod(pod_name) else {
             return Ok(());
         };
-        let Some(pod_json) = self
-            .rt
-            .block_on(k8s::pod_json(&self.admin, namespace, pod_name))
-            .map_err(kube_err)?
-        else {
-            return Ok(());
-        };
+        let namespace = &self.st.model.name;
         let config_maps = self
             .rt
             .block_on(k8s::config_map_data(&self.admin, namespace))
@@ -122,7 +109,7 @@ impl Model {
         let started = kubelet.start(
             pods.cluster(),
             pod,
-            &pod_json,
+            pod_json,
             &config_maps,
             &pebble_containers,
         )?;
@@ -135,7 +122,7 @@ impl Model {
             ))
             .map_err(kube_err)?;
         if let Some(tunnel) = started.tunnel {
-            self.tunnels.insert(pod_name.clone(), tunnel);
+            self.tunnels.insert(pod_name.to_owned(), tunnel);
         }
         Ok(())
     }
