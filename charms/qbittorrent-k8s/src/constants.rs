@@ -43,6 +43,12 @@ pub const STANDALONE_SAVE_PATH: &str = "/config/Downloads";
 pub const MSG_STANDALONE: &str = "no media-storage relation: downloads stay in /config";
 /// Valid data, but this pod does not carry the routing yet.
 pub const MSG_POD_NOT_ROUTED: &str = "Waiting for the pod to restart with VPN routing";
+/// The pod carries the routing; vpn-route-init has not reported its outcome yet.
+pub const MSG_ROUTE_PENDING: &str = "Waiting for vpn-route-init to report the VPN route";
+/// vpn-route-init gave up: the gateway was unreachable (followed by the fix).
+pub const MSG_ROUTE_UNREACHABLE: &str = "VPN route not up: gateway unreachable";
+/// vpn-route-init ended without reporting a route (followed by where to look).
+pub const MSG_ROUTE_FAILED: &str = "VPN route not up: vpn-route-init did not report routed";
 
 /// The CiliumNetworkPolicy resource.
 pub fn cilium_resource() -> ApiResource {

@@ -11,6 +11,7 @@ use juju_charm::tools::ports::Port;
 use k8s_openapi::api::core::v1::{ConfigMap, EnvVar, PodDNSConfig};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use serde_json::Value;
+use vpn_gateway_iface::wrapper::RouteOutcome;
 use vpn_gateway_iface::{AppName, Namespace, StatefulSetJson};
 
 use crate::config::{Config, ConfigError};
@@ -168,6 +169,56 @@ pub struct PodRouting {
     pub metadata: Option<PodRoutingMeta>,
     /// `spec`.
     pub spec: Option<PodRoutingSpec>,
+    /// `status` (the kubelet's report: whether vpn-route-init routed the pod).
+    pub status: Option<PodRoutingStatus>,
+}
+
+/// See [`PodRouting`].
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+pub struct PodRoutingStatus {
+    /// `status.initContainerStatuses`.
+    #[serde(rename = "initContainerStatuses")]
+    pub init_container_statuses: Option<Vec<ContainerStatusView>>,
+}
+
+/// A container's `name` and `state.terminated` (the rest of its status is not read).
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+pub struct ContainerStatusView {
+    /// `name`.
+    pub name: String,
+    /// `state`.
+    pub state: Option<ContainerStateView>,
+}
+
+/// See [`ContainerStatusView`].
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+pub struct ContainerStateView {
+    /// `terminated`.
+    pub terminated: Option<TerminatedView>,
+}
+
+/// See [`ContainerStatusView`].
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+pub struct TerminatedView {
+    /// `exitCode`.
+    #[serde(rename = "exitCode")]
+    pub exit_code: i32,
+    /// `message` (the termination message).
+    pub message: Option<String>,
+}
+
+impl PodRouting {
+    /// What the status says of init container `name`'s route (docs/adr/0021).
+    pub fn route_outcome(&self, name: &str) -> RouteOutcome {
+        let terminated = self
+            .status
+            .as_ref()
+            .and_then(|s| s.init_container_statuses.as_deref())
+            .and_then(|all| all.iter().find(|c| c.name == name))
+            .and_then(|c| c.state.as_ref()?.terminated.as_ref())
+            .map(|t| (t.exit_code, t.message.as_deref()));
+        RouteOutcome::of(terminated)
+    }
 }
 
 /// See [`PodRouting`].

@@ -32,7 +32,7 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 use serde_json::Value;
 use vpn_gateway_iface::api_server::{self, ApiServerEndpoints};
 use vpn_gateway_iface::client::{
-    client_additions, client_config_map, client_config_map_name, client_owned_names,
+    self, client_additions, client_config_map, client_config_map_name, client_owned_names,
     killswitch_owned_names,
 };
 use vpn_gateway_iface::holds::{cilium_policy_holds, config_map_holds, network_policy_holds};
@@ -41,6 +41,7 @@ use vpn_gateway_iface::killswitch::{
 };
 use vpn_gateway_iface::pod_security;
 use vpn_gateway_iface::statefulset::DNS_POLICY_NONE;
+use vpn_gateway_iface::wrapper::RouteOutcome;
 use vpn_gateway_iface::{
     InvalidField, OwnedNames, Owner, PodAdditions, Problem, ProviderData, RequirerData,
 };
@@ -48,7 +49,8 @@ use vpn_gateway_iface::{
 use crate::conf::{self, Managed};
 use crate::constants::{
     CONTAINER, FIELD_MANAGER, MSG_NO_RELATION, MSG_POD_NOT_ROUTED, MSG_RELATION_REMOVED,
-    MSG_STANDALONE, MSG_VPN_DISCONNECTED, STANDALONE_SAVE_PATH,
+    MSG_ROUTE_FAILED, MSG_ROUTE_PENDING, MSG_ROUTE_UNREACHABLE, MSG_STANDALONE,
+    MSG_VPN_DISCONNECTED, STANDALONE_SAVE_PATH,
 };
 use crate::credentials::{Password, Username};
 use crate::inputs::{
@@ -500,11 +502,33 @@ fn routed(
                     pod,
                     &client_additions(&owner.app, owner.namespace.as_str(), data),
                 ) {
-                    PodRouted::Yes { other_image } => Ok(other_image),
+                    PodRouted::Yes { other_image } => {
+                        route_up(pod, owner, inputs.unit_number).map(|()| other_image)
+                    }
                     PodRouted::No => Err(Status::waiting(MSG_POD_NOT_ROUTED)),
                 }
             }
         },
+    }
+}
+
+/// Whether the routing the Pod carries came up: vpn-route-init's termination message says
+/// so (docs/adr/0021). A pod whose init gave up runs with layer 0 and the NetworkPolicy as
+/// its only egress (nothing leaves the cluster), but qBittorrent is not started in it: its
+/// sidecar may bring the tunnel up later, and a restart of the pod retries the init.
+fn route_up(pod: &PodRouting, owner: &Owner, unit_number: u32) -> Result<(), Status> {
+    let pod_name = format!("{}-{unit_number}", owner.app);
+    let ns = owner.namespace.as_str();
+    match pod.route_outcome(client::VPN_ROUTE_INIT) {
+        RouteOutcome::Routed => Ok(()),
+        RouteOutcome::Pending => Err(Status::waiting(MSG_ROUTE_PENDING)),
+        RouteOutcome::GatewayUnreachable => Err(Status::waiting(format!(
+            "{MSG_ROUTE_UNREACHABLE}; when the gateway is up: kubectl -n {ns} delete pod {pod_name}"
+        ))),
+        RouteOutcome::Failed => Err(Status::waiting(format!(
+            "{MSG_ROUTE_FAILED}; see kubectl -n {ns} logs {pod_name} -c {}",
+            client::VPN_ROUTE_INIT
+        ))),
     }
 }
 

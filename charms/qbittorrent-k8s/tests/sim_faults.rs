@@ -7,8 +7,8 @@ use juju_sim::model::Model;
 use kube_testbed::{Action, Rule, Verb};
 use serde_json::{Value, json};
 use sim_common::{
-    APP, Objects, TestResult, UNIT, failures_since, gateway_charm, gateway_data, kv, model,
-    requests_since, service, status, writes,
+    APP, Objects, TestResult, UNIT, failures_since, filter_init, gateway_charm, gateway_data, kv,
+    model, requests_since, route_init, service, status, writes,
 };
 
 fn relate_with(model: &mut Model, data: &str) -> TestResult {
@@ -287,5 +287,52 @@ fn untrusted_hostile_data_and_api_faults() -> TestResult {
         "{:?}",
         status(&model, "qbittorrent/1")
     );
+    Ok(())
+}
+
+/// A gateway unreachable while the pod started (issue 18): the pod carries the routing, but
+/// vpn-route-init gave up, so qBittorrent is not started and the status names the cause and
+/// the fix; no write repairs what is not broken. The operator's fix (delete the pod once the
+/// gateway is back) starts it.
+#[test]
+fn a_route_that_did_not_come_up_keeps_qbittorrent_stopped_until_the_pod_routes() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let mut model = model(tmp.path())?;
+    let gave_up = format!(
+        "{} after 3 attempts (last: client_init.sh exited 1)",
+        vpn_gateway_iface::wrapper::NOT_ROUTED
+    );
+    model.script_containers([filter_init(), route_init(0, &gave_up)]);
+    model.deploy("qbittorrent-k8s", Some(APP), true, &[])?;
+    relate_with(&mut model, &gateway_data(&json!({})))?;
+    assert!(Objects::read(&model).routed_pod());
+    let (level, message) = status(&model, UNIT);
+    assert_eq!(level, "waiting", "{message}");
+    assert_eq!(
+        message,
+        "VPN route not up: gateway unreachable; when the gateway is up: \
+         kubectl -n downloads delete pod qbittorrent-0"
+    );
+    assert_ne!(service(&model, UNIT).as_deref(), Some("active"));
+    let from = model.history().len();
+    model.update_status()?;
+    assert!(writes(&requests_since(&model, UNIT, from)).is_empty());
+    assert_eq!(status(&model, UNIT).1, message);
+
+    model.script_containers([
+        filter_init(),
+        route_init(0, vpn_gateway_iface::wrapper::ROUTED),
+    ]);
+    let from = model.history().len();
+    model.delete_pod(UNIT)?;
+    assert_eq!(failures_since(&model, from), Vec::<String>::new());
+    assert!(writes(&requests_since(&model, UNIT, from)).is_empty());
+    assert_eq!(
+        status(&model, UNIT).0,
+        "active",
+        "{:?}",
+        status(&model, UNIT)
+    );
+    assert_eq!(service(&model, UNIT).as_deref(), Some("active"));
     Ok(())
 }

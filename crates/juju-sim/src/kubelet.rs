@@ -22,6 +22,10 @@
 //!   tunnel's, the rules for `FIREWALL_OUTBOUND_SUBNETS` (`to <subnet> lookup main`, priority
 //!   99) are played for the simulator's pod and service ranges, as if the charm had set them
 //!   to those (the gateway tests set `cluster-cidrs` so); the charm's real value is not read.
+//! - **Scripted** ([`Model::script_containers`](crate::Model::script_containers)): a test
+//!   that is not about the data path names the outcome a container reports (exited with a
+//!   code and termination message, or running); it is reported so without being run, whatever
+//!   its image, also where the host has no pod network namespaces.
 //! - **Anything else**: not run, and reported as waiting with reason `NotRunBySimulator`,
 //!   never as succeeded; an init container that is not run or fails stops the pod's start, as
 //!   the kubelet would (without its restarts).
@@ -68,9 +72,35 @@ pub enum KubeletError {
 }
 
 /// What runs a pod's containers.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Kubelet {
-    image: pod_net::Image,
+    /// pod-gateway's image, when its containers run ([`Kubelet::run_pod_gateway`]).
+    image: Option<pod_net::Image>,
+    /// Outcomes reported without running, by container name.
+    scripted: BTreeMap<String, Scripted>,
+}
+
+/// An outcome the kubelet reports for a container without running it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scripted {
+    /// Ended with this exit code and termination message (for init containers).
+    Exited {
+        /// The exit code.
+        code: i32,
+        /// The termination message.
+        message: String,
+    },
+    /// Running.
+    Running,
+}
+
+impl Scripted {
+    fn status(&self, name: &str, image: &str) -> Value {
+        match self {
+            Self::Exited { code, message } => terminated(name, image, *code, message),
+            Self::Running => running(name, image),
+        }
+    }
 }
 
 /// The outcome of starting one pod: its `status` (to PATCH) and the tunnel stand-in, if the
@@ -200,23 +230,45 @@ fn play_gluetun(
 }
 
 impl Kubelet {
-    /// A kubelet whose pod-gateway image is built from `pod_gateway_src` (its `bin/` and
-    /// `config/`).
-    pub fn new(pod_gateway_src: &std::path::Path) -> Result<Self, KubeletError> {
+    /// Runs pod-gateway's containers from now on, with the image built from
+    /// `pod_gateway_src` (its `bin/` and `config/`).
+    pub fn run_pod_gateway(
+        &mut self,
+        pod_gateway_src: &std::path::Path,
+    ) -> Result<(), KubeletError> {
         let image =
             pod_net::pod_gateway::image(pod_gateway_src).map_err(|source| KubeletError::Image {
                 src: pod_gateway_src.display().to_string(),
                 source,
             })?;
-        Ok(Self { image })
+        self.image = Some(image);
+        Ok(())
     }
 
-    /// Runs the init containers of `pod_json` (the live Pod) in `pod`, then starts its other
-    /// containers; `config_maps` are the namespace's ConfigMaps' `data` by name.
+    /// Reports these outcomes from now on, by container name, without running them.
+    pub fn script(&mut self, outcomes: BTreeMap<String, Scripted>) {
+        self.scripted = outcomes;
+    }
+
+    /// pod-gateway's image and the pod to run it in, when `image` is pod-gateway's and both
+    /// exist.
+    fn pod_gateway<'a>(
+        &'a self,
+        image: &str,
+        net: Option<(&'a pod_net::Cluster, &'a pod_net::Pod)>,
+    ) -> Option<(&'a pod_net::Image, &'a pod_net::Pod)> {
+        let (image_files, (_, pod)) = self.image.as_ref().zip(net)?;
+        image
+            .starts_with(POD_GATEWAY_IMAGE)
+            .then_some((image_files, pod))
+    }
+
+    /// Runs the init containers of `pod_json` (the live Pod) in `net` (its cluster and pod
+    /// network namespace, when the host has them), then starts its other containers;
+    /// `config_maps` are the namespace's ConfigMaps' `data` by name.
     pub fn start(
         &self,
-        cluster: &pod_net::Cluster,
-        pod: &pod_net::Pod,
+        net: Option<(&pod_net::Cluster, &pod_net::Pod)>,
         pod_json: &Value,
         config_maps: &BTreeMap<String, Value>,
         pebble_containers: &[String],
@@ -231,12 +283,15 @@ impl Kubelet {
                 init_statuses.push(waiting(name, image, "PodInitializing", ""));
                 continue;
             }
+            let pod_gateway = self.pod_gateway(image, net);
             let status = if name == crate::k8s::INIT_CONTAINER {
                 terminated(name, image, 0, "")
-            } else if image.starts_with(POD_GATEWAY_IMAGE) {
+            } else if let Some(outcome) = self.scripted.get(name) {
+                outcome.status(name, image)
+            } else if let Some((pg_image, pod)) = pod_gateway {
                 match runnable(spec, c, config_maps) {
                     Err(why) => not_run(name, image, &why),
-                    Ok(container) => match pod.run(&self.image, &container, INIT_TIMEOUT) {
+                    Ok(container) => match pod.run(pg_image, &container, INIT_TIMEOUT) {
                         Err(e) => not_run(name, image, &e.to_string()),
                         Ok(exited) => {
                             let code = match (exited.code, exited.timed_out) {
@@ -262,17 +317,19 @@ impl Kubelet {
                 statuses.push(waiting(name, image, "PodInitializing", ""));
                 continue;
             }
-            let status = if is_gluetun(image) {
+            let pod_gateway = self.pod_gateway(image, net);
+            let status = if let Some(outcome) = self.scripted.get(name) {
+                outcome.status(name, image)
+            } else if let (true, Some((cluster, pod))) = (is_gluetun(image), net) {
                 tunnel = Some(play_gluetun(cluster, pod)?);
                 running(name, image)
             } else if name == crate::k8s::CHARM_CONTAINER
                 || pebble_containers.iter().any(|p| p == name)
             {
                 running(name, image)
-            } else if image.starts_with(POD_GATEWAY_IMAGE) {
+            } else if let Some((pg_image, pod)) = pod_gateway {
                 match runnable(spec, c, config_maps).and_then(|container| {
-                    pod.start(&self.image, &container)
-                        .map_err(|e| e.to_string())
+                    pod.start(pg_image, &container).map_err(|e| e.to_string())
                 }) {
                     Ok(()) => running(name, image),
                     Err(why) => not_run(name, image, &why),
@@ -283,13 +340,15 @@ impl Kubelet {
             statuses.push(status);
         }
         let phase = if blocked { "Pending" } else { "Running" };
-        let status = json!({
+        let mut status = json!({
             "phase": phase,
-            "podIP": pod.ip().to_string(),
-            "podIPs": [{"ip": pod.ip().to_string()}],
             "initContainerStatuses": init_statuses,
             "containerStatuses": statuses,
         });
+        if let Some((_, pod)) = net {
+            status["podIP"] = json!(pod.ip().to_string());
+            status["podIPs"] = json!([{"ip": pod.ip().to_string()}]);
+        }
         Ok(Started { status, tunnel })
     }
 }

@@ -37,6 +37,38 @@ pub const ROUTED: &str = "routed";
 /// How the termination message of a `vpn-route-init` that gave up begins.
 pub const NOT_ROUTED: &str = "not routed: gateway unreachable";
 
+/// What `vpn-route-init`'s state in the Pod's status says about the pod's route. The state is
+/// read from the API server (untrusted): it is only compared with our own messages, never
+/// shown or parsed further.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteOutcome {
+    /// It exited 0 with [`ROUTED`]: the default route is via the tunnel.
+    Routed,
+    /// It gave up ([`NOT_ROUTED`]): the gateway was unreachable at every attempt.
+    GatewayUnreachable,
+    /// It ended otherwise (another exit code or message: cut short, or not our wrapper).
+    Failed,
+    /// It has not ended (or the status does not list it yet).
+    Pending,
+}
+
+impl RouteOutcome {
+    /// From the container's `state.terminated`: its exit code and message, if it ended. The
+    /// kubelet keeps the file's trailing newline.
+    pub fn of(terminated: Option<(i32, Option<&str>)>) -> Self {
+        let Some((code, message)) = terminated else {
+            return Self::Pending;
+        };
+        let message = message.unwrap_or_default();
+        let message = message.strip_suffix('\n').unwrap_or(message);
+        match (code, message) {
+            (0, ROUTED) => Self::Routed,
+            (0, m) if m.starts_with(NOT_ROUTED) => Self::GatewayUnreachable,
+            _ => Self::Failed,
+        }
+    }
+}
+
 /// The script run by `/bin/sh -c` in `vpn-route-init`. Worst case it exits after
 /// `ATTEMPTS * ATTEMPT_TIMEOUT_SECONDS + (ATTEMPTS - 1) * PAUSE_SECONDS` = 130 s.
 pub const VPN_ROUTE_INIT_SCRIPT: &str = r#"restore_default_route() {
@@ -125,6 +157,28 @@ done
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_our_routed_message_with_exit_0_is_routed() {
+        use RouteOutcome::*;
+        let not_routed = format!("{NOT_ROUTED} after 3 attempts (last: client_init.sh exited 1)\n");
+        for (terminated, want) in [
+            (None, Pending),
+            (Some((0, Some("routed"))), Routed),
+            (Some((0, Some("routed\n"))), Routed),
+            (Some((0, Some(not_routed.as_str()))), GatewayUnreachable),
+            (Some((1, Some("routed"))), Failed),
+            (Some((137, None)), Failed),
+            (Some((0, None)), Failed),
+            (Some((0, Some(""))), Failed),
+            (Some((0, Some("routed\n\n"))), Failed),
+            (Some((0, Some(" routed"))), Failed),
+            (Some((0, Some("routedx"))), Failed),
+            (Some((1, Some(not_routed.as_str()))), Failed),
+        ] {
+            assert_eq!(RouteOutcome::of(terminated), want, "{terminated:?}");
+        }
+    }
 
     #[test]
     fn constants_match_the_script() {

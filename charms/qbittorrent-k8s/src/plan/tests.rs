@@ -17,6 +17,7 @@ use crate::inputs::{ApiServerObject, Live};
 use vpn_gateway_iface::client::{
     CLIENT_HASH_ANNOTATION, GATEWAY_ENV, VPN_ROUTE_INIT, VPN_ROUTE_SIDECAR,
 };
+use vpn_gateway_iface::wrapper;
 use vpn_gateway_iface::{AppName, Namespace, StatefulSetJson};
 
 const APP: &str = "qbittorrent";
@@ -161,17 +162,44 @@ fn apply_steps(live: &mut Live, steps: &[KubeStep]) {
     }
 }
 
-/// The Pod the StatefulSet controller would create from `ss`, as the charm reads it.
+/// The Pod the StatefulSet controller would create from `ss`, as the charm reads it once the
+/// kubelet has run its init containers: each exited 0, vpn-route-init (if any) with
+/// `routed`, as our wrapper reports a reachable gateway.
 fn pod_from(ss: &StatefulSetJson) -> PodRouting {
     let template = &ss.as_json()["spec"]["template"];
+    let inits = template["spec"]["initContainers"].as_array().cloned();
+    let statuses: Vec<Value> = inits
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            let message = (c["name"] == VPN_ROUTE_INIT).then_some(wrapper::ROUTED);
+            json!({"name": c["name"], "state": {"terminated": {"exitCode": 0, "message": message}}})
+        })
+        .collect();
     serde_json::from_value(json!({
         "metadata": {
             "name": format!("{APP}-0"),
             "annotations": template["metadata"]["annotations"],
         },
         "spec": template["spec"],
+        "status": {"initContainerStatuses": statuses},
     }))
     .unwrap()
+}
+
+/// `pod` with vpn-route-init's status replaced by `state` (its JSON, as the API answers it).
+fn with_route_init_state(mut pod: PodRouting, state: Value) -> PodRouting {
+    let statuses = pod
+        .status
+        .as_mut()
+        .and_then(|s| s.init_container_statuses.as_mut())
+        .unwrap();
+    let ours = statuses
+        .iter_mut()
+        .find(|c| c.name == VPN_ROUTE_INIT)
+        .unwrap();
+    ours.state = serde_json::from_value(state).unwrap();
+    pod
 }
 
 fn config(unsafe_mode: bool) -> Config {
@@ -382,6 +410,99 @@ fn routed_pod_starts_the_workload_and_applying_twice_is_a_noop() {
     assert!(matches!(p.workload.as_slice(),
         [WorkloadStep::PushConf(_), WorkloadStep::AddLayer(l), WorkloadStep::Restart]
         if l.services[workload::SERVICE].startup == Some(Startup::Enabled)));
+}
+
+/// The gate reads vpn-route-init's outcome from the Pod's status (docs/adr/0021): a pod that
+/// carries the routing but whose route did not come up (the gateway was unreachable at its
+/// start, the init was cut short, or the kubelet has not reported yet) gets no qBittorrent,
+/// and the status says why and what to do. Nothing is written to the cluster: the routing is
+/// already right.
+#[test]
+fn qbittorrent_starts_only_when_vpn_route_init_says_routed() {
+    let d = data(&json!({}));
+    let gave_up = format!(
+        "{} after 3 attempts (last: client_init.sh exited 1)\n",
+        wrapper::NOT_ROUTED
+    );
+    let unreachable = format!(
+        "{MSG_ROUTE_UNREACHABLE}; when the gateway is up: kubectl -n downloads delete pod {APP}-0"
+    );
+    let failed =
+        format!("{MSG_ROUTE_FAILED}; see kubectl -n downloads logs {APP}-0 -c {VPN_ROUTE_INIT}");
+    for (state, want) in [
+        (
+            json!({"terminated": {"exitCode": 0, "message": gave_up}}),
+            unreachable.as_str(),
+        ),
+        (
+            json!({"running": {"startedAt": "2026-12-04T00:00:00Z"}}),
+            MSG_ROUTE_PENDING,
+        ),
+        (
+            json!({"waiting": {"reason": "PodInitializing"}}),
+            MSG_ROUTE_PENDING,
+        ),
+        (json!(null), MSG_ROUTE_PENDING),
+        (
+            json!({"terminated": {"exitCode": 137, "message": "routed"}}),
+            failed.as_str(),
+        ),
+        (json!({"terminated": {"exitCode": 0}}), failed.as_str()),
+        // A hostile or foreign message is compared, never shown.
+        (
+            json!({"terminated": {"exitCode": 0, "message": "routed; rm -rf /"}}),
+            failed.as_str(),
+        ),
+    ] {
+        for running in [false, true] {
+            let mut inputs = steady(&d);
+            let pod = steady_pod(&inputs);
+            inputs.pod = PodView::Read(Some(Box::new(with_route_init_state(pod, state.clone()))));
+            if let Workload::Reachable { running: r, .. } = &mut inputs.workload {
+                *r = running;
+            }
+            let p = plan(&inputs);
+            assert!(p.kube.is_empty(), "{state}: {:?}", labels(&p));
+            assert_eq!(worst(&p), Status::waiting(want), "{state}");
+            if running {
+                assert_stopped(&p);
+            } else {
+                assert!(
+                    !p.workload
+                        .iter()
+                        .any(|s| matches!(s, WorkloadStep::Restart)),
+                    "{state}: {:?}",
+                    p.workload
+                );
+            }
+        }
+    }
+    // No status at all (a Pod just created): waiting, not started.
+    let mut inputs = steady(&d);
+    let mut pod = steady_pod(&inputs);
+    pod.status = None;
+    inputs.pod = PodView::Read(Some(Box::new(pod)));
+    let p = plan(&inputs);
+    assert_eq!(worst(&p), Status::waiting(MSG_ROUTE_PENDING));
+    assert_stopped(&p);
+    // unsafe-mode opens the gate (the pod carries no routing then; ADR 0021).
+    let mut inputs = steady(&d);
+    inputs.config = Ok(config(true));
+    let pod = steady_pod(&inputs);
+    inputs.pod = PodView::Read(Some(Box::new(with_route_init_state(
+        pod,
+        json!({"terminated": {"exitCode": 0, "message": gave_up}}),
+    ))));
+    let statuses = format!("{:?}", plan(&inputs).statuses);
+    assert!(!statuses.contains(MSG_ROUTE_UNREACHABLE), "{statuses}");
+}
+
+/// The Pod `steady` reads, fresh (to change its status).
+fn steady_pod(inputs: &Inputs) -> PodRouting {
+    let Cluster::Live(live) = &inputs.cluster else {
+        unreachable!("steady inputs read a live cluster")
+    };
+    pod_from(live.statefulset.as_ref().unwrap())
 }
 
 #[test]

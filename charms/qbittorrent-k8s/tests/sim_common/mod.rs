@@ -6,12 +6,15 @@
 
 use std::path::Path;
 
+use juju_sim::kubelet::Scripted;
 use juju_sim::model::Model;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::Api;
 use serde_json::{Value, json};
+use vpn_gateway_iface::client::VPN_ROUTE_INIT;
+use vpn_gateway_iface::{filter, wrapper};
 
 /// Test result.
 pub type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -39,7 +42,34 @@ pub fn model(dir: &Path) -> Result<Model, Box<dyn std::error::Error>> {
             "juju-sim-tool not built: run `cargo build -p juju-sim --bin juju-sim-tool`".into(),
         );
     }
-    Ok(Model::new(dir, MODEL)?)
+    let mut model = Model::new(dir, MODEL)?;
+    // The stand-in gateway runs no pod-gateway, so no init container can route the pod: the
+    // kubelet reports the in-pod filter as installed and vpn-route-init as our wrapper does
+    // for a reachable gateway. The real scripts run in tests/tests/sim_data_path.rs.
+    model.script_containers([filter_init(), route_init(0, wrapper::ROUTED)]);
+    Ok(model)
+}
+
+/// The in-pod filter's init container, exited 0 (as the kubelet reports it).
+pub fn filter_init() -> (String, Scripted) {
+    (
+        filter::KILLSWITCH_INIT.to_owned(),
+        Scripted::Exited {
+            code: 0,
+            message: String::new(),
+        },
+    )
+}
+
+/// vpn-route-init's outcome, as the kubelet reports it.
+pub fn route_init(code: i32, message: &str) -> (String, Scripted) {
+    (
+        VPN_ROUTE_INIT.to_owned(),
+        Scripted::Exited {
+            code,
+            message: message.to_owned(),
+        },
+    )
 }
 
 /// `K=V` pairs.

@@ -99,7 +99,7 @@ impl Model {
     }
 
     /// Restarts one unit's pod: Pebble reset, Pod created again, the restart hooks queued.
-    fn restart_unit(&mut self, app: &str, unit: &str) -> Result<()> {
+    pub(super) fn restart_unit(&mut self, app: &str, unit: &str) -> Result<()> {
         let ordinal = ordinal_of(unit);
         self.start_pebble(app, unit, true)?;
         self.rt

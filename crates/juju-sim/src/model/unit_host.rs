@@ -51,14 +51,23 @@ impl Model {
         let pod_name = Self::pod_name(unit);
         self.endpoints.retain(|(u, _, _), _| u != unit);
         self.tunnels.remove(&pod_name);
-        if self.pods.is_none() {
-            return self.start_endpoints(app, unit);
-        }
         let namespace = self.st.model.name.clone();
+        if self.pods.is_none() {
+            self.start_endpoints(app, unit)?;
+            if self.kubelet.is_none() {
+                return Ok(());
+            }
+        }
         let pod_json = self
             .rt
             .block_on(k8s::pod_json(&self.admin, &namespace, &pod_name))
             .map_err(kube_err)?;
+        if self.pods.is_none() {
+            return match pod_json {
+                Some(pod_json) => self.start_containers(app, &pod_name, &pod_json),
+                None => Ok(()),
+            };
+        }
         let (url, _) = self.proxy_for(app)?;
         let api = url
             .strip_prefix("https://")
@@ -94,11 +103,15 @@ impl Model {
     /// The kubelet's part ([`crate::kubelet`]), when containers run: the Pod's init
     /// containers and sidecars in its namespace, and its status written as the kubelet would.
     fn start_containers(&mut self, app: &str, pod_name: &str, pod_json: &Value) -> Result<()> {
-        let (Some(kubelet), Some(pods)) = (&self.kubelet, &self.pods) else {
+        let Some(kubelet) = &self.kubelet else {
             return Ok(());
         };
-        let Some(pod) = pods.pod(pod_name) else {
-            return Ok(());
+        let net = match &self.pods {
+            Some(pods) => match pods.pod(pod_name) {
+                Some(pod) => Some((pods.cluster(), pod)),
+                None => return Ok(()),
+            },
+            None => None,
         };
         let namespace = &self.st.model.name;
         let config_maps = self
@@ -106,13 +119,7 @@ impl Model {
             .block_on(k8s::config_map_data(&self.admin, namespace))
             .map_err(kube_err)?;
         let pebble_containers = self.container_names(app);
-        let started = kubelet.start(
-            pods.cluster(),
-            pod,
-            pod_json,
-            &config_maps,
-            &pebble_containers,
-        )?;
+        let started = kubelet.start(net, pod_json, &config_maps, &pebble_containers)?;
         self.rt
             .block_on(k8s::patch_pod_status(
                 &self.admin,
@@ -136,8 +143,23 @@ impl Model {
                 "containers need pod network namespaces (root, iproute2, nsenter, dnsmasq)".into(),
             ));
         }
-        self.kubelet = Some(crate::kubelet::Kubelet::new(pod_gateway_src)?);
+        self.kubelet
+            .get_or_insert_default()
+            .run_pod_gateway(pod_gateway_src)?;
         Ok(())
+    }
+
+    /// Reports these outcomes for the containers of every pod started from now on, by
+    /// container name, without running them ([`crate::kubelet`]): for tests that are not
+    /// about the data path, e.g. `vpn-route-init` exited 0 with `routed`. Works with or
+    /// without pod network namespaces.
+    pub fn script_containers(
+        &mut self,
+        outcomes: impl IntoIterator<Item = (String, crate::kubelet::Scripted)>,
+    ) {
+        self.kubelet
+            .get_or_insert_default()
+            .script(outcomes.into_iter().collect());
     }
 
     /// The network namespace of `unit`'s pod (for probes), when pods have one.

@@ -10,7 +10,7 @@ use crate::k8s::{self, AppSpec};
 use crate::runner::HookContext;
 use crate::state::{Relation, RelationEnd, Unit, ordinal_of};
 
-use super::error::{Result, io_err, kube_err};
+use super::error::{ModelError, Result, io_err, kube_err};
 use super::running::Model;
 
 impl Model {
@@ -194,6 +194,18 @@ impl Model {
             .block_on(k8s::delete_pod(&self.admin, &self.st.model.name, &pod))
             .map_err(kube_err)?;
         Ok(())
+    }
+
+    /// `kubectl delete pod <app>-<n>`: the StatefulSet controller creates the pod again from
+    /// the same template (a new pod network namespace, its containers run or reported
+    /// again, Pebble reset) and Juju runs the restart hooks.
+    pub fn delete_pod(&mut self, unit: &str) -> Result<()> {
+        let app = unit.split('/').next().unwrap_or_default().to_owned();
+        if !self.st.app_units(&app).iter().any(|u| u == unit) {
+            return Err(ModelError::Invalid(format!("unit \"{unit}\" not found")));
+        }
+        self.restart_unit(&app, unit)?;
+        self.settle()
     }
 
     /// `update-status` on every unit.
