@@ -41,9 +41,12 @@ charms-lint: charms
 
 # The main job: the README's story (deploy, secret, relate, VPN drop, relation removed) on the
 # simulator and the real test API server, deploying the .charm files built above.
+# With pod-gateway's scripts (POD_GATEWAY_SRC, test data outside the repo) the pods' containers
+# run and the demo sends packets; without them it says so and the client waits for its route.
+POD_GATEWAY_SRC ?= ../shared/third_party/pod-gateway-v1.13.0
 demo: testbed tools charms
 	$(CARGO) build --locked -p juju-sim -p charmarr-tests --bins
-	target/debug/demo --sim target/debug/juju-sim --gateway build/gluetun-k8s_amd64.charm --client build/qbittorrent-k8s_amd64.charm
+	target/debug/demo --sim target/debug/juju-sim --gateway build/gluetun-k8s_amd64.charm --client build/qbittorrent-k8s_amd64.charm --pod-gateway-src $(POD_GATEWAY_SRC)
 
 # Whole-process benchmarks (tests/src/bin/bench.rs): table printed and recorded in docs/benchmarks.md.
 bench: testbed charms

@@ -209,6 +209,21 @@ pub enum Verb {
         /// The file.
         file: PathBuf,
     },
+    /// Run the pods' pod-gateway containers from now on (docs/adr/0045), with pod-gateway's
+    /// image built from its source tree DIR (its `bin/` and `config/`); kept in the state.
+    RunContainers {
+        /// pod-gateway's source tree.
+        dir: PathBuf,
+    },
+    /// Connect from a unit's pod to the stand-in internet behind the gateway's tunnel and
+    /// say what the internet saw and what left the pod's eth0 (needs run-containers).
+    Probe {
+        /// The unit (`app/0`).
+        unit: String,
+        /// The internet host's port.
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+    },
     /// Stop the test cluster and everything else; keep nothing running.
     Down,
 }
@@ -502,6 +517,11 @@ fn run(dir: &Path, name: &str, verb: Verb, model: &mut Option<Model>) -> Result<
                 }
                 run(dir, name, sub.verb, model)?;
             }
+        }
+        Verb::RunContainers { dir: src } => open(dir, name, model)?.run_containers(&src)?,
+        Verb::Probe { unit, port } => {
+            let probe = open(dir, name, model)?.probe(&unit, port)?;
+            let _ = writeln!(stdout, "{unit}: {probe}");
         }
         Verb::Down => {
             if let Some(m) = model.take() {

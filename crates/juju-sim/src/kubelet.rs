@@ -41,7 +41,7 @@ pub const INIT_TIMEOUT: Duration = Duration::from_secs(200);
 /// The image prefix of pod-gateway's containers.
 const POD_GATEWAY_IMAGE: &str = "ghcr.io/angelnu/pod-gateway:";
 /// Whether `image` is gluetun's (`qmcgaw/gluetun:*`, `ghcr.io/qdm12/gluetun:*`, a mirror's).
-fn is_gluetun(image: &str) -> bool {
+pub(crate) fn is_gluetun(image: &str) -> bool {
     image
         .rsplit('/')
         .next()

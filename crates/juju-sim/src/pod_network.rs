@@ -55,7 +55,7 @@ pub enum PodNetworkError {
 
 type Result<T> = std::result::Result<T, PodNetworkError>;
 
-fn net(step: impl Into<String>) -> impl FnOnce(pod_net::Error) -> PodNetworkError {
+pub(crate) fn net(step: impl Into<String>) -> impl FnOnce(pod_net::Error) -> PodNetworkError {
     let step = step.into();
     move |source| PodNetworkError::Net { step, source }
 }

@@ -1,10 +1,18 @@
 //! `make demo`: the whole story of the README, on the simulator and the real test API server,
 //! driven through the `juju-sim` CLI exactly as an operator would type the `juju` commands.
 //!
-//! Usage: `demo --sim PATH/juju-sim --gateway CHARM --client CHARM [--state DIR]`, where CHARM
-//! is a `.charm` file (what `make charms` builds) or a workspace charm name. Every command is
-//! printed with its output; the run stops at the first failing command, and the test cluster
-//! is always stopped at the end (`juju-sim down`), also on failure.
+//! Usage: `demo --sim PATH/juju-sim --gateway CHARM --client CHARM [--state DIR]
+//! [--pod-gateway-src DIR]`, where CHARM is a `.charm` file (what `make charms` builds) or a
+//! workspace charm name. Every command is printed with its output; the run stops at the first
+//! failing command, and the test cluster is always stopped at the end (`juju-sim down`), also
+//! on failure.
+//!
+//! With pod-gateway's source tree (`--pod-gateway-src`, an existing directory), the pods'
+//! pod-gateway containers really run (`juju-sim run-containers`, docs/adr/0045) and the demo
+//! sends packets from the client's pod: it fails unless the stand-in internet sees them from
+//! the tunnel's address while routed, and sees nothing, with nothing on the pod's eth0, after
+//! the relation is removed. Without it, no container runs and the client stays Waiting for
+//! vpn-route-init, as a real client would without its route.
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -56,8 +64,35 @@ fn say(text: &str) {
     println!("\n## {text}");
 }
 
-fn story(sim: &Sim, gateway: &str, client: &str) -> Result<(), String> {
+/// What a `juju-sim probe` line must say: through the tunnel, or not at all; never a packet on
+/// the pod's eth0.
+fn expect_probe(out: &str, routed: bool) -> Result<(), String> {
+    let through_tunnel = out.contains("tunnel address");
+    let reached = out.contains(": reached ");
+    let clean = out.trim_end().ends_with("(outside the tunnel): 0");
+    match (routed, reached, through_tunnel, clean) {
+        (true, true, true, true) | (false, false, _, true) => Ok(()),
+        _ => Err(format!(
+            "the probe contradicts the kill switch (expected {}): {out}",
+            if routed { "the tunnel" } else { "no way out" }
+        )),
+    }
+}
+
+fn story(sim: &Sim, gateway: &str, client: &str, pod_gateway: Option<&str>) -> Result<(), String> {
     let ip_body = format!(r#"{{"public_ip":"{EXIT_IP}","country":"Netherlands"}}"#);
+    match pod_gateway {
+        Some(src) => {
+            say(
+                "Run the pods' containers: pod-gateway's own scripts, a stand-in for gluetun's tunnel",
+            );
+            sim.run(&["run-containers", src])?;
+        }
+        None => say(
+            "pod-gateway's source is not here (--pod-gateway-src): no container runs, so the \
+             client will wait for a route that never comes",
+        ),
+    }
     say("Deploy the VPN gateway (gluetun-k8s) as `vpnarr`, with --trust");
     // gluetun's control server inside the pod answers with the VPN exit IP once connected.
     sim.run(&[
@@ -79,8 +114,9 @@ fn story(sim: &Sim, gateway: &str, client: &str) -> Result<(), String> {
         "vpn-provider=mullvad",
         "--config",
         "wireguard-addresses=10.64.222.21/32",
+        // The simulated cluster's pod and service ranges.
         "--config",
-        "cluster-cidrs=10.1.0.0/16,10.152.183.0/24",
+        "cluster-cidrs=10.1.0.0/16,10.0.0.0/24",
     ])?;
     sim.run(&["status"])?;
 
@@ -131,12 +167,16 @@ fn story(sim: &Sim, gateway: &str, client: &str) -> Result<(), String> {
         "jsonpath={.data.settings\\.sh}",
     ])?;
     sim.run(&["run", "qbittorrent/0", "get-credentials"])?;
+    if pod_gateway.is_some() {
+        say("A packet from qBittorrent's pod: it leaves through the VPN tunnel, nothing on eth0");
+        expect_probe(&sim.run(&["probe", "qbittorrent/0"])?, true)?;
+    }
 
-    operate(sim, &ip_body)
+    operate(sim, &ip_body, pod_gateway.is_some())
 }
 
 /// Day-two: a VPN drop and recovery, then the relation removed with the kill switch kept.
-fn operate(sim: &Sim, ip_body: &str) -> Result<(), String> {
+fn operate(sim: &Sim, ip_body: &str, probes: bool) -> Result<(), String> {
     say("The VPN drops: the gateway notices at the next update-status, and so does the client");
     sim.run(&[
         "workload-http",
@@ -169,12 +209,16 @@ fn operate(sim: &Sim, ip_body: &str) -> Result<(), String> {
         "kubectl", "get", "statefulset", "qbittorrent", "-o",
         "jsonpath=initContainers: {.spec.template.spec.initContainers[*].name}{\"\\n\"}containers: {.spec.template.spec.containers[*].name}{\"\\n\"}",
     ])?;
+    if probes {
+        say("The same packet now: the in-pod filter drops it, on any CNI");
+        expect_probe(&sim.run(&["probe", "qbittorrent/0"])?, false)?;
+    }
     Ok(())
 }
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
-    let (mut bin, mut gateway, mut client) = (None, None, None);
+    let (mut bin, mut gateway, mut client, mut pod_gateway) = (None, None, None, None);
     let mut state = PathBuf::from("build/demo-state");
     while let Some(flag) = args.next() {
         let value = args.next();
@@ -183,16 +227,19 @@ fn main() -> ExitCode {
             ("--gateway", Some(v)) => gateway = Some(v),
             ("--client", Some(v)) => client = Some(v),
             ("--state", Some(v)) => state = PathBuf::from(v),
+            ("--pod-gateway-src", Some(v)) => pod_gateway = Some(v),
             _ => {
                 eprintln!(
-                    "usage: demo --sim JUJU_SIM --gateway CHARM --client CHARM [--state DIR]"
+                    "usage: demo --sim JUJU_SIM --gateway CHARM --client CHARM [--state DIR] [--pod-gateway-src DIR]"
                 );
                 return ExitCode::from(2);
             }
         }
     }
     let (Some(bin), Some(gateway), Some(client)) = (bin, gateway, client) else {
-        eprintln!("usage: demo --sim JUJU_SIM --gateway CHARM --client CHARM [--state DIR]");
+        eprintln!(
+            "usage: demo --sim JUJU_SIM --gateway CHARM --client CHARM [--state DIR] [--pod-gateway-src DIR]"
+        );
         return ExitCode::from(2);
     };
     if state.exists() {
@@ -208,7 +255,13 @@ fn main() -> ExitCode {
         }
     }
     let sim = Sim { bin, state };
-    match story(&sim, &gateway, &client) {
+    // An absolute path: juju-sim keeps it in its state.
+    let pod_gateway = pod_gateway
+        .map(PathBuf::from)
+        .filter(|p| p.is_dir())
+        .and_then(|p| std::fs::canonicalize(p).ok())
+        .map(|p| p.display().to_string());
+    match story(&sim, &gateway, &client, pod_gateway.as_deref()) {
         Ok(()) => {
             println!("\nDemo finished: every step above ran against a real kube-apiserver.");
             ExitCode::SUCCESS

@@ -48,3 +48,4 @@ pub use running::{ClusterMode, Model};
 pub use scheduler::{MAX_HOOKS, RETRIES_PER_OPERATION};
 pub use sim_state::{AppSim, Fault, SimState, UnitError};
 pub use state_meta::to_state_meta;
+pub use unit_host::Probe;

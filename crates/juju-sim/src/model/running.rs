@@ -152,6 +152,9 @@ impl Model {
             tools_dir,
             last_action: None,
         };
+        if let Some(src) = model.st.pod_gateway_src.clone() {
+            model.run_containers(&src)?;
+        }
         model.start_unit_services()?;
         Ok(model)
     }

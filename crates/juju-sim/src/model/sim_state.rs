@@ -76,6 +76,10 @@ pub struct SimState {
     pub controller_uuid: String,
     /// Hook counter (context ids).
     pub hook_counter: u64,
+    /// pod-gateway's source tree, once containers run ([`Model::run_containers`]): kept so
+    /// that every later command (a new process in the CLI) runs them too.
+    #[serde(default)]
+    pub pod_gateway_src: Option<std::path::PathBuf>,
 }
 
 impl SimState {

@@ -33,11 +33,35 @@ impl Model {
             .values()
             .flat_map(|a| a.units.keys().map(move |u| (a.name.clone(), u.clone())))
             .collect();
+        // Pods start one after another here (a kubelet starts them at once, and a client's
+        // route-init retries until its gateway answers): gateways first, so that a client's
+        // vpn-route-init finds its gateway up, as it would within its attempts.
+        let mut ordered = Vec::with_capacity(units.len());
         for (app, unit) in units {
+            let gateway = self.kubelet.is_some() && self.runs_gluetun(&app)?;
+            ordered.push((!gateway, app, unit));
+        }
+        ordered.sort();
+        for (_, app, unit) in ordered {
             self.start_pebble(&app, &unit, false)?;
             self.pod_up(&app, &unit)?;
         }
         Ok(())
+    }
+
+    /// Whether `app`'s pod template has a gluetun container.
+    fn runs_gluetun(&self, app: &str) -> Result<bool> {
+        let template = self
+            .rt
+            .block_on(k8s::template_of(&self.admin, &self.st.model.name, app))
+            .map_err(kube_err)?;
+        Ok(template.is_some_and(|(t, _)| {
+            t["spec"]["containers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|c| c["image"].as_str().is_some_and(crate::kubelet::is_gluetun))
+        }))
     }
 
     /// `<app>-<n>`: the unit's pod.
@@ -146,7 +170,44 @@ impl Model {
         self.kubelet
             .get_or_insert_default()
             .run_pod_gateway(pod_gateway_src)?;
+        if self.st.pod_gateway_src.as_deref() != Some(pod_gateway_src) {
+            self.st.pod_gateway_src = Some(pod_gateway_src.to_owned());
+            self.save()?;
+        }
         Ok(())
+    }
+
+    /// Connects from `unit`'s pod to a [`pod_net::Whoami`] on `port` in the stand-in internet
+    /// (behind the first gateway pod's tunnel) while tcpdump watches the pod's `eth0` for
+    /// packets to that host: what a packet from the pod really does.
+    pub fn probe(&self, unit: &str, port: u16) -> Result<Probe> {
+        let netns = self.pod_netns(unit).ok_or_else(|| {
+            ModelError::Invalid(format!("unit \"{unit}\" has no pod network namespace"))
+        })?;
+        let (gateway, internet) = self.tunnels.iter().next().ok_or_else(|| {
+            ModelError::Invalid(
+                "no gateway pod has a tunnel (containers run after `juju-sim run-containers DIR`)"
+                    .into(),
+            )
+        })?;
+        let net = crate::pod_network::net;
+        let host = std::net::SocketAddrV4::new(internet.spec().hosts[0], port);
+        let whoami = internet
+            .whoami(port)
+            .map_err(net("starting the internet's listener"))?;
+        let capture = pod_net::Capture::start(&netns, "eth0", &format!("host {}", host.ip()))
+            .map_err(net("capturing on the pod's eth0"))?;
+        let answer = pod_net::tcp_whoami(&netns, host, std::time::Duration::from_secs(5))
+            .map_err(net("connecting from the pod"))?;
+        let eth0 = capture.finish();
+        drop(whoami);
+        Ok(Probe {
+            gateway: gateway.clone(),
+            target: host,
+            tunnel_addr: internet.spec().tunnel_addr,
+            seen: answer.map_err(|e| e.to_string()),
+            eth0_packets: eth0.packets.len(),
+        })
     }
 
     /// Reports these outcomes for the containers of every pod started from now on, by
@@ -485,5 +546,43 @@ impl Model {
     /// Pebble's state for a unit's container (plan, services, files), if running.
     pub fn pebble(&self, unit: &str, container: &str) -> Option<Value> {
         self.pebbles.describe(unit, container)
+    }
+}
+
+/// What [`Model::probe`] saw.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    /// The gateway pod whose tunnel leads to the internet.
+    pub gateway: String,
+    /// The internet host and port connected to.
+    pub target: std::net::SocketAddrV4,
+    /// The tunnel's own address (what the internet sees of traffic through the VPN).
+    pub tunnel_addr: std::net::Ipv4Addr,
+    /// The source address the internet saw, or why the connection failed.
+    pub seen: std::result::Result<std::net::IpAddr, String>,
+    /// Packets toward the host on the pod's `eth0` (outside the tunnel).
+    pub eth0_packets: usize,
+}
+
+impl std::fmt::Display for Probe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.seen {
+            Ok(ip) if *ip == std::net::IpAddr::V4(self.tunnel_addr) => write!(
+                f,
+                "reached {} (the stand-in internet); it saw {ip}, {}'s tunnel address",
+                self.target, self.gateway
+            )?,
+            Ok(ip) => write!(
+                f,
+                "reached {}; it saw {ip}, NOT the tunnel's address",
+                self.target
+            )?,
+            Err(e) => write!(f, "did not reach {}: {e}", self.target)?,
+        }
+        write!(
+            f,
+            "; packets toward it on the pod's eth0 (outside the tunnel): {}",
+            self.eth0_packets
+        )
     }
 }
