@@ -9,7 +9,7 @@
 mod support;
 
 use std::net::{IpAddr, SocketAddrV4};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use juju_sim::model::Model;
 use juju_sim::workload::Answer;
@@ -83,27 +83,23 @@ fn init_message(status: &Value, container: &str) -> String {
         .unwrap_or_default()
 }
 
-#[test]
-#[allow(clippy::too_many_lines)] // One scenario, in the order an operator lives it.
-fn the_client_routes_through_the_gateway_our_charms_configured() {
-    require_prerequisites!();
+/// gluetun's control server's answer with the exit IP.
+fn exit_ip() -> Answer {
+    Answer::Http {
+        status: 200,
+        body: format!(r#"{{"public_ip":"{EXIT_IP}","country":"Netherlands"}}"#),
+    }
+}
+
+/// A model whose pods run their containers, with our gateway deployed, keyed and Active.
+fn running_gateway(dir: &std::path::Path) -> Model {
     ensure_binaries();
-    let tmp = tempfile::tempdir().expect("scratch");
-    let mut model = Model::new(tmp.path(), MODEL).expect("model");
+    let mut model = Model::new(dir, MODEL).expect("model");
     model
         .run_containers(&pod_gateway_src())
         .expect("the kubelet");
     model
-        .workload_http(
-            "vpnarr",
-            "gluetun",
-            8000,
-            "/v1/publicip/ip",
-            Answer::Http {
-                status: 200,
-                body: format!(r#"{{"public_ip":"{EXIT_IP}","country":"Netherlands"}}"#),
-            },
-        )
+        .workload_http("vpnarr", "gluetun", 8000, "/v1/publicip/ip", exit_ip())
         .expect("gluetun's control server");
     model
         .deploy("gluetun-k8s", Some("vpnarr"), true, &[])
@@ -124,6 +120,31 @@ fn the_client_routes_through_the_gateway_our_charms_configured() {
         .expect("configure the gateway");
     model.grant_secret("vpn-key", "vpnarr").expect("grant");
     model.update_status().expect("update-status");
+    model
+}
+
+/// The source address the internet saw from `netns`, polled (each attempt bounded by
+/// [`PROBE`]) until it answers or `within` passes.
+fn until_answered(netns: &str, host: SocketAddrV4, within: Duration) -> Option<IpAddr> {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Ok(Ok(ip)) = tcp_whoami(netns, host, PROBE) {
+            return Some(ip);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        // Paces the polls: an unreachable network fails at once.
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+#[test]
+#[allow(clippy::too_many_lines)] // One scenario, in the order an operator lives it.
+fn the_client_routes_through_the_gateway_our_charms_configured() {
+    require_prerequisites!();
+    let tmp = tempfile::tempdir().expect("scratch");
+    let mut model = running_gateway(tmp.path());
     let gateway = pod_status(&model, "vpnarr-0");
     assert!(
         status(&model, "vpnarr/0").starts_with("\"active\""),
@@ -166,16 +187,27 @@ fn the_client_routes_through_the_gateway_our_charms_configured() {
         assert!(out.contains("dev eth0"), "{addr}: {out:?}");
     }
 
-    // A connection to the internet arrives from the tunnel's side.
+    // A connection to the internet arrives from the tunnel's side, and none of it on eth0.
+    let filter = format!("host {}", host.ip());
+    let eth0 = Capture::start(&netns, "eth0", &filter).expect("capture");
     let seen = tcp_whoami(&netns, host, PROBE)
         .expect("probe runs")
         .expect("the internet answers through the tunnel");
+    let eth0 = eth0.finish();
     assert_eq!(seen, IpAddr::V4(tunnel_addr));
     assert_eq!(whoami.seen().len(), 1);
+    assert!(eth0.packets.is_empty(), "routed, yet on eth0: {eth0:?}");
+    let active = status(&model, "qbittorrent/0");
+    assert!(active.starts_with("\"active\" \"VPN exit "), "{active}");
 
-    // Tunnel down: nothing reaches the internet, and nothing leaves the client's eth0.
+    // Tunnel down (and gluetun's control server, which asks through it, without an exit
+    // IP): nothing reaches the internet, nothing leaves the client's eth0, and the client
+    // says why.
     assert!(model.set_tunnel("vpnarr/0", false).expect("tunnel down"));
-    let filter = format!("host {}", host.ip());
+    model
+        .workload_http("vpnarr", "gluetun", 8000, "/v1/publicip/ip", Answer::Down)
+        .expect("control server without an exit IP");
+    model.update_status().expect("update-status");
     let eth0 = Capture::start(&netns, "eth0", &filter).expect("capture");
     let outcome = tcp_whoami(&netns, host, PROBE).expect("probe runs");
     let eth0 = eth0.finish();
@@ -184,11 +216,43 @@ fn the_client_routes_through_the_gateway_our_charms_configured() {
         "reached the internet with the tunnel down"
     );
     assert!(eth0.packets.is_empty(), "leaked from the client: {eth0:?}");
+    assert_eq!(
+        status(&model, "qbittorrent/0"),
+        "\"waiting\" \"Waiting for VPN connection\""
+    );
     assert!(model.set_tunnel("vpnarr/0", true).expect("tunnel up"));
+    model
+        .workload_http("vpnarr", "gluetun", 8000, "/v1/publicip/ip", exit_ip())
+        .expect("control server with the exit IP");
+    model.update_status().expect("update-status");
     let seen = tcp_whoami(&netns, host, Duration::from_secs(5))
         .expect("probe runs")
         .expect("the tunnel is back");
     assert_eq!(seen, IpAddr::V4(tunnel_addr));
+    assert_eq!(status(&model, "qbittorrent/0"), active);
+
+    // The gateway restarts (a new pod): the client's vpn-route-sidecar finds it again and
+    // traffic goes through the new tunnel; nothing toward the internet leaves eth0 meanwhile.
+    model.delete_pod("vpnarr/0").expect("gateway pod deleted");
+    let internet = model.internet("vpnarr/0").expect("the new pod's tunnel");
+    let _whoami = internet.whoami(PORT).expect("internet listener");
+    let eth0 = Capture::start(&netns, "eth0", &filter).expect("capture");
+    let seen = until_answered(&netns, host, Duration::from_secs(120));
+    let eth0 = eth0.finish();
+    assert_eq!(
+        seen,
+        Some(IpAddr::V4(tunnel_addr)),
+        "the client never reconnected to the restarted gateway"
+    );
+    assert!(
+        eth0.packets.is_empty(),
+        "leaked during the reconnect: {eth0:?}"
+    );
+    assert!(
+        status(&model, "qbittorrent/0").starts_with("\"active\""),
+        "{}",
+        status(&model, "qbittorrent/0")
+    );
 
     // Relation removed: the client's pod rolls without the route, and what it keeps (the
     // in-pod filter, ADR 0039) cuts it off: nothing reaches the internet or leaves its eth0,
@@ -211,5 +275,110 @@ fn the_client_routes_through_the_gateway_our_charms_configured() {
         "reached the internet after the relation went: {client:#}"
     );
     assert!(eth0.packets.is_empty(), "leaked from the client: {eth0:?}");
-    eprintln!("client after removal: {}", status(&model, "qbittorrent/0"));
+    assert_eq!(
+        status(&model, "qbittorrent/0"),
+        "\"blocked\" \"VPN relation removed: egress blocked by kill switch\""
+    );
+}
+
+/// The gateway is unreachable while the client's pod starts (issue 18, the give-up path): with
+/// no NetworkPolicy enforced, nothing leaves the client's eth0 toward the internet, and
+/// qBittorrent is not started; the status names the cause and the fix. Once the gateway is
+/// back, the fix (deleting the pod) routes it and starts qBittorrent.
+#[test]
+fn a_gateway_unreachable_at_the_clients_start_keeps_it_offline_and_stopped() {
+    require_prerequisites!();
+    let tmp = tempfile::tempdir().expect("scratch");
+    let mut model = running_gateway(tmp.path());
+    let internet = model
+        .internet("vpnarr/0")
+        .expect("gluetun's tunnel stand-in");
+    let host = SocketAddrV4::new(internet.spec().hosts[0], PORT);
+    let tunnel_addr = internet.spec().tunnel_addr;
+    // The gateway's pod drops everything from the pods (its charm still reaches the API
+    // server and the DNS, which are Services): unreachable for a client, as a gateway that
+    // hangs is. The rule goes with the pod's namespace, also if the test fails.
+    let gateway_netns = model.unit_netns("vpnarr/0").expect("gateway pod");
+    let unreachable = [
+        "INPUT",
+        "1",
+        "-s",
+        juju_sim::pod_network::POD_CIDR,
+        "-j",
+        "DROP",
+    ];
+    iptables(&gateway_netns, "-I", &unreachable);
+    model
+        .deploy("qbittorrent-k8s", Some("qbittorrent"), true, &[])
+        .expect("deploy the client");
+    model.relate("qbittorrent", "vpnarr").expect("relate");
+    let client = pod_status(&model, "qbittorrent-0");
+    let message = init_message(&client, "vpn-route-init");
+    assert!(
+        message.starts_with(vpn_gateway_iface::wrapper::NOT_ROUTED),
+        "{message:?}; {client:#}"
+    );
+    let waiting = status(&model, "qbittorrent/0");
+    assert!(
+        waiting.starts_with("\"waiting\" \"VPN route not up: gateway unreachable; "),
+        "{waiting}"
+    );
+    assert_ne!(qbittorrent_service(&model).as_deref(), Some("active"));
+    let netns = model.unit_netns("qbittorrent/0").expect("client pod");
+    let eth0 = Capture::start(&netns, "eth0", &format!("host {}", host.ip())).expect("capture");
+    let outcome = tcp_whoami(&netns, host, PROBE).expect("probe runs");
+    let eth0 = eth0.finish();
+    assert!(outcome.is_err(), "reached the internet without a route");
+    assert!(eth0.packets.is_empty(), "leaked from the client: {eth0:?}");
+
+    // The gateway comes back: the message was written once, so the gate stays closed.
+    iptables(
+        &gateway_netns,
+        "-D",
+        &unreachable[..1]
+            .iter()
+            .chain(&unreachable[2..])
+            .copied()
+            .collect::<Vec<_>>(),
+    );
+    model.update_status().expect("update-status");
+    assert_eq!(status(&model, "qbittorrent/0"), waiting);
+    // The operator's fix, as the status says.
+    model
+        .delete_pod("qbittorrent/0")
+        .expect("client pod deleted");
+    let client = pod_status(&model, "qbittorrent-0");
+    assert_eq!(
+        init_message(&client, "vpn-route-init"),
+        vpn_gateway_iface::wrapper::ROUTED,
+        "{client:#}"
+    );
+    assert!(
+        status(&model, "qbittorrent/0").starts_with("\"active\""),
+        "{}",
+        status(&model, "qbittorrent/0")
+    );
+    assert_eq!(qbittorrent_service(&model).as_deref(), Some("active"));
+    let probe = model.probe("qbittorrent/0", PORT).expect("probe");
+    assert_eq!(probe.seen, Ok(IpAddr::V4(tunnel_addr)), "{probe}");
+    assert_eq!(probe.eth0_packets, 0, "{probe}");
+}
+
+/// `iptables <op> <rule...>` in `netns`, which must succeed.
+fn iptables(netns: &str, op: &str, rule: &[&str]) {
+    let ok = std::process::Command::new("ip")
+        .args(["netns", "exec", netns, "iptables", op])
+        .args(rule)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "iptables {op} {rule:?} in {netns}");
+}
+
+/// qBittorrent's Pebble service state in the client's unit.
+fn qbittorrent_service(model: &Model) -> Option<String> {
+    model
+        .pebble("qbittorrent/0", "qbittorrent")?
+        .pointer("/services/qbittorrent")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
 }
