@@ -237,7 +237,7 @@ fn the_client_routes_through_the_gateway_our_charms_configured() {
     let internet = model.internet("vpnarr/0").expect("the new pod's tunnel");
     let _whoami = internet.whoami(PORT).expect("internet listener");
     let eth0 = Capture::start(&netns, "eth0", &filter).expect("capture");
-    let seen = until_answered(&netns, host, Duration::from_secs(120));
+    let seen = until_answered(&netns, host, Duration::from_mins(2));
     let eth0 = eth0.finish();
     assert_eq!(
         seen,
