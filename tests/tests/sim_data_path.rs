@@ -126,17 +126,12 @@ fn running_gateway(dir: &std::path::Path) -> Model {
 /// The source address the internet saw from `netns`, polled (each attempt bounded by
 /// [`PROBE`]) until it answers or `within` passes.
 fn until_answered(netns: &str, host: SocketAddrV4, within: Duration) -> Option<IpAddr> {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Ok(Ok(ip)) = tcp_whoami(netns, host, PROBE) {
-            return Some(ip);
-        }
-        if Instant::now() > deadline {
-            return None;
-        }
-        // Paces the polls: an unreachable network fails at once.
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    let mut seen = None;
+    poll(within, || {
+        seen = tcp_whoami(netns, host, PROBE).ok().and_then(Result::ok);
+        seen.is_some()
+    });
+    seen
 }
 
 #[test]
@@ -341,8 +336,15 @@ fn a_gateway_unreachable_at_the_clients_start_keeps_it_offline_and_stopped() {
             .copied()
             .collect::<Vec<_>>(),
     );
+    // vpn-route-sidecar brings the route up without a pod restart (ADR 0041)...
+    let routed = poll(Duration::from_mins(2), || {
+        ip(&netns, &["route", "show", "default"]).contains("dev vxlan0")
+    });
+    assert!(routed, "the sidecar never restored the route");
+    // ... but qBittorrent stays stopped until the pod's own init says routed.
     model.update_status().expect("update-status");
     assert_eq!(status(&model, "qbittorrent/0"), waiting);
+    assert_ne!(qbittorrent_service(&model).as_deref(), Some("active"));
     // The operator's fix, as the status says.
     model
         .delete_pod("qbittorrent/0")
@@ -362,6 +364,63 @@ fn a_gateway_unreachable_at_the_clients_start_keeps_it_offline_and_stopped() {
     let probe = model.probe("qbittorrent/0", PORT).expect("probe");
     assert_eq!(probe.seen, Ok(IpAddr::V4(tunnel_addr)), "{probe}");
     assert_eq!(probe.eth0_packets, 0, "{probe}");
+
+    // DNS takes pod-gateway's path: the gateway's resolver on the overlay answers a cluster
+    // name (forwarded to the cluster DNS), and no DNS packet leaves the client's eth0.
+    let netns = model.unit_netns("qbittorrent/0").expect("client pod");
+    let eth0 = Capture::start(&netns, "eth0", "port 53").expect("capture");
+    let answer = dig(&netns, "172.16.0.1", "kubernetes.default.svc.cluster.local");
+    let eth0 = eth0.finish();
+    assert_eq!(
+        answer.trim(),
+        juju_sim::pod_network::API_SERVICE_IP.to_string(),
+        "through the gateway's resolver"
+    );
+    assert!(eth0.packets.is_empty(), "DNS on eth0: {eth0:?}");
+
+    // A new VXLAN id: both pods roll (gateway settings, client data) and route again on it.
+    model
+        .config("vpnarr", &kv(&[("vxlan-id", "77")]))
+        .expect("vxlan-id");
+    let netns = model.unit_netns("qbittorrent/0").expect("client pod");
+    let link = ip(&netns, &["-d", "link", "show", "vxlan0"]);
+    assert!(link.contains("vxlan id 77 "), "{link}");
+    let probe = model.probe("qbittorrent/0", PORT).expect("probe");
+    assert_eq!(probe.seen, Ok(IpAddr::V4(tunnel_addr)), "{probe}");
+    assert_eq!(probe.eth0_packets, 0, "{probe}");
+    assert!(
+        status(&model, "qbittorrent/0").starts_with("\"active\""),
+        "{}",
+        status(&model, "qbittorrent/0")
+    );
+}
+
+/// `dig +short name @server` from `netns` (one try, 2 s).
+fn dig(netns: &str, server: &str, name: &str) -> String {
+    let out = std::process::Command::new("ip")
+        .args([
+            "netns", "exec", netns, "dig", "+short", "+time=2", "+tries=1",
+        ])
+        .arg(format!("@{server}"))
+        .arg(name)
+        .output()
+        .expect("dig runs");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Whether `condition` holds within `within`, checked every half second.
+fn poll(within: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + within;
+    loop {
+        if condition() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        // Paces the checks; the condition, not the sleep, decides.
+        std::thread::sleep(Duration::from_millis(500));
+    }
 }
 
 /// `iptables <op> <rule...>` in `netns`, which must succeed.
