@@ -20,24 +20,17 @@ use sim_common::{
     model,
 };
 
-/// The reference stand-in, with its metadata `edit`ed into a copy under `dir` when asked.
+/// The reference stand-in, or a copy of it in `dir` with its metadata `edit`ed.
 fn reference(
     dir: &Path,
     edit: Option<&dyn Fn(String) -> String>,
 ) -> Result<String, Box<dyn std::error::Error>> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/charms/reference");
-    let Some(edit) = edit else {
-        return Ok(src.display().to_string());
+    let out = match edit {
+        None => src,
+        Some(edit) => juju_sim::charm::edited_copy(&src, dir, edit)?,
     };
-    std::fs::create_dir_all(dir)?;
-    for file in ["dispatch", "metadata.yaml", "config.yaml"] {
-        std::fs::copy(src.join(file), dir.join(file))?;
-    }
-    let meta = std::fs::read_to_string(dir.join("metadata.yaml"))?;
-    let edited = edit(meta.clone());
-    assert_ne!(edited, meta, "the edit changed nothing");
-    std::fs::write(dir.join("metadata.yaml"), edited)?;
-    Ok(dir.display().to_string())
+    Ok(out.display().to_string())
 }
 
 /// How many StatefulSets, Services and NetworkPolicies the namespace holds for our app.

@@ -5,7 +5,7 @@
 //! One cluster for the file, stopped when the model drops (also while a failed assertion
 //! unwinds).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use juju_sim::model::{Model, ModelError, STORAGE_UPGRADE_MESSAGE};
 use k8s_openapi::api::apps::v1::StatefulSet;
@@ -26,15 +26,7 @@ fn variant(
     edit: impl Fn(String) -> String,
 ) -> Result<String, Box<dyn std::error::Error>> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/charms/shell");
-    let out: PathBuf = dir.join(name);
-    std::fs::create_dir_all(&out)?;
-    for file in ["dispatch", "metadata.yaml", "config.yaml", "actions.yaml"] {
-        std::fs::copy(src.join(file), out.join(file))?;
-    }
-    let meta = std::fs::read_to_string(out.join("metadata.yaml"))?;
-    let edited = edit(meta.clone());
-    assert_ne!(edited, meta, "the edit of {name} changed nothing");
-    std::fs::write(out.join("metadata.yaml"), edited)?;
+    let out = juju_sim::charm::edited_copy(&src, &dir.join(name), edit)?;
     Ok(out.display().to_string())
 }
 
