@@ -156,3 +156,35 @@ impl Charm {
         })
     }
 }
+
+/// A variant of the charm directory `src` in `dst` (a test's refresh target): every file of
+/// `src` copied, `metadata.yaml` (else `charmcraft.yaml`) passed through `edit`. Fails when
+/// the edit changes nothing, so a test cannot refresh to the same charm by mistake.
+pub fn edited_copy(
+    src: &Path,
+    dst: &Path,
+    edit: impl Fn(String) -> String,
+) -> Result<PathBuf, CharmError> {
+    std::fs::create_dir_all(dst).map_err(prep(dst))?;
+    for entry in std::fs::read_dir(src).map_err(prep(src))? {
+        let entry = entry.map_err(prep(src))?;
+        if entry.path().is_file() {
+            std::fs::copy(entry.path(), dst.join(entry.file_name())).map_err(prep(dst))?;
+        }
+    }
+    let meta = ["metadata.yaml", "charmcraft.yaml"]
+        .into_iter()
+        .map(|f| dst.join(f))
+        .find(|p| p.is_file())
+        .ok_or_else(|| CharmError::NotFound(src.display().to_string()))?;
+    let text = std::fs::read_to_string(&meta).map_err(prep(&meta))?;
+    let edited = edit(text.clone());
+    if edited == text {
+        return Err(CharmError::Prepare {
+            path: meta.display().to_string(),
+            source: std::io::Error::other("the edit changed nothing"),
+        });
+    }
+    std::fs::write(&meta, edited).map_err(prep(&meta))?;
+    Ok(dst.to_path_buf())
+}

@@ -102,10 +102,17 @@ pub enum Verb {
         /// Units.
         n: u32,
     },
-    /// Refresh the charm (re-read it; Juju re-applies its template; pods roll).
+    /// Refresh the charm (Juju's checks, then the charm is swapped, Juju re-applies its
+    /// template and the pods roll); without `--path`/`--switch` the charm is read again.
     Refresh {
         /// The application.
         app: String,
+        /// The new charm (workspace charm name, .charm file or charm directory).
+        #[arg(long)]
+        path: Option<String>,
+        /// Same as `--path` for a local charm (Juju's local refresher; the name must match).
+        #[arg(long)]
+        switch: Option<String>,
     },
     /// Run an action.
     Run {
@@ -351,7 +358,17 @@ fn run(dir: &Path, name: &str, verb: Verb, model: &mut Option<Model>) -> Result<
         Verb::Relate { a, b } => open(dir, name, model)?.relate(&a, &b)?,
         Verb::RemoveRelation { a, b } => open(dir, name, model)?.remove_relation(&a, &b)?,
         Verb::ScaleApplication { app, n } => open(dir, name, model)?.scale(&app, n)?,
-        Verb::Refresh { app } => open(dir, name, model)?.refresh(&app)?,
+        Verb::Refresh { app, path, switch } => match (path, switch) {
+            (Some(_), Some(_)) => {
+                return Err(CliError::Usage(
+                    "--switch and --path are mutually exclusive".into(),
+                ));
+            }
+            (Some(charm), None) | (None, Some(charm)) => {
+                open(dir, name, model)?.refresh_path(&app, &charm)?;
+            }
+            (None, None) => open(dir, name, model)?.refresh(&app)?,
+        },
         Verb::Run {
             unit,
             action,

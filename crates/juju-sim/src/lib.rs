@@ -16,8 +16,8 @@
 //! # Ok(()) }
 //! ```
 //! Operations: [`model::Model`]'s `deploy`, `config`, `trust`, `relate`, `remove_relation`,
-//! `scale`, `refresh`, `reapply`, `run_action`, `update_status`, `add_secret`, `grant_secret`,
-//! `update_secret`, `fault`, `clear_faults`, `workload_http`, `settle_now`; observations:
+//! `scale`, `refresh`, `refresh_path` (Juju's checks, then the swap), `reapply`, `run_action`,
+//! `update_status`, `add_secret`, `grant_secret`, `update_secret`, `fault`, `clear_faults`, `workload_http`, `settle_now`; observations:
 //! `status`, `history` (every hook run), `pebble`, `workload_requests`, `state`, `with_admin`.
 //! The `juju-sim` binary ([`cli`]) offers the same operations command by command.
 //!

@@ -74,8 +74,11 @@ pub struct Resource {
     pub upstream_source: Option<String>,
 }
 
-/// A storage declaration.
+/// A storage declaration: every key of Juju's `charm.Storage`, so that two blocks compare as
+/// Juju compares them on refresh (`reflect.DeepEqual`, docs/adr/0047). Only `type` and
+/// `location` change what the simulator does.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "kebab-case")]
 pub struct Storage {
     /// `filesystem` (the only kind simulated).
     #[serde(rename = "type", default)]
@@ -83,6 +86,24 @@ pub struct Storage {
     /// The default mount point in the charm container.
     #[serde(default)]
     pub location: Option<String>,
+    /// `description` (absent and empty are the same, as in Go).
+    #[serde(default)]
+    pub description: String,
+    /// `shared`.
+    #[serde(default)]
+    pub shared: bool,
+    /// `read-only`.
+    #[serde(default)]
+    pub read_only: bool,
+    /// `multiple` (compared as written; not modelled).
+    #[serde(default)]
+    pub multiple: Option<serde_json::Value>,
+    /// `minimum-size` (compared as written: `1G` and `1024M` differ here, not in Juju).
+    #[serde(default)]
+    pub minimum_size: Option<serde_json::Value>,
+    /// `properties` (e.g. `transient`).
+    #[serde(default)]
+    pub properties: Vec<String>,
 }
 
 /// A relation endpoint.

@@ -14,6 +14,10 @@ use k8s_openapi::api::core::v1::{Pod, Service};
 use kube::Api;
 use kube::api::{Patch, PatchParams};
 
+#[path = "support/history.rs"]
+mod history;
+use history::hooks_since;
+
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 /// (hook, exit code, retry attempt and backoff).
 type Run = (String, i32, Option<(u32, u64)>);
@@ -35,15 +39,6 @@ fn unit_state(model: &Model, unit: &str) -> PathBuf {
 
 fn read(model: &Model, unit: &str, file: &str) -> String {
     std::fs::read_to_string(unit_state(model, unit).join(file)).unwrap_or_default()
-}
-
-/// Hook names run by `unit` since history index `from`.
-fn hooks_since(model: &Model, unit: &str, from: usize) -> Vec<String> {
-    model.history()[from..]
-        .iter()
-        .filter(|r| r.unit == unit)
-        .map(|r| r.hook.clone())
-        .collect()
 }
 
 fn status(model: &Model, app: &str, unit: &str) -> (String, String) {

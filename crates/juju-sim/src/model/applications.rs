@@ -12,7 +12,7 @@ use crate::meta::Role;
 use crate::runner::HookContext;
 use crate::state::{Application, Relation, RelationEnd};
 
-use super::error::{ModelError, Result, charm_err, kube_err};
+use super::error::{ModelError, Result, charm_err, io_err, kube_err};
 use super::running::Model;
 use super::sim_state::{AppSim, uuid_like};
 use super::state_meta::to_state_meta;
@@ -65,6 +65,7 @@ impl Model {
             AppSim {
                 charm_spec: charm.to_owned(),
                 storage_id,
+                charm_meta: Some(located.meta.clone()),
                 ..AppSim::default()
             },
         );
@@ -206,26 +207,79 @@ impl Model {
         self.settle()
     }
 
-    /// `juju refresh APP`: the charm is read again from where it was deployed from, Juju
-    /// re-applies its template (GET + strategic merge, manager `juju`) with a new
-    /// charm-modified-version, and the pods roll (`upgrade-charm` ...).
+    /// `juju refresh APP`: the charm is read again from where it was deployed (or last
+    /// refreshed) from, then as [`Self::refresh_path`].
     pub fn refresh(&mut self, app: &str) -> Result<()> {
+        let Some(spec) = self.st.apps.get(app).map(|a| a.charm_spec.clone()) else {
+            return Err(ModelError::Invalid(format!(
+                "application \"{app}\" not found"
+            )));
+        };
+        self.refresh_path(app, &spec)
+    }
+
+    /// `juju refresh APP --path CHARM` (and `--switch CHARM`, the same for a local charm):
+    /// Juju's checks ([`super::refresh::check`]: name, storage block, established relations)
+    /// refuse with Juju's text and change nothing; then the charm is swapped (directory,
+    /// metadata, config options it no longer has dropped), Juju re-applies its template
+    /// (GET + strategic merge, manager `juju`) with a new charm-modified-version, and the pods
+    /// roll (`upgrade-charm`, `config-changed`, `start`, `<container>-pebble-ready`).
+    pub fn refresh_path(&mut self, app: &str, charm: &str) -> Result<()> {
         let Some(sim) = self.st.apps.get(app).cloned() else {
             return Err(ModelError::Invalid(format!(
                 "application \"{app}\" not found"
             )));
         };
-        let work = self.dir.join("charms").join(app);
-        let charm = Charm::locate(&sim.charm_spec, &work).map_err(charm_err)?;
+        let old = match sim.charm_meta {
+            Some(meta) => meta,
+            None => self
+                .app_spec_parts(app)
+                .map(|p| p.1)
+                .ok_or_else(|| ModelError::Invalid(format!("application \"{app}\" not found")))?,
+        };
+        let charms = self.dir.join("charms");
+        let staging = charms.join(format!("{app}.refresh"));
+        let located = Charm::locate(charm, &staging).map_err(charm_err)?;
+        let revision = sim.charm_revision + 1;
+        let checked = super::refresh::check(
+            app,
+            &old,
+            &located.meta,
+            revision,
+            &self.st.app_relations(app),
+        );
+        let staged = std::fs::canonicalize(&staging).is_ok_and(|s| s == located.dir);
+        if let Err(refused) = checked {
+            if staged {
+                std::fs::remove_dir_all(&located.dir).map_err(io_err(&located.dir))?;
+            }
+            return Err(refused.into());
+        }
+        // A charm the simulator unpacked or assembled moves to the application's directory;
+        // a charm directory given as such is used in place.
+        let charm_dir = if staged {
+            let work = charms.join(app);
+            if work.exists() {
+                std::fs::remove_dir_all(&work).map_err(io_err(&work))?;
+            }
+            std::fs::rename(&located.dir, &work).map_err(io_err(&work))?;
+            std::fs::canonicalize(&work).map_err(io_err(&work))?
+        } else {
+            located.dir
+        };
         if let Some(a) = self.st.model.applications.get_mut(app) {
-            a.charm_dir.clone_from(&charm.dir);
-            a.metadata = to_state_meta(&charm.meta);
+            a.charm_dir.clone_from(&charm_dir);
+            a.metadata = to_state_meta(&located.meta);
+            a.config.retain(|k, _| located.meta.options.contains_key(k));
         }
         for unit in self.st.app_units(app) {
             self.copy_charm(app, &unit)?;
         }
         if let Some(a) = self.st.apps.get_mut(app) {
             a.charm_modified_version += 1;
+            a.charm_revision = revision;
+            charm.clone_into(&mut a.charm_spec);
+            a.charm_meta = Some(located.meta);
         }
         self.apply_k8s(app, 1)?;
         self.settle()

@@ -58,6 +58,9 @@ pub enum ModelError {
     /// The operator asked for something Juju would refuse.
     #[error("{0}")]
     Invalid(String),
+    /// Juju refuses the refresh (its text).
+    #[error(transparent)]
+    RefreshRefused(#[from] super::refresh::RefreshRefused),
     /// The pods of an application kept restarting.
     #[error(
         "restart loop: application {app} restarted its pods {restarts} times in one operation \

@@ -20,7 +20,10 @@
 //! - a secret's new revision: `secret-changed` on the units tracking it;
 //! - a pod restart (whenever the StatefulSet's pod template changed after a hook or a
 //!   `refresh`): Pebble state reset, Pod deleted and created again from the template, then
-//!   `upgrade-charm`, `config-changed`, `start`, `<container>-pebble-ready`.
+//!   `upgrade-charm`, `config-changed`, `start`, `<container>-pebble-ready`;
+//! - `refresh --path`: first Juju's checks (charm name, storage block, established relations;
+//!   [`RefreshRefused`], Juju's texts, nothing changed when refused: docs/adr/0047), then the
+//!   charm swap and the restart above.
 //!
 //! A failed hook is retried at once, at most [`RETRIES_PER_OPERATION`] times per operation; an
 //! operation stops with [`ModelError::NotSettled`] after [`MAX_HOOKS`] hooks and with
@@ -32,6 +35,7 @@ mod applications;
 mod error;
 mod faults;
 mod k8s_sync;
+mod refresh;
 mod relations;
 mod running;
 mod scheduler;
@@ -44,6 +48,7 @@ mod units;
 pub use actions::ActionOutcome;
 pub use error::ModelError;
 pub use k8s_sync::MAX_RESTARTS;
+pub use refresh::{RefreshRefused, STORAGE_UPGRADE_MESSAGE, local_charm_url};
 pub use running::{ClusterMode, Model};
 pub use scheduler::{MAX_HOOKS, RETRIES_PER_OPERATION};
 pub use sim_state::{AppSim, Fault, SimState, UnitError};

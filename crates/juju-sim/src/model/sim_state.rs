@@ -31,6 +31,14 @@ pub struct AppSim {
     pub next_ordinal: u32,
     /// Pod restarts since deploy.
     pub restarts: u32,
+    /// The charm's revision in the model (0 at deploy, +1 per `refresh`), as in its URL
+    /// `local:<name>-<revision>`.
+    #[serde(default)]
+    pub charm_revision: u32,
+    /// The metadata of the charm the application runs, as deployed or refreshed (what the
+    /// refresh checks compare against, even if its directory changed since).
+    #[serde(default)]
+    pub charm_meta: Option<crate::meta::CharmMeta>,
 }
 
 /// A unit whose hook failed and is waiting to be retried.
